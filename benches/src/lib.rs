@@ -1,0 +1,1 @@
+//! Benchmarks for wardstream: shared helpers for the harnesses in `benches/`.

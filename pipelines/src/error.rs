@@ -1,0 +1,41 @@
+//! Errors of the pipelines crate.
+
+use std::path::PathBuf;
+
+/// What can go wrong running a source or the engine (per-record problems are dead letters,
+/// not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened or read (the user's: wrong path or permissions; retry won't help).
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A data set is missing a file or column we need (the user's: wrong `--data-dir`).
+    #[error("data set at {path} is not usable: {detail}")]
+    DataSet {
+        /// The folder or file.
+        path: PathBuf,
+        /// What is missing.
+        detail: String,
+    },
+    /// A SQL query failed to plan or run (the user's query, or ours if it is a view's SQL).
+    #[error("query failed: {0}")]
+    Query(String),
+    /// The dataflow failed (ours).
+    #[error("dataflow failed: {0}")]
+    Dataflow(String),
+}
+
+/// Result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,1 @@
+//! Real-data replay (being written).
