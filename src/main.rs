@@ -1,1 +1,57 @@
-fn main() {}
+//! `wardstream`: stream-processing analytics for hospital operations.
+//!
+//! Thin on purpose: parse the command line, load the configuration, set up logging, and
+//! dispatch to a command.
+
+mod commands;
+mod config;
+mod output;
+mod progress;
+mod sources;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+/// Live census, NEWS2 alerts, no-shows, revenue and length of stay, maintained incrementally
+/// over hospital event streams and queryable with SQL.
+#[derive(Parser, Debug)]
+#[command(name = "wardstream", version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file (then WARDSTREAM__SECTION__KEY environment variables override it).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Folder holding the real public data sets (default ../shared/data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `wardstream=debug` (RUST_LOG works too).
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the views over the built-in generator (default) or a replay, serving SQL over HTTP.
+    Run(commands::run::RunArgs),
+    /// Query the views with SQL: of a running engine, or of a replay run to its end.
+    Sql(commands::sql::SqlArgs),
+    /// Validate and count a replay without running the views.
+    Replay(commands::replay::ReplayArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let mut config = config::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    match cli.command {
+        Command::Run(args) => commands::run::run(config, args),
+        Command::Sql(args) => commands::sql::run(config, args),
+        Command::Replay(args) => commands::replay::run(config, args),
+    }
+}

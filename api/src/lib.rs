@@ -1,1 +1,138 @@
-//! wardstream-api
+//! # wardstream-api
+//!
+//! The HTTP face of a running engine (axum). Today: SQL over the live views and engine
+//! status; the transactional domains (tenants, auth, patients, billing) come with their issue.
+//!
+//! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
+//! - [`router`]: the routes.
+//!
+//! Routes:
+//! - `GET /healthz` → `ok`.
+//! - `GET /v1/status` → JSON: frontier, greatest event time, counts received / applied / dead-lettered.
+//! - `GET /v1/tables` → JSON list of queryable tables.
+//! - `POST /v1/sql` with `{"sql": "SELECT ..."}` → the result as an Arrow IPC stream
+//!   (`application/vnd.apache.arrow.stream`); a bad query answers 400 problem+json
+//!   `invalid_sql`. Add `?format=json` for a JSON array of rows instead.
+//!
+//! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
+//! all views it touches are at the same frontier.
+
+pub mod problem;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use problem::Problem;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use wardstream_pipelines::store::TABLES;
+use wardstream_pipelines::{ViewStore, sql};
+
+/// The body of `POST /v1/sql`.
+#[derive(Debug, Deserialize)]
+pub struct SqlRequest {
+    /// The query.
+    pub sql: String,
+}
+
+/// Query parameters of `POST /v1/sql`.
+#[derive(Debug, Deserialize, Default)]
+pub struct SqlParams {
+    /// `arrow` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// Epoch frontier of the views.
+    pub frontier: u64,
+    /// Greatest event time ingested, RFC 3339.
+    pub max_event_time: Option<String>,
+    /// Records received from sources.
+    pub received: u64,
+    /// Records dead-lettered.
+    pub dead_lettered: u64,
+}
+
+/// The API's routes over a store.
+pub fn router(store: Arc<ViewStore>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/status", get(status))
+        .route("/v1/tables", get(|| async { Json(TABLES) }))
+        .route("/v1/sql", post(run_sql))
+        .with_state(store)
+}
+
+async fn status(State(store): State<Arc<ViewStore>>) -> Json<Status> {
+    let stats = store.stats();
+    Json(Status {
+        frontier: store.frontier(),
+        max_event_time: store.max_event_time().map(wardstream_schemas::time::format_rfc3339),
+        received: stats.total_received(),
+        dead_lettered: stats.total_dead_lettered(),
+    })
+}
+
+async fn run_sql(
+    State(store): State<Arc<ViewStore>>,
+    Query(params): Query<SqlParams>,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let req: SqlRequest = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request(format!("body must be {{\"sql\": \"...\"}}: {e}")))?;
+    let snapshot = store.snapshot().map_err(|e| {
+        tracing::error!(error = %e, "snapshot failed");
+        Problem::internal()
+    })?;
+    let batches = sql::query(&snapshot, &req.sql).await.map_err(|e| Problem::invalid_sql(e.to_string()))?;
+    match params.format.as_deref().unwrap_or("arrow") {
+        "arrow" => {
+            let bytes = encode_ipc(&batches).map_err(|e| {
+                tracing::error!(error = %e, "IPC encoding failed");
+                Problem::internal()
+            })?;
+            Ok(([(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")], bytes).into_response())
+        }
+        "json" => {
+            let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+            for b in &batches {
+                writer.write(b).map_err(|_| Problem::internal())?;
+            }
+            writer.finish().map_err(|_| Problem::internal())?;
+            let mut body = writer.into_inner();
+            if body.is_empty() {
+                body = b"[]".to_vec();
+            }
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        other => Err(Problem::bad_request(format!("format {other:?}: use arrow or json"))),
+    }
+}
+
+/// Encodes batches as one Arrow IPC stream (an empty result still carries its schema when
+/// there is at least one batch).
+pub fn encode_ipc(batches: &[arrow::record_batch::RecordBatch]) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    let mut out = Vec::new();
+    if let Some(first) = batches.first() {
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut out, &first.schema())?;
+        for b in batches {
+            writer.write(b)?;
+        }
+        writer.finish()?;
+    }
+    Ok(out)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<ViewStore>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+}

@@ -3,14 +3,27 @@
 //! Sources, the engine that runs the views, and serving.
 //!
 //! - [`source`]: [`SourceRecord`], what every source yields (events or rejected raw records).
-//! - [`replay`]: the real public data sets in `../shared/data` as event streams.
+//! - [`replay`]: the real public data sets in `../shared/data`, and recorded NDJSON streams.
 //! - [`generator`]: the built-in synthetic hospital (the embedded default of `wardstream run`).
+//! - [`engine`]: timely workers running ingest and every view over a source.
+//! - [`store`]: [`ViewStore`], the views at one frontier plus ingest counters and dead letters.
+//! - [`view_arrow`]: the Arrow form of each view.
+//! - [`sql`]: DataFusion SQL over a [`Snapshot`](store::Snapshot).
 //! - [`error`]: [`Error`].
+//!
+//! Invariants: no record is lost (every record received is applied, a duplicate, or a dead
+//! letter with its raw bytes); a snapshot holds every view at one frontier.
 
+pub mod engine;
 pub mod error;
 pub mod generator;
 pub mod replay;
 pub mod source;
+pub mod sql;
+pub mod store;
+pub mod view_arrow;
 
+pub use engine::{EngineConfig, RunSummary, SourceFactory, records_source, run};
 pub use error::{Error, Result};
 pub use source::{Rejected, SourceRecord};
+pub use store::{DeadLetter, IngestStats, Snapshot, ViewStore};

@@ -1,0 +1,421 @@
+//! The view store: every view's current contents at one frontier, plus ingest counters and
+//! dead letters, served as Arrow tables.
+//!
+//! Workers push view updates `(row, epoch, diff)` as the dataflow produces them; they wait in
+//! `pending` until the leader [`advance`](ViewStore::advance)s the store to a frontier the
+//! dataflow's probe has passed, at which point every update before it is folded into the
+//! current contents. A [`Snapshot`] is taken under one lock, so a query sees all views at the
+//! same frontier (no torn reads).
+
+use crate::view_arrow::{AlertRow, ViewRow};
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use wardstream_operators::{AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome, RevenueRow};
+use wardstream_schemas::batch::ts_type;
+use wardstream_schemas::{Millis, Reject, RejectReason, Stream};
+
+/// A record that was not applied, with everything needed to inspect or re-drive it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    /// The stream it was meant for.
+    pub stream: Stream,
+    /// Why.
+    pub reject: Reject,
+    /// Where it came from (file and line, or `ingest` for late events).
+    pub origin: String,
+    /// The bytes as received.
+    pub raw: Vec<u8>,
+    /// Its event time, or its place in event-time order.
+    pub order_time: Millis,
+}
+
+/// One view's contents (internal to the store).
+#[doc(hidden)]
+pub struct Table<R> {
+    pending: Vec<(R, u64, isize)>,
+    current: HashMap<R, isize>,
+}
+
+impl<R: ViewRow> Table<R> {
+    fn new() -> Self {
+        Table { pending: Vec::new(), current: HashMap::new() }
+    }
+
+    fn advance(&mut self, frontier: u64) {
+        let mut keep = Vec::new();
+        for (row, time, diff) in self.pending.drain(..) {
+            if time < frontier {
+                let entry = self.current.entry(row).or_insert(0);
+                *entry += diff;
+            } else {
+                keep.push((row, time, diff));
+            }
+        }
+        self.pending = keep;
+        self.current.retain(|_, d| *d != 0);
+    }
+
+    fn batch(&self) -> Result<RecordBatch, ArrowError> {
+        let mut rows: Vec<&R> = Vec::with_capacity(self.current.len());
+        for (row, n) in &self.current {
+            for _ in 0..(*n).max(0) {
+                rows.push(row);
+            }
+        }
+        rows.sort();
+        R::to_batch(&rows)
+    }
+
+    fn rows(&self) -> Vec<R> {
+        let mut rows: Vec<R> = self.current.iter().flat_map(|(r, n)| std::iter::repeat_n(r.clone(), (*n).max(0) as usize)).collect();
+        rows.sort();
+        rows
+    }
+}
+
+/// Counts of what happened to input, per stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IngestStats {
+    /// Records received from sources, per stream.
+    pub received: BTreeMap<Stream, u64>,
+    /// Outcomes per `(stream, outcome)`; dead letters keyed by their reason.
+    pub outcomes: BTreeMap<(Stream, Outcome), u64>,
+}
+
+impl IngestStats {
+    /// Records applied (new or corrected) on `stream`.
+    pub fn applied(&self, stream: Stream) -> u64 {
+        self.count(stream, |o| matches!(o, Outcome::Applied | Outcome::Corrected))
+    }
+
+    /// Records dead-lettered on `stream`.
+    pub fn dead_lettered(&self, stream: Stream) -> u64 {
+        self.count(stream, |o| matches!(o, Outcome::DeadLettered(_)))
+    }
+
+    /// Records dead-lettered on `stream` for `reason`.
+    pub fn dead_lettered_for(&self, stream: Stream, reason: RejectReason) -> u64 {
+        self.count(stream, |o| o == Outcome::DeadLettered(reason))
+    }
+
+    /// Records on `stream` with any outcome at all.
+    pub fn accounted(&self, stream: Stream) -> u64 {
+        self.count(stream, |_| true)
+    }
+
+    /// Dead letters over all streams.
+    pub fn total_dead_lettered(&self) -> u64 {
+        self.outcomes.iter().filter(|((_, o), _)| matches!(o, Outcome::DeadLettered(_))).map(|(_, n)| n).sum()
+    }
+
+    /// Records received over all streams.
+    pub fn total_received(&self) -> u64 {
+        self.received.values().sum()
+    }
+
+    fn count(&self, stream: Stream, pred: impl Fn(Outcome) -> bool) -> u64 {
+        self.outcomes.iter().filter(|((s, o), _)| *s == stream && pred(*o)).map(|(_, n)| n).sum()
+    }
+}
+
+/// The store's state (internal).
+#[doc(hidden)]
+pub struct State {
+    frontier: u64,
+    census: Table<CensusRow>,
+    adt_hourly: Table<AdtHourlyRow>,
+    news2: Table<News2Row>,
+    alerts: Table<AlertRow>,
+    no_show: Table<NoShowRow>,
+    revenue: Table<RevenueRow>,
+    length_of_stay: Table<LengthOfStayRow>,
+    stats: IngestStats,
+    dead_letters: Vec<DeadLetter>,
+    max_event_time: Option<Millis>,
+    epochs: BTreeMap<u64, (Instant, u64)>,
+    latencies: Vec<(Duration, u64)>,
+}
+
+/// A view row type the store holds.
+pub trait Stored: ViewRow {
+    #[doc(hidden)]
+    fn table(state: &mut State) -> &mut Table<Self>
+    where
+        Self: Sized;
+}
+
+macro_rules! stored {
+    ($row:ty, $field:ident) => {
+        impl Stored for $row {
+            fn table(state: &mut State) -> &mut Table<Self> {
+                &mut state.$field
+            }
+        }
+    };
+}
+stored!(CensusRow, census);
+stored!(AdtHourlyRow, adt_hourly);
+stored!(News2Row, news2);
+stored!(AlertRow, alerts);
+stored!(NoShowRow, no_show);
+stored!(RevenueRow, revenue);
+stored!(LengthOfStayRow, length_of_stay);
+
+/// Every view at one frontier, as Arrow tables.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// All updates at epochs before this are included, none after.
+    pub frontier: u64,
+    /// Greatest event time ingested so far.
+    pub max_event_time: Option<Millis>,
+    /// `(table name, batch)`: the views, then `ingest_stats` and `dead_letters`.
+    pub tables: Vec<(&'static str, RecordBatch)>,
+}
+
+impl Snapshot {
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&RecordBatch> {
+        self.tables.iter().find(|(n, _)| *n == name).map(|(_, b)| b)
+    }
+}
+
+/// Event-to-view latency, from the moment an epoch's first event was fed until the
+/// frontier passed that epoch, weighted by events.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Freshness {
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Events measured.
+    pub events: u64,
+}
+
+/// The shared store (one per process; all timely workers write to it).
+pub struct ViewStore {
+    state: Mutex<State>,
+}
+
+impl Default for ViewStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ViewStore {
+    /// An empty store at frontier 0.
+    pub fn new() -> Self {
+        ViewStore {
+            state: Mutex::new(State {
+                frontier: 0,
+                census: Table::new(),
+                adt_hourly: Table::new(),
+                news2: Table::new(),
+                alerts: Table::new(),
+                no_show: Table::new(),
+                revenue: Table::new(),
+                length_of_stay: Table::new(),
+                stats: IngestStats::default(),
+                dead_letters: Vec::new(),
+                max_event_time: None,
+                epochs: BTreeMap::new(),
+                latencies: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a worker panicked mid-update; the data is still the best we have.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds view updates produced by a worker.
+    pub fn push<R: Stored>(&self, updates: impl IntoIterator<Item = (R, u64, isize)>) {
+        R::table(&mut self.lock()).pending.extend(updates);
+    }
+
+    /// Counts records received from a source.
+    pub fn received(&self, stream: Stream, n: u64) {
+        *self.lock().stats.received.entry(stream).or_insert(0) += n;
+    }
+
+    /// Records what ingest did with `n` events of `stream`, and the greatest event time seen.
+    pub fn outcome(&self, stream: Stream, outcome: Outcome, n: u64, max_event_time: Option<Millis>) {
+        let mut state = self.lock();
+        *state.stats.outcomes.entry((stream, outcome)).or_insert(0) += n;
+        if let Some(t) = max_event_time {
+            state.max_event_time = Some(state.max_event_time.map_or(t, |m| m.max(t)));
+        }
+    }
+
+    /// Records a dead letter (and counts it as an outcome).
+    pub fn dead_letter(&self, letter: DeadLetter) {
+        let mut state = self.lock();
+        *state.stats.outcomes.entry((letter.stream, Outcome::DeadLettered(letter.reject.reason))).or_insert(0) += 1;
+        state.dead_letters.push(letter);
+    }
+
+    /// Notes that `events` were fed at `epoch` (for freshness).
+    pub fn fed(&self, epoch: u64, events: u64) {
+        let mut state = self.lock();
+        let entry = state.epochs.entry(epoch).or_insert((Instant::now(), 0));
+        entry.1 += events;
+    }
+
+    /// Folds every update before `frontier` into the views. Call only with a frontier the
+    /// dataflow's probe has passed.
+    pub fn advance(&self, frontier: u64) {
+        let mut state = self.lock();
+        if frontier <= state.frontier {
+            return;
+        }
+        state.frontier = frontier;
+        state.census.advance(frontier);
+        state.adt_hourly.advance(frontier);
+        state.news2.advance(frontier);
+        state.alerts.advance(frontier);
+        state.no_show.advance(frontier);
+        state.revenue.advance(frontier);
+        state.length_of_stay.advance(frontier);
+        let now = Instant::now();
+        let done: Vec<u64> = state.epochs.range(..frontier).map(|(e, _)| *e).collect();
+        for e in done {
+            if let Some((at, n)) = state.epochs.remove(&e) {
+                if n > 0 {
+                    state.latencies.push((now - at, n));
+                }
+            }
+        }
+    }
+
+    /// The frontier the views are at.
+    pub fn frontier(&self) -> u64 {
+        self.lock().frontier
+    }
+
+    /// Ingest counters.
+    pub fn stats(&self) -> IngestStats {
+        self.lock().stats.clone()
+    }
+
+    /// All dead letters so far.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.lock().dead_letters.clone()
+    }
+
+    /// Epochs fed that the views have not caught up with yet (the view lag).
+    pub fn pending_epochs(&self) -> usize {
+        self.lock().epochs.len()
+    }
+
+    /// Greatest event time ingested.
+    pub fn max_event_time(&self) -> Option<Millis> {
+        self.lock().max_event_time
+    }
+
+    /// Event-to-view latency so far.
+    pub fn freshness(&self) -> Freshness {
+        let mut l = self.lock().latencies.clone();
+        l.sort();
+        let events: u64 = l.iter().map(|(_, n)| n).sum();
+        let at = |q: f64| {
+            let rank = ((q * events as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (d, n) in &l {
+                seen += n;
+                if seen >= rank {
+                    return *d;
+                }
+            }
+            Duration::ZERO
+        };
+        Freshness { p50: at(0.5), p99: at(0.99), events }
+    }
+
+    /// The current rows of one view, sorted (for tests and tools).
+    pub fn rows<R: Stored>(&self) -> Vec<R> {
+        R::table(&mut self.lock()).rows()
+    }
+
+    /// All views, counters and dead letters at the current frontier, under one lock.
+    pub fn snapshot(&self) -> Result<Snapshot, ArrowError> {
+        let state = self.lock();
+        let tables = vec![
+            (CensusRow::NAME, state.census.batch()?),
+            (AdtHourlyRow::NAME, state.adt_hourly.batch()?),
+            (News2Row::NAME, state.news2.batch()?),
+            (AlertRow::NAME, state.alerts.batch()?),
+            (NoShowRow::NAME, state.no_show.batch()?),
+            (RevenueRow::NAME, state.revenue.batch()?),
+            (LengthOfStayRow::NAME, state.length_of_stay.batch()?),
+            ("ingest_stats", stats_batch(&state.stats)?),
+            ("dead_letters", dead_letter_batch(&state.dead_letters)?),
+        ];
+        Ok(Snapshot { frontier: state.frontier, max_event_time: state.max_event_time, tables })
+    }
+}
+
+/// The names of every table a snapshot holds.
+pub const TABLES: [&str; 9] =
+    ["census", "adt_hourly", "news2", "alerts", "no_show", "revenue", "length_of_stay", "ingest_stats", "dead_letters"];
+
+fn stats_batch(stats: &IngestStats) -> Result<RecordBatch, ArrowError> {
+    let mut stream = Vec::new();
+    let mut outcome = Vec::new();
+    let mut reason: Vec<Option<&'static str>> = Vec::new();
+    let mut events = Vec::new();
+    for (s, n) in &stats.received {
+        stream.push(s.as_str());
+        outcome.push("received");
+        reason.push(None);
+        events.push(*n as i64);
+    }
+    for ((s, o), n) in &stats.outcomes {
+        stream.push(s.as_str());
+        outcome.push(o.as_str());
+        reason.push(match o {
+            Outcome::DeadLettered(r) => Some(r.code()),
+            _ => None,
+        });
+        events.push(*n as i64);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("stream", DataType::Utf8, false),
+        Field::new("outcome", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, true),
+        Field::new("events", DataType::Int64, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(stream)),
+        Arc::new(StringArray::from(outcome)),
+        Arc::new(StringArray::from(reason)),
+        Arc::new(Int64Array::from(events)),
+    ];
+    RecordBatch::try_new(schema, cols)
+}
+
+fn dead_letter_batch(letters: &[DeadLetter]) -> Result<RecordBatch, ArrowError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("stream", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+        Field::new("origin", DataType::Utf8, false),
+        Field::new("order_time", ts_type(), false),
+        Field::new("raw", DataType::Utf8, false),
+    ]));
+    let raw: Vec<String> = letters.iter().map(|l| String::from_utf8_lossy(&l.raw).into_owned()).collect();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.stream.as_str()))),
+        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.reject.reason.code()))),
+        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.reject.detail.as_str()))),
+        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.origin.as_str()))),
+        Arc::new(TimestampMillisecondArray::from_iter_values(letters.iter().map(|l| l.order_time)).with_timezone("UTC")),
+        Arc::new(StringArray::from_iter_values(raw.iter().map(String::as_str))),
+    ];
+    RecordBatch::try_new(schema, cols)
+}

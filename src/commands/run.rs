@@ -1,0 +1,144 @@
+//! `wardstream run`: the main job.
+
+use super::{engine_config, run_engine};
+use crate::config::Config;
+use crate::progress::Progress;
+use crate::sources;
+use anyhow::Context;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use wardstream_pipelines::ViewStore;
+
+/// Arguments of `run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Replay a data folder (e.g. ../shared/data) or NDJSON recording instead of generating.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Event-time seconds per wall-clock second (3600 = one hour per second). Default: as fast
+    /// as possible for a replay, `replay.generator_speed` (3600) for the generator.
+    #[arg(long)]
+    speed: Option<f64>,
+    /// Replay as fast as possible, ignoring any configured speed.
+    #[arg(long, conflicts_with = "speed")]
+    fast: bool,
+    /// Timely worker threads (default: engine.workers).
+    #[arg(long, short = 'w')]
+    workers: Option<usize>,
+    /// Address to serve SQL on (default: serve.listen, 127.0.0.1:7878).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Generator seed (default: generator.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop the generator after this many events.
+    #[arg(long)]
+    max_events: Option<u64>,
+    /// Exit when a replay ends instead of serving its final views until Ctrl-C.
+    #[arg(long)]
+    exit_at_end: bool,
+    /// Record every valid input event to this NDJSON file (replay it later with --replay).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Write dead letters (reason, origin, raw bytes) to this NDJSON file when the run ends.
+    #[arg(long)]
+    dead_letters: Option<PathBuf>,
+    /// No spinner.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Runs the command.
+pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
+    if let Some(seed) = args.seed {
+        config.generator.seed = seed;
+    }
+    let listen = args.listen.clone().unwrap_or_else(|| config.serve.listen.clone());
+    tracing::info!(config = %serde_json::to_string(&config).unwrap_or_default(), "configuration");
+    let (mut source, speed) = match &args.replay {
+        Some(path) => {
+            let replay = sources::load_replay(path, &config)?;
+            let speed = if args.fast { None } else { args.speed.or(config.replay.speed) };
+            (sources::from_replay(replay, format!("replay of {}", path.display())), speed)
+        }
+        None => {
+            let speed = if args.fast { None } else { Some(args.speed.unwrap_or(config.replay.generator_speed)) };
+            (sources::generator(&config, args.max_events), speed)
+        }
+    };
+    if let Some(path) = &args.record {
+        source = sources::recorded(source, path)?;
+    }
+    let finite = source.finite;
+    let engine = engine_config(&config, &source, speed, args.workers);
+    tracing::info!(source = %source.label, workers = engine.workers, speed = ?speed, "starting");
+
+    let store = Arc::new(ViewStore::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&listen))
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(wardstream_api::serve(listener, store.clone(), async move {
+        let _ = shutdown_rx.await;
+    }));
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    eprintln!("wardstream: serving SQL at http://{addr}/v1/sql — try: wardstream sql --endpoint http://{addr} \"SELECT * FROM census\"");
+
+    let mut progress = Progress::new(args.quiet, engine.ingest.allowed_lateness_ms);
+    let summary = run_engine(engine, source, store.clone(), stop.clone(), &mut progress)?;
+    progress.finish();
+    let stats = store.stats();
+    let fresh = store.freshness();
+    eprintln!(
+        "wardstream: {} records in {:.1} s ({:.0}/s); received {}, dead letters {}; freshness p50 {:?} p99 {:?}",
+        summary.records,
+        summary.elapsed.as_secs_f64(),
+        summary.records as f64 / summary.elapsed.as_secs_f64().max(1e-9),
+        stats.total_received(),
+        stats.total_dead_lettered(),
+        fresh.p50,
+        fresh.p99
+    );
+    if let Some(path) = &args.dead_letters {
+        write_dead_letters(&store, path)?;
+    }
+    if finite && summary.completed && !args.exit_at_end {
+        eprintln!("wardstream: replay finished; serving its final views at http://{addr} until Ctrl-C");
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let _ = shutdown_tx.send(());
+    runtime.block_on(server)??;
+    Ok(())
+}
+
+fn write_dead_letters(store: &ViewStore, path: &std::path::Path) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    for l in store.dead_letters() {
+        let line = serde_json::json!({
+            "stream": l.stream.as_str(),
+            "reason": l.reject.reason.code(),
+            "detail": l.reject.detail,
+            "origin": l.origin,
+            "order_time": wardstream_schemas::time::format_rfc3339(l.order_time),
+            "raw": String::from_utf8_lossy(&l.raw),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The one typed configuration: built-in defaults, then a TOML file (`--config`), then
+//! `WARDSTREAM__SECTION__KEY` environment variables (e.g. `WARDSTREAM__ENGINE__WORKERS=2`).
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use wardstream_operators::{IngestConfig, LatePolicy};
+use wardstream_pipelines::generator::GeneratorConfig;
+
+/// Everything `wardstream` reads from configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the real public data sets live (`../shared/data` beside the checkout).
+    pub data_dir: PathBuf,
+    /// The dataflow engine.
+    pub engine: EngineSection,
+    /// The HTTP endpoint.
+    pub serve: ServeSection,
+    /// Replay of files.
+    pub replay: ReplaySection,
+    /// The built-in generator (the default source of `wardstream run`).
+    pub generator: GeneratorConfig,
+}
+
+/// `[engine]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Epoch length, ms.
+    pub epoch_ms: u64,
+    /// How far behind the greatest event time an event may arrive and count as on time, s.
+    pub allowed_lateness_s: i64,
+    /// `dead_letter` (default) or `apply` for events later than that.
+    pub late_policy: LatePolicy,
+    /// Backpressure: stop feeding while views lag the input by more epochs than this.
+    pub max_lag_epochs: u64,
+}
+
+/// `[serve]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSection {
+    /// Address the HTTP endpoint listens on.
+    pub listen: String,
+}
+
+/// `[replay]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplaySection {
+    /// Replay speed factor (event-time seconds per wall second); absent = as fast as possible.
+    pub speed: Option<f64>,
+    /// Speed of the generator when `run` uses it.
+    pub generator_speed: f64,
+    /// Where re-anchored real-data timelines start (RFC 3339).
+    pub anchor: String,
+    /// USD cents per unit of MS-DRG relative weight.
+    pub drg_base_rate_minor: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("../shared/data"),
+            engine: EngineSection::default(),
+            serve: ServeSection::default(),
+            replay: ReplaySection::default(),
+            generator: GeneratorConfig::default(),
+        }
+    }
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let ingest = IngestConfig::default();
+        EngineSection {
+            workers: 1,
+            epoch_ms: 50,
+            allowed_lateness_s: ingest.allowed_lateness_ms / 1000,
+            late_policy: ingest.late_policy,
+            max_lag_epochs: 20,
+        }
+    }
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        ServeSection { listen: "127.0.0.1:7878".into() }
+    }
+}
+
+impl Default for ReplaySection {
+    fn default() -> Self {
+        ReplaySection {
+            speed: None,
+            generator_speed: 3600.0,
+            anchor: "2025-01-01T00:00:00Z".into(),
+            // FY 2023 IPPS national operating standardized amount (labor + non-labor), no wage index.
+            drg_base_rate_minor: 637_574,
+        }
+    }
+}
+
+impl EngineSection {
+    /// The ingest settings.
+    pub fn ingest(&self) -> IngestConfig {
+        IngestConfig { allowed_lateness_ms: self.allowed_lateness_s * 1000, late_policy: self.late_policy }
+    }
+}
+
+/// Loads defaults, then `file` (if given), then `WARDSTREAM__*` environment variables.
+pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(f) = file {
+        anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
+        figment = figment.merge(Toml::file(f));
+    }
+    figment
+        .merge(Env::prefixed("WARDSTREAM__").split("__"))
+        .extract()
+        .context("invalid configuration")
+}
