@@ -13,7 +13,12 @@ use std::time::Duration;
 use wardstream_pipelines::{EngineConfig, RunSummary, ViewStore};
 
 /// The engine settings for a source.
-pub fn engine_config(config: &Config, source: &PreparedSource, speed: Option<f64>, workers: Option<usize>) -> EngineConfig {
+pub fn engine_config(
+    config: &Config,
+    source: &PreparedSource,
+    speed: Option<f64>,
+    workers: Option<usize>,
+) -> EngineConfig {
     EngineConfig {
         workers: workers.unwrap_or(config.engine.workers),
         epoch_ms: config.engine.epoch_ms,
@@ -36,12 +41,16 @@ pub fn run_engine(
     let s = store.clone();
     let handle = std::thread::Builder::new()
         .name("engine".into())
-        .spawn(move || wardstream_pipelines::run(&engine, source.factory, source.capacities, s, stop))?;
+        .spawn(move || {
+            wardstream_pipelines::run(&engine, source.factory, source.capacities, s, stop)
+        })?;
     while !handle.is_finished() {
         progress.update(&store);
         std::thread::sleep(Duration::from_millis(200));
     }
     progress.update(&store);
-    let summary = handle.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
+    let summary = handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
     Ok(summary)
 }

@@ -90,7 +90,9 @@ impl Default for EngineSection {
 
 impl Default for ServeSection {
     fn default() -> Self {
-        ServeSection { listen: "127.0.0.1:7878".into() }
+        ServeSection {
+            listen: "127.0.0.1:7878".into(),
+        }
     }
 }
 
@@ -109,7 +111,10 @@ impl Default for ReplaySection {
 impl EngineSection {
     /// The ingest settings.
     pub fn ingest(&self) -> IngestConfig {
-        IngestConfig { allowed_lateness_ms: self.allowed_lateness_s * 1000, late_policy: self.late_policy }
+        IngestConfig {
+            allowed_lateness_ms: self.allowed_lateness_s * 1000,
+            late_policy: self.late_policy,
+        }
     }
 }
 

@@ -21,7 +21,8 @@ pub enum Format {
 pub fn write(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> anyhow::Result<()> {
     match format {
         Format::Table => {
-            let table = arrow::util::pretty::pretty_format_batches(batches).context("formatting the table")?;
+            let table = arrow::util::pretty::pretty_format_batches(batches)
+                .context("formatting the table")?;
             writeln!(out, "{table}")?;
         }
         Format::Json => {
@@ -35,7 +36,9 @@ pub fn write(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> a
             writeln!(out)?;
         }
         Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(Vec::new());
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(Vec::new());
             for b in batches {
                 writer.write(b)?;
             }

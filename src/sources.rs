@@ -33,7 +33,12 @@ pub fn replay_options(config: &Config) -> anyhow::Result<ReplayOptions> {
         anchor: parse_rfc3339(&config.replay.anchor)
             .with_context(|| format!("replay.anchor {:?} is not RFC 3339", config.replay.anchor))?,
         drg_base_rate_minor: config.replay.drg_base_rate_minor,
-        data_sets: vec![DataSet::MimicIvDemo, DataSet::Physionet2012, DataSet::EicuDemo, DataSet::Noshow],
+        data_sets: vec![
+            DataSet::MimicIvDemo,
+            DataSet::Physionet2012,
+            DataSet::EicuDemo,
+            DataSet::Noshow,
+        ],
     })
 }
 
@@ -45,7 +50,11 @@ pub fn load_replay(path: &Path, config: &Config) -> anyhow::Result<Replay> {
 
 /// A source over a loaded replay.
 pub fn from_replay(replay: Replay, label: String) -> PreparedSource {
-    let pace_origin = replay.records.first().map(SourceRecord::order_time).unwrap_or(0);
+    let pace_origin = replay
+        .records
+        .first()
+        .map(SourceRecord::order_time)
+        .unwrap_or(0);
     PreparedSource {
         factory: records_source(Arc::new(replay.records)),
         capacities: Vec::new(),
@@ -62,7 +71,11 @@ pub fn generator(config: &Config, max_events: Option<u64>) -> PreparedSource {
     let capacities = Generator::new(cfg.clone())
         .capacities()
         .into_iter()
-        .map(|(tenant_id, care_unit, beds)| Capacity { tenant_id, care_unit, beds })
+        .map(|(tenant_id, care_unit, beds)| Capacity {
+            tenant_id,
+            care_unit,
+            beds,
+        })
         .collect();
     let pace_origin = cfg.start;
     let label = format!("generator (seed {}, tenant {})", cfg.seed, cfg.tenant_id);
@@ -76,7 +89,13 @@ pub fn generator(config: &Config, max_events: Option<u64>) -> PreparedSource {
             None => Box::new(events),
         }
     });
-    PreparedSource { factory, capacities, pace_origin, finite: max_events.is_some(), label }
+    PreparedSource {
+        factory,
+        capacities,
+        pace_origin,
+        finite: max_events.is_some(),
+        label,
+    }
 }
 
 /// Wraps a source so every valid event it yields is also written to `path` as NDJSON (a
@@ -87,7 +106,10 @@ pub fn recorded(source: PreparedSource, path: &Path) -> anyhow::Result<PreparedS
     let inner = source.factory.clone();
     let factory: SourceFactory = Arc::new(move |index, peers| {
         let writer = writer.clone();
-        Box::new(Recorder { inner: inner(index, peers), writer })
+        Box::new(Recorder {
+            inner: inner(index, peers),
+            writer,
+        })
     });
     Ok(PreparedSource { factory, ..source })
 }

@@ -72,7 +72,9 @@ async fn status(State(store): State<Arc<ViewStore>>) -> Json<Status> {
     let stats = store.stats();
     Json(Status {
         frontier: store.frontier(),
-        max_event_time: store.max_event_time().map(wardstream_schemas::time::format_rfc3339),
+        max_event_time: store
+            .max_event_time()
+            .map(wardstream_schemas::time::format_rfc3339),
         received: stats.total_received(),
         dead_lettered: stats.total_dead_lettered(),
     })
@@ -89,14 +91,20 @@ async fn run_sql(
         tracing::error!(error = %e, "snapshot failed");
         Problem::internal()
     })?;
-    let batches = sql::query(&snapshot, &req.sql).await.map_err(|e| Problem::invalid_sql(e.to_string()))?;
+    let batches = sql::query(&snapshot, &req.sql)
+        .await
+        .map_err(|e| Problem::invalid_sql(e.to_string()))?;
     match params.format.as_deref().unwrap_or("arrow") {
         "arrow" => {
             let bytes = encode_ipc(&batches).map_err(|e| {
                 tracing::error!(error = %e, "IPC encoding failed");
                 Problem::internal()
             })?;
-            Ok(([(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")], bytes).into_response())
+            Ok((
+                [(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")],
+                bytes,
+            )
+                .into_response())
         }
         "json" => {
             let mut writer = arrow::json::ArrayWriter::new(Vec::new());
@@ -110,13 +118,17 @@ async fn run_sql(
             }
             Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
-        other => Err(Problem::bad_request(format!("format {other:?}: use arrow or json"))),
+        other => Err(Problem::bad_request(format!(
+            "format {other:?}: use arrow or json"
+        ))),
     }
 }
 
 /// Encodes batches as one Arrow IPC stream (an empty result still carries its schema when
 /// there is at least one batch).
-pub fn encode_ipc(batches: &[arrow::record_batch::RecordBatch]) -> Result<Vec<u8>, arrow::error::ArrowError> {
+pub fn encode_ipc(
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<Vec<u8>, arrow::error::ArrowError> {
     let mut out = Vec::new();
     if let Some(first) = batches.first() {
         let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut out, &first.schema())?;
@@ -134,5 +146,7 @@ pub async fn serve(
     store: Arc<ViewStore>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(store))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

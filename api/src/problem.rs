@@ -24,17 +24,35 @@ pub struct Problem {
 impl Problem {
     /// 400 `invalid_sql`: the query failed to parse, plan or run.
     pub fn invalid_sql(detail: impl Into<String>) -> Self {
-        Problem { kind: "about:blank", title: "Invalid SQL", status: 400, detail: detail.into(), code: "invalid_sql" }
+        Problem {
+            kind: "about:blank",
+            title: "Invalid SQL",
+            status: 400,
+            detail: detail.into(),
+            code: "invalid_sql",
+        }
     }
 
     /// 400 `bad_request`.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Problem { kind: "about:blank", title: "Bad request", status: 400, detail: detail.into(), code: "bad_request" }
+        Problem {
+            kind: "about:blank",
+            title: "Bad request",
+            status: 400,
+            detail: detail.into(),
+            code: "bad_request",
+        }
     }
 
     /// 404 `not_found`.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Problem { kind: "about:blank", title: "Not found", status: 404, detail: detail.into(), code: "not_found" }
+        Problem {
+            kind: "about:blank",
+            title: "Not found",
+            status: 404,
+            detail: detail.into(),
+            code: "not_found",
+        }
     }
 
     /// 500 `internal`: details are logged, not sent.
@@ -53,6 +71,11 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }

@@ -14,8 +14,12 @@ const FHIR: &str = r#"{"resourceType":"Observation","id":"obs-1","status":"final
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("vital_sign_ndjson", |b| b.iter(|| Event::decode(black_box(NDJSON.as_bytes()))));
-    group.bench_function("vital_sign_fhir", |b| b.iter(|| Event::decode(black_box(FHIR.as_bytes()))));
+    group.bench_function("vital_sign_ndjson", |b| {
+        b.iter(|| Event::decode(black_box(NDJSON.as_bytes())))
+    });
+    group.bench_function("vital_sign_fhir", |b| {
+        b.iter(|| Event::decode(black_box(FHIR.as_bytes())))
+    });
     group.finish();
 }
 

@@ -19,10 +19,26 @@ const WORKERS: [usize; 2] = [1, 2];
 
 fn run(workload: &str, factory: SourceFactory, workers: usize) -> anyhow::Result<()> {
     let store = Arc::new(ViewStore::new());
-    let config = EngineConfig { workers, ..EngineConfig::default() };
-    let summary = wardstream_pipelines::run(&config, factory, Vec::new(), store.clone(), Arc::new(AtomicBool::new(false)))?;
+    let config = EngineConfig {
+        workers,
+        ..EngineConfig::default()
+    };
+    let summary = wardstream_pipelines::run(
+        &config,
+        factory,
+        Vec::new(),
+        store.clone(),
+        Arc::new(AtomicBool::new(false)),
+    )?;
     let fresh = store.freshness();
-    print_row(workload, summary.records, workers, summary.elapsed, fresh.p50, fresh.p99);
+    print_row(
+        workload,
+        summary.records,
+        workers,
+        summary.elapsed,
+        fresh.p50,
+        fresh.p99,
+    );
     Ok(())
 }
 
@@ -34,17 +50,34 @@ fn main() -> anyhow::Result<()> {
         data_dir: data_dir(),
         anchor: 1_735_689_600_000,
         drg_base_rate_minor: 637_574,
-        data_sets: vec![DataSet::MimicIvDemo, DataSet::Physionet2012, DataSet::EicuDemo, DataSet::Noshow],
+        data_sets: vec![
+            DataSet::MimicIvDemo,
+            DataSet::Physionet2012,
+            DataSet::EicuDemo,
+            DataSet::Noshow,
+        ],
     };
     let records = Arc::new(replay::load_data_sets(&opts)?.records);
-    let generated: Arc<Vec<SourceRecord>> =
-        Arc::new(Generator::new(GeneratorConfig::default()).take(GENERATED).map(SourceRecord::Event).collect());
+    let generated: Arc<Vec<SourceRecord>> = Arc::new(
+        Generator::new(GeneratorConfig::default())
+            .take(GENERATED)
+            .map(SourceRecord::Event)
+            .collect(),
+    );
     print_header();
     for workers in WORKERS {
-        run("real data, all views", records_source(records.clone()), workers)?;
+        run(
+            "real data, all views",
+            records_source(records.clone()),
+            workers,
+        )?;
     }
     for workers in WORKERS {
-        run("generator, all views", records_source(generated.clone()), workers)?;
+        run(
+            "generator, all views",
+            records_source(generated.clone()),
+            workers,
+        )?;
     }
     Ok(())
 }

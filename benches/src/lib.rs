@@ -30,7 +30,14 @@ pub fn max_rss_mib() -> Option<f64> {
 }
 
 /// One result row: workload, events, workers, elapsed, events/s per core, freshness, max RSS.
-pub fn print_row(workload: &str, events: u64, workers: usize, elapsed: Duration, p50: Duration, p99: Duration) {
+pub fn print_row(
+    workload: &str,
+    events: u64,
+    workers: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+) {
     let per_core = events as f64 / elapsed.as_secs_f64().max(1e-9) / workers as f64;
     println!(
         "| {workload} | {events} | {workers} | {:.2} s | {:.0} | {:.0} ms | {:.0} ms | {:.0} MiB |",
@@ -44,6 +51,8 @@ pub fn print_row(workload: &str, events: u64, workers: usize, elapsed: Duration,
 
 /// The table header matching [`print_row`].
 pub fn print_header() {
-    println!("| workload | events | workers | elapsed | events/s per core | p50 freshness | p99 freshness | max RSS (process) |");
+    println!(
+        "| workload | events | workers | elapsed | events/s per core | p50 freshness | p99 freshness | max RSS (process) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
 }

@@ -70,8 +70,15 @@ pub fn by_encounter<'s>(
     adt: VecCollection<'s, u64, Adt>,
 ) -> VecCollection<'s, u64, ((String, String), (AdtOrder, Option<String>))> {
     adt.map(|a| {
-        let unit = if a.kind == AdtKind::Discharge { None } else { a.care_unit };
-        ((a.tenant_id, a.encounter_id), ((a.event_time, a.kind, a.event_id), unit))
+        let unit = if a.kind == AdtKind::Discharge {
+            None
+        } else {
+            a.care_unit
+        };
+        (
+            (a.tenant_id, a.encounter_id),
+            ((a.event_time, a.kind, a.event_id), unit),
+        )
     })
 }
 
@@ -93,20 +100,32 @@ pub fn census_view<'s>(
             }
         })
         .map(|((tenant, _enc), unit)| (tenant, unit));
-    let patients = located.count().map(|(key, n)| (key, Side::Patients(n as i64)));
+    let patients = located
+        .count()
+        .map(|(key, n)| (key, Side::Patients(n as i64)));
     let beds = capacity.map(|c| ((c.tenant_id, c.care_unit), Side::Beds(c.beds)));
     patients
         .concat(beds)
-        .reduce_named("Census", |(tenant, unit): &(String, String), input, output| {
-            let mut row = CensusRow { tenant_id: tenant.clone(), care_unit: unit.clone(), patients: 0, beds: None };
-            for (side, mult) in input {
-                match side {
-                    Side::Patients(n) => row.patients += n * (*mult as i64),
-                    Side::Beds(b) => row.beds = Some(row.beds.unwrap_or(0) + b * (*mult).max(0) as u32),
+        .reduce_named(
+            "Census",
+            |(tenant, unit): &(String, String), input, output| {
+                let mut row = CensusRow {
+                    tenant_id: tenant.clone(),
+                    care_unit: unit.clone(),
+                    patients: 0,
+                    beds: None,
+                };
+                for (side, mult) in input {
+                    match side {
+                        Side::Patients(n) => row.patients += n * (*mult as i64),
+                        Side::Beds(b) => {
+                            row.beds = Some(row.beds.unwrap_or(0) + b * (*mult).max(0) as u32)
+                        }
+                    }
                 }
-            }
-            output.push((row, 1isize));
-        })
+                output.push((row, 1isize));
+            },
+        )
         .map(|(_, row)| row)
 }
 
@@ -119,11 +138,21 @@ enum Movement {
 }
 
 /// The `adt_hourly` view: admissions, transfers in/out and discharges per care unit and hour.
-pub fn adt_hourly_view<'s>(adt: VecCollection<'s, u64, Adt>) -> VecCollection<'s, u64, AdtHourlyRow> {
+pub fn adt_hourly_view<'s>(
+    adt: VecCollection<'s, u64, Adt>,
+) -> VecCollection<'s, u64, AdtHourlyRow> {
     adt.flat_map(|a| {
         let hour = hour_start(a.event_time);
-        let from = || a.from_care_unit.clone().unwrap_or_else(|| UNKNOWN_UNIT.to_owned());
-        let to = || a.care_unit.clone().unwrap_or_else(|| UNKNOWN_UNIT.to_owned());
+        let from = || {
+            a.from_care_unit
+                .clone()
+                .unwrap_or_else(|| UNKNOWN_UNIT.to_owned())
+        };
+        let to = || {
+            a.care_unit
+                .clone()
+                .unwrap_or_else(|| UNKNOWN_UNIT.to_owned())
+        };
         let tenant = a.tenant_id.clone();
         let mut out = Vec::with_capacity(2);
         match a.kind {
@@ -136,26 +165,29 @@ pub fn adt_hourly_view<'s>(adt: VecCollection<'s, u64, Adt>) -> VecCollection<'s
         }
         out
     })
-    .reduce_named("ADT per hour", |(tenant, unit, hour): &(String, String, Millis), input, output| {
-        let mut row = AdtHourlyRow {
-            tenant_id: tenant.clone(),
-            care_unit: unit.clone(),
-            hour: *hour,
-            admissions: 0,
-            transfers_in: 0,
-            transfers_out: 0,
-            discharges: 0,
-        };
-        for (movement, n) in input {
-            let n = *n as i64;
-            match movement {
-                Movement::Admission => row.admissions += n,
-                Movement::TransferIn => row.transfers_in += n,
-                Movement::TransferOut => row.transfers_out += n,
-                Movement::Discharge => row.discharges += n,
+    .reduce_named(
+        "ADT per hour",
+        |(tenant, unit, hour): &(String, String, Millis), input, output| {
+            let mut row = AdtHourlyRow {
+                tenant_id: tenant.clone(),
+                care_unit: unit.clone(),
+                hour: *hour,
+                admissions: 0,
+                transfers_in: 0,
+                transfers_out: 0,
+                discharges: 0,
+            };
+            for (movement, n) in input {
+                let n = *n as i64;
+                match movement {
+                    Movement::Admission => row.admissions += n,
+                    Movement::TransferIn => row.transfers_in += n,
+                    Movement::TransferOut => row.transfers_out += n,
+                    Movement::Discharge => row.discharges += n,
+                }
             }
-        }
-        output.push((row, 1isize));
-    })
+            output.push((row, 1isize));
+        },
+    )
     .map(|(_, row)| row)
 }

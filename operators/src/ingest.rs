@@ -14,8 +14,8 @@
 //!   applied late event lands exactly where it would have on time.
 //!
 //! ## Incremental contract
-//! Input: events at epoch `t` (timely stream). Output: `(event, t, ±1)` updates. Cost per event:
-//! one hash-map probe, exchanged to the worker owning `hash(event_id)`. State: one entry per
+//! Input: events at epoch `t` (timely stream), partitioned by [`owner`]`(event_id)` at the
+//! source. Output: `(event, t, ±1)` updates. Cost per event: one hash-map probe. State: one entry per
 //! `event_id` not yet behind the watermark; with [`LatePolicy::DeadLetter`] entries behind the
 //! watermark are evicted (a later version of them would be late anyway), so state is bounded
 //! by the event rate × allowed lateness. With [`LatePolicy::Apply`] every id is kept.
@@ -24,7 +24,7 @@ use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use wardstream_schemas::{Event, Millis, RejectReason};
 
@@ -51,7 +51,10 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { allowed_lateness_ms: 6 * 3_600_000, late_policy: LatePolicy::DeadLetter }
+        IngestConfig {
+            allowed_lateness_ms: 6 * 3_600_000,
+            late_policy: LatePolicy::DeadLetter,
+        }
     }
 }
 
@@ -93,18 +96,24 @@ pub struct IngestState {
 impl IngestState {
     /// Empty state.
     pub fn new(config: IngestConfig) -> Self {
-        IngestState { config, ..Default::default() }
+        IngestState {
+            config,
+            ..Default::default()
+        }
     }
 
     /// The watermark: greatest event time seen minus the allowed lateness.
     pub fn watermark(&self) -> Option<Millis> {
-        self.max_event_time.map(|t| t.saturating_sub(self.config.allowed_lateness_ms))
+        self.max_event_time
+            .map(|t| t.saturating_sub(self.config.allowed_lateness_ms))
     }
 
     /// Applies one event, pushing the updates it causes (`(event, ±1)`), and says what happened.
     pub fn apply(&mut self, event: Event, updates: &mut impl FnMut(Event, isize)) -> Outcome {
         let time = event.event_time();
-        if self.config.late_policy == LatePolicy::DeadLetter && self.watermark().is_some_and(|w| time < w) {
+        if self.config.late_policy == LatePolicy::DeadLetter
+            && self.watermark().is_some_and(|w| time < w)
+        {
             return Outcome::DeadLettered(RejectReason::Late);
         }
         self.max_event_time = Some(self.max_event_time.map_or(time, |m| m.max(time)));
@@ -148,9 +157,16 @@ impl IngestState {
     }
 }
 
-/// The ingest operator: exchanges events by `event_id`, applies [`IngestState`] on each worker,
-/// and reports every outcome to `observe` (which sees the event and what happened; it is
-/// where dead letters and counters are recorded).
+/// Which of `peers` workers owns an event: sources must feed every version of an `event_id`
+/// to the worker `owner(event_id, peers)` so that its ingest state sees them all.
+pub fn owner(event_id: &str, peers: usize) -> usize {
+    (event_id.hashed() % peers.max(1) as u64) as usize
+}
+
+/// The ingest operator: applies [`IngestState`] on each worker to the events its source fed
+/// (partitioned by [`owner`], so no exchange is needed), and reports every outcome to
+/// `observe` (which sees the event and what happened; it is where dead letters and counters
+/// are recorded).
 pub fn ingest<'s, F>(
     events: Stream<'s, u64, Vec<Event>>,
     config: IngestConfig,
@@ -159,9 +175,8 @@ pub fn ingest<'s, F>(
 where
     F: FnMut(&Event, Outcome) + 'static,
 {
-    let pact = Exchange::new(|e: &Event| e.event_id().hashed());
     events
-        .unary(pact, "Ingest", move |_cap, _info| {
+        .unary(Pipeline, "Ingest", move |_cap, _info| {
             let mut state = IngestState::new(config);
             move |input, output| {
                 input.for_each_time(|cap, data| {
@@ -170,7 +185,8 @@ where
                     for batch in data {
                         for event in batch.drain(..) {
                             let seen = event.clone();
-                            let outcome = state.apply(event, &mut |e, diff| session.give((e, time, diff)));
+                            let outcome =
+                                state.apply(event, &mut |e, diff| session.give((e, time, diff)));
                             observe(&seen, outcome);
                         }
                     }
@@ -203,25 +219,61 @@ mod tests {
 
     #[test]
     fn dedup_correction_and_lateness() {
-        let mut state = IngestState::new(IngestConfig { allowed_lateness_ms: 100, late_policy: LatePolicy::DeadLetter });
+        let mut state = IngestState::new(IngestConfig {
+            allowed_lateness_ms: 100,
+            late_policy: LatePolicy::DeadLetter,
+        });
         let mut out = Vec::new();
         let mut push = |e: Event, d: isize| out.push((e.event_id().to_owned(), d));
-        assert_eq!(state.apply(adt("a", 1_000, "ICU"), &mut push), Outcome::Applied);
-        assert_eq!(state.apply(adt("a", 1_000, "ICU"), &mut push), Outcome::Duplicate);
-        assert_eq!(state.apply(adt("a", 1_000, "CCU"), &mut push), Outcome::Corrected);
-        assert_eq!(state.apply(adt("b", 950, "ICU"), &mut push), Outcome::Applied);
-        assert_eq!(state.apply(adt("c", 899, "ICU"), &mut push), Outcome::DeadLettered(RejectReason::Late));
+        assert_eq!(
+            state.apply(adt("a", 1_000, "ICU"), &mut push),
+            Outcome::Applied
+        );
+        assert_eq!(
+            state.apply(adt("a", 1_000, "ICU"), &mut push),
+            Outcome::Duplicate
+        );
+        assert_eq!(
+            state.apply(adt("a", 1_000, "CCU"), &mut push),
+            Outcome::Corrected
+        );
+        assert_eq!(
+            state.apply(adt("b", 950, "ICU"), &mut push),
+            Outcome::Applied
+        );
+        assert_eq!(
+            state.apply(adt("c", 899, "ICU"), &mut push),
+            Outcome::DeadLettered(RejectReason::Late)
+        );
         assert_eq!(state.watermark(), Some(900));
-        assert_eq!(out, vec![("a".into(), 1), ("a".into(), -1), ("a".into(), 1), ("b".into(), 1)]);
+        assert_eq!(
+            out,
+            vec![
+                ("a".into(), 1),
+                ("a".into(), -1),
+                ("a".into(), 1),
+                ("b".into(), 1)
+            ]
+        );
         state.apply(adt("d", 2_000, "ICU"), &mut |_, _| {});
         state.evict();
-        assert_eq!(state.len(), 1, "a and b are behind the watermark 1900 and evicted");
+        assert_eq!(
+            state.len(),
+            1,
+            "a and b are behind the watermark 1900 and evicted"
+        );
     }
 
     #[test]
     fn apply_policy_keeps_late_events() {
-        let mut state = IngestState::new(IngestConfig { allowed_lateness_ms: 0, late_policy: LatePolicy::Apply });
+        let mut state = IngestState::new(IngestConfig {
+            allowed_lateness_ms: 0,
+            late_policy: LatePolicy::Apply,
+        });
         state.apply(adt("a", 1_000, "ICU"), &mut |_, _| {});
-        assert_eq!(state.apply(adt("b", 10, "ICU"), &mut |_, _| {}), Outcome::Applied);
+        assert_eq!(
+            state.apply(adt("b", 10, "ICU"), &mut |_, _| {}),
+            Outcome::Applied
+        );
     }
 }

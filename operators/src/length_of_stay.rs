@@ -67,22 +67,25 @@ pub fn length_of_stay_view<'s>(
             }
         })
         .map(|((tenant, _enc), (unit, _start, minutes))| ((tenant, unit), minutes))
-        .reduce_named("LOS distribution", |(tenant, unit): &(String, String), input, output| {
-            let stays: i64 = input.iter().map(|(_, c)| *c as i64).sum();
-            let total: i64 = input.iter().map(|(m, c)| **m * *c as i64).sum();
-            let rank = |num: i64, den: i64| (num * stays + den - 1) / den;
-            let row = LengthOfStayRow {
-                tenant_id: tenant.clone(),
-                care_unit: unit.clone(),
-                stays,
-                total_minutes: total,
-                min_minutes: input.first().map(|(m, _)| **m).unwrap_or(0),
-                p50_minutes: at_rank(input.iter().map(|(m, c)| (*m, *c)), rank(1, 2)),
-                p90_minutes: at_rank(input.iter().map(|(m, c)| (*m, *c)), rank(9, 10)),
-                max_minutes: input.last().map(|(m, _)| **m).unwrap_or(0),
-            };
-            output.push((row, 1isize));
-        })
+        .reduce_named(
+            "LOS distribution",
+            |(tenant, unit): &(String, String), input, output| {
+                let stays: i64 = input.iter().map(|(_, c)| *c as i64).sum();
+                let total: i64 = input.iter().map(|(m, c)| **m * *c as i64).sum();
+                let rank = |num: i64, den: i64| (num * stays + den - 1) / den;
+                let row = LengthOfStayRow {
+                    tenant_id: tenant.clone(),
+                    care_unit: unit.clone(),
+                    stays,
+                    total_minutes: total,
+                    min_minutes: input.first().map(|(m, _)| **m).unwrap_or(0),
+                    p50_minutes: at_rank(input.iter().map(|(m, c)| (*m, *c)), rank(1, 2)),
+                    p90_minutes: at_rank(input.iter().map(|(m, c)| (*m, *c)), rank(9, 10)),
+                    max_minutes: input.last().map(|(m, _)| **m).unwrap_or(0),
+                };
+                output.push((row, 1isize));
+            },
+        )
         .map(|(_, row)| row)
 }
 

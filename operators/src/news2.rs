@@ -185,10 +185,23 @@ pub fn parameters(v: &VitalSign) -> impl Iterator<Item = (Parameter, i64)> {
         };
         Some((p, value.0))
     });
-    let oxygen = v.supplemental_oxygen.map(|o| (Parameter::AirOrOxygen, i64::from(o)));
-    let conscious = v.consciousness.map(|c| (Parameter::Consciousness, acvpu_code(c)));
-    let scale = v.spo2_scale.map(|s| (Parameter::Spo2Scale, if s == Spo2Scale::Scale2 { 2 } else { 1 }));
-    quantity.into_iter().chain(oxygen).chain(conscious).chain(scale)
+    let oxygen = v
+        .supplemental_oxygen
+        .map(|o| (Parameter::AirOrOxygen, i64::from(o)));
+    let conscious = v
+        .consciousness
+        .map(|c| (Parameter::Consciousness, acvpu_code(c)));
+    let scale = v.spo2_scale.map(|s| {
+        (
+            Parameter::Spo2Scale,
+            if s == Spo2Scale::Scale2 { 2 } else { 1 },
+        )
+    });
+    quantity
+        .into_iter()
+        .chain(oxygen)
+        .chain(conscious)
+        .chain(scale)
 }
 
 /// The latest NEWS2 of one patient.
@@ -230,9 +243,18 @@ pub struct News2Row {
 
 impl News2Row {
     /// Scores a patient from the latest reading of each parameter.
-    pub fn score(tenant_id: String, patient_id: String, encounter_id: String, latest: &[(Parameter, Reading)]) -> Self {
+    pub fn score(
+        tenant_id: String,
+        patient_id: String,
+        encounter_id: String,
+        latest: &[(Parameter, Reading)],
+    ) -> Self {
         let get = |p: Parameter| latest.iter().find(|(q, _)| *q == p).map(|(_, r)| r.value);
-        let scale = if get(Parameter::Spo2Scale) == Some(2) { Spo2Scale::Scale2 } else { Spo2Scale::Scale1 };
+        let scale = if get(Parameter::Spo2Scale) == Some(2) {
+            Spo2Scale::Scale2
+        } else {
+            Spo2Scale::Scale1
+        };
         let oxygen = get(Parameter::AirOrOxygen).map(|v| v != 0);
         let mut row = News2Row {
             tenant_id,
@@ -254,7 +276,8 @@ impl News2Row {
         };
         let scores = [
             row.respiration_rate.map(score_respiration_rate),
-            row.spo2.map(|s| score_spo2(s, scale, oxygen.unwrap_or(false))),
+            row.spo2
+                .map(|s| score_spo2(s, scale, oxygen.unwrap_or(false))),
             oxygen.map(score_air_or_oxygen),
             row.systolic_bp.map(score_systolic_bp),
             row.pulse.map(score_pulse),
@@ -283,13 +306,23 @@ type Key = (String, String);
 
 /// The `news2` view: one [`News2Row`] per `(tenant, patient)` from the latest reading of each
 /// parameter (latest by effective time, ties by `event_id`).
-pub fn news2_view<'s>(vitals: VecCollection<'s, u64, VitalSign>) -> VecCollection<'s, u64, News2Row> {
+pub fn news2_view<'s>(
+    vitals: VecCollection<'s, u64, VitalSign>,
+) -> VecCollection<'s, u64, News2Row> {
     vitals
         .flat_map(|v| {
             let key: Key = (v.tenant_id.clone(), v.patient_id.clone());
             parameters(&v)
                 .map(|(p, value)| {
-                    ((key.clone(), p), (v.event_time, v.event_id.clone(), value, v.encounter_id.clone()))
+                    (
+                        (key.clone(), p),
+                        (
+                            v.event_time,
+                            v.event_id.clone(),
+                            value,
+                            v.encounter_id.clone(),
+                        ),
+                    )
                 })
                 .collect::<Vec<_>>()
         })
@@ -301,21 +334,36 @@ pub fn news2_view<'s>(vitals: VecCollection<'s, u64, VitalSign>) -> VecCollectio
         })
         .map(|((key, p), (time, _id, value, encounter))| (key, (p, time, value, encounter)))
         .reduce_named("NEWS2", |key: &Key, input, output| {
-            let latest: Vec<(Parameter, Reading)> =
-                input.iter().map(|((p, time, value, _), _)| (*p, Reading { time: *time, value: *value })).collect();
+            let latest: Vec<(Parameter, Reading)> = input
+                .iter()
+                .map(|((p, time, value, _), _)| {
+                    (
+                        *p,
+                        Reading {
+                            time: *time,
+                            value: *value,
+                        },
+                    )
+                })
+                .collect();
             // The encounter of the most recent reading.
             let encounter = input
                 .iter()
                 .max_by_key(|((_, time, _, enc), _)| (*time, enc.clone()))
                 .map(|((_, _, _, enc), _)| enc.clone())
                 .unwrap_or_default();
-            output.push((News2Row::score(key.0.clone(), key.1.clone(), encounter, &latest), 1isize));
+            output.push((
+                News2Row::score(key.0.clone(), key.1.clone(), encounter, &latest),
+                1isize,
+            ));
         })
         .map(|(_, row)| row)
 }
 
 /// The `alerts` view: patients whose latest NEWS2 response is medium or high.
-pub fn alerts_view<'s>(news2: VecCollection<'s, u64, News2Row>) -> VecCollection<'s, u64, News2Row> {
+pub fn alerts_view<'s>(
+    news2: VecCollection<'s, u64, News2Row>,
+) -> VecCollection<'s, u64, News2Row> {
     news2.filter(|row| matches!(row.response, Response::Medium | Response::High))
 }
 
@@ -330,7 +378,18 @@ mod tests {
     /// Every band boundary of RCP 2017 chart 1: (value, expected score) on each side.
     #[test]
     fn respiration_rate_bands() {
-        for (v, s) in [(8.0, 3), (9.0, 1), (11.0, 1), (12.0, 0), (20.0, 0), (21.0, 2), (24.0, 2), (25.0, 3), (0.0, 3), (60.0, 3)] {
+        for (v, s) in [
+            (8.0, 3),
+            (9.0, 1),
+            (11.0, 1),
+            (12.0, 0),
+            (20.0, 0),
+            (21.0, 2),
+            (24.0, 2),
+            (25.0, 3),
+            (0.0, 3),
+            (60.0, 3),
+        ] {
             assert_eq!(score_respiration_rate(m(v)), s, "RR {v}");
         }
         assert_eq!(score_respiration_rate(m(20.4)), 0);
@@ -339,23 +398,70 @@ mod tests {
 
     #[test]
     fn spo2_scale1_bands() {
-        for (v, s) in [(91.0, 3), (92.0, 2), (93.0, 2), (94.0, 1), (95.0, 1), (96.0, 0), (100.0, 0)] {
-            assert_eq!(score_spo2(m(v), Spo2Scale::Scale1, false), s, "SpO2 {v} air");
-            assert_eq!(score_spo2(m(v), Spo2Scale::Scale1, true), s, "SpO2 {v} oxygen");
+        for (v, s) in [
+            (91.0, 3),
+            (92.0, 2),
+            (93.0, 2),
+            (94.0, 1),
+            (95.0, 1),
+            (96.0, 0),
+            (100.0, 0),
+        ] {
+            assert_eq!(
+                score_spo2(m(v), Spo2Scale::Scale1, false),
+                s,
+                "SpO2 {v} air"
+            );
+            assert_eq!(
+                score_spo2(m(v), Spo2Scale::Scale1, true),
+                s,
+                "SpO2 {v} oxygen"
+            );
         }
     }
 
     #[test]
     fn spo2_scale2_bands() {
-        for (v, s) in [(83.0, 3), (84.0, 2), (85.0, 2), (86.0, 1), (87.0, 1), (88.0, 0), (92.0, 0)] {
-            assert_eq!(score_spo2(m(v), Spo2Scale::Scale2, false), s, "SpO2 {v} air");
-            assert_eq!(score_spo2(m(v), Spo2Scale::Scale2, true), s, "SpO2 {v} oxygen");
+        for (v, s) in [
+            (83.0, 3),
+            (84.0, 2),
+            (85.0, 2),
+            (86.0, 1),
+            (87.0, 1),
+            (88.0, 0),
+            (92.0, 0),
+        ] {
+            assert_eq!(
+                score_spo2(m(v), Spo2Scale::Scale2, false),
+                s,
+                "SpO2 {v} air"
+            );
+            assert_eq!(
+                score_spo2(m(v), Spo2Scale::Scale2, true),
+                s,
+                "SpO2 {v} oxygen"
+            );
         }
         for v in [93.0, 95.0, 97.0, 100.0] {
-            assert_eq!(score_spo2(m(v), Spo2Scale::Scale2, false), 0, "SpO2 {v} on air");
+            assert_eq!(
+                score_spo2(m(v), Spo2Scale::Scale2, false),
+                0,
+                "SpO2 {v} on air"
+            );
         }
-        for (v, s) in [(93.0, 1), (94.0, 1), (95.0, 2), (96.0, 2), (97.0, 3), (100.0, 3)] {
-            assert_eq!(score_spo2(m(v), Spo2Scale::Scale2, true), s, "SpO2 {v} on oxygen");
+        for (v, s) in [
+            (93.0, 1),
+            (94.0, 1),
+            (95.0, 2),
+            (96.0, 2),
+            (97.0, 3),
+            (100.0, 3),
+        ] {
+            assert_eq!(
+                score_spo2(m(v), Spo2Scale::Scale2, true),
+                s,
+                "SpO2 {v} on oxygen"
+            );
         }
     }
 
@@ -363,17 +469,47 @@ mod tests {
     fn other_parameter_bands() {
         assert_eq!(score_air_or_oxygen(true), 2);
         assert_eq!(score_air_or_oxygen(false), 0);
-        for (v, s) in [(90.0, 3), (91.0, 2), (100.0, 2), (101.0, 1), (110.0, 1), (111.0, 0), (219.0, 0), (220.0, 3)] {
+        for (v, s) in [
+            (90.0, 3),
+            (91.0, 2),
+            (100.0, 2),
+            (101.0, 1),
+            (110.0, 1),
+            (111.0, 0),
+            (219.0, 0),
+            (220.0, 3),
+        ] {
             assert_eq!(score_systolic_bp(m(v)), s, "SBP {v}");
         }
-        for (v, s) in [(40.0, 3), (41.0, 1), (50.0, 1), (51.0, 0), (90.0, 0), (91.0, 1), (110.0, 1), (111.0, 2), (130.0, 2), (131.0, 3)] {
+        for (v, s) in [
+            (40.0, 3),
+            (41.0, 1),
+            (50.0, 1),
+            (51.0, 0),
+            (90.0, 0),
+            (91.0, 1),
+            (110.0, 1),
+            (111.0, 2),
+            (130.0, 2),
+            (131.0, 3),
+        ] {
             assert_eq!(score_pulse(m(v)), s, "pulse {v}");
         }
         assert_eq!(score_consciousness(Acvpu::A), 0);
         for a in [Acvpu::C, Acvpu::V, Acvpu::P, Acvpu::U] {
             assert_eq!(score_consciousness(a), 3);
         }
-        for (v, s) in [(35.0, 3), (35.1, 1), (36.0, 1), (36.1, 0), (38.0, 0), (38.1, 1), (39.0, 1), (39.1, 2), (42.0, 2)] {
+        for (v, s) in [
+            (35.0, 3),
+            (35.1, 1),
+            (36.0, 1),
+            (36.1, 0),
+            (38.0, 0),
+            (38.1, 1),
+            (39.0, 1),
+            (39.1, 2),
+            (42.0, 2),
+        ] {
             assert_eq!(score_temperature(m(v)), s, "temp {v}");
         }
         assert_eq!(score_temperature(m(35.04)), 3);
@@ -406,9 +542,25 @@ mod tests {
             (Parameter::Temperature, r(38_500)),
         ];
         let row = News2Row::score("t".into(), "p".into(), "e".into(), &latest);
-        assert_eq!((row.score, row.red_flag, row.response, row.parameters_present), (10, false, Response::High, 7));
+        assert_eq!(
+            (
+                row.score,
+                row.red_flag,
+                row.response,
+                row.parameters_present
+            ),
+            (10, false, Response::High, 7)
+        );
         // Only a new confusion: a red flag at aggregate 3.
-        let row = News2Row::score("t".into(), "p".into(), "e".into(), &[(Parameter::Consciousness, r(1))]);
-        assert_eq!((row.score, row.red_flag, row.response), (3, true, Response::LowMedium));
+        let row = News2Row::score(
+            "t".into(),
+            "p".into(),
+            "e".into(),
+            &[(Parameter::Consciousness, r(1))],
+        );
+        assert_eq!(
+            (row.score, row.red_flag, row.response),
+            (3, true, Response::LowMedium)
+        );
     }
 }

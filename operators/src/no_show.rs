@@ -63,18 +63,31 @@ pub fn median_days(sorted: &[(i64, i64)]) -> Option<Milli> {
         }
         sorted.last().map(|(v, _)| *v).unwrap_or(0)
     };
-    let (a, b) = if n % 2 == 1 { (nth(n / 2), nth(n / 2)) } else { (nth(n / 2 - 1), nth(n / 2)) };
+    let (a, b) = if n % 2 == 1 {
+        (nth(n / 2), nth(n / 2))
+    } else {
+        (nth(n / 2 - 1), nth(n / 2))
+    };
     Some(Milli((a + b) * 500))
 }
 
 /// The `no_show` view.
-pub fn no_show_view<'s>(appointments: VecCollection<'s, u64, Appointment>) -> VecCollection<'s, u64, NoShowRow> {
+pub fn no_show_view<'s>(
+    appointments: VecCollection<'s, u64, Appointment>,
+) -> VecCollection<'s, u64, NoShowRow> {
     appointments
         .map(|a| {
             let lead = a.lead_days();
             (
                 (a.tenant_id, a.appointment_id),
-                (a.event_time, a.status, a.event_id, a.clinic, day_start(a.scheduled_start), lead),
+                (
+                    a.event_time,
+                    a.status,
+                    a.event_id,
+                    a.clinic,
+                    day_start(a.scheduled_start),
+                    lead,
+                ),
             )
         })
         .reduce_named("Latest appointment state", |_key, input, output| {
@@ -82,41 +95,48 @@ pub fn no_show_view<'s>(appointments: VecCollection<'s, u64, Appointment>) -> Ve
                 output.push(((*status, clinic.clone(), *day, *lead), 1isize));
             }
         })
-        .map(|((tenant, _appt), (status, clinic, day, lead))| ((tenant, clinic, day), (lead, status)))
-        .reduce_named("No-shows per clinic-day", |(tenant, clinic, day): &(String, String, Millis), input, output| {
-            let mut row = NoShowRow {
-                tenant_id: tenant.clone(),
-                clinic: clinic.clone(),
-                day: *day,
-                booked: 0,
-                attended: 0,
-                no_shows: 0,
-                cancelled: 0,
-                median_lead_days: None,
-            };
-            let mut leads: Vec<(i64, i64)> = Vec::with_capacity(input.len());
-            for ((lead, status), n) in input {
-                let n = *n as i64;
-                match status {
-                    AppointmentStatus::Cancelled => row.cancelled += n,
-                    other => {
-                        row.booked += n;
-                        match other {
-                            AppointmentStatus::CheckedIn | AppointmentStatus::Completed => row.attended += n,
-                            AppointmentStatus::NoShow => row.no_shows += n,
-                            _ => {}
-                        }
-                        // Input is sorted by lead first, so leads stay sorted.
-                        match leads.last_mut() {
-                            Some((l, c)) if l == lead => *c += n,
-                            _ => leads.push((*lead, n)),
+        .map(|((tenant, _appt), (status, clinic, day, lead))| {
+            ((tenant, clinic, day), (lead, status))
+        })
+        .reduce_named(
+            "No-shows per clinic-day",
+            |(tenant, clinic, day): &(String, String, Millis), input, output| {
+                let mut row = NoShowRow {
+                    tenant_id: tenant.clone(),
+                    clinic: clinic.clone(),
+                    day: *day,
+                    booked: 0,
+                    attended: 0,
+                    no_shows: 0,
+                    cancelled: 0,
+                    median_lead_days: None,
+                };
+                let mut leads: Vec<(i64, i64)> = Vec::with_capacity(input.len());
+                for ((lead, status), n) in input {
+                    let n = *n as i64;
+                    match status {
+                        AppointmentStatus::Cancelled => row.cancelled += n,
+                        other => {
+                            row.booked += n;
+                            match other {
+                                AppointmentStatus::CheckedIn | AppointmentStatus::Completed => {
+                                    row.attended += n
+                                }
+                                AppointmentStatus::NoShow => row.no_shows += n,
+                                _ => {}
+                            }
+                            // Input is sorted by lead first, so leads stay sorted.
+                            match leads.last_mut() {
+                                Some((l, c)) if l == lead => *c += n,
+                                _ => leads.push((*lead, n)),
+                            }
                         }
                     }
                 }
-            }
-            row.median_lead_days = median_days(&leads);
-            output.push((row, 1isize));
-        })
+                row.median_lead_days = median_days(&leads);
+                output.push((row, 1isize));
+            },
+        )
         .map(|(_, row)| row)
 }
 

@@ -46,12 +46,30 @@ pub struct RevenueRow {
 type Group = (Millis, CodeSystem, String, Option<String>, String);
 
 /// The `revenue` view.
-pub fn revenue_view<'s>(charges: VecCollection<'s, u64, Charge>) -> VecCollection<'s, u64, RevenueRow> {
+pub fn revenue_view<'s>(
+    charges: VecCollection<'s, u64, Charge>,
+) -> VecCollection<'s, u64, RevenueRow> {
     charges
         .map(|c| {
             let first_posting = c.status != ChargeStatus::Posted;
-            let group: Group = (day_start(c.event_time), c.code_system, c.code, c.care_unit, c.currency);
-            ((c.tenant_id, c.charge_id), (first_posting, c.event_time, c.event_id, group, c.status, c.amount_minor))
+            let group: Group = (
+                day_start(c.event_time),
+                c.code_system,
+                c.code,
+                c.care_unit,
+                c.currency,
+            );
+            (
+                (c.tenant_id, c.charge_id),
+                (
+                    first_posting,
+                    c.event_time,
+                    c.event_id,
+                    group,
+                    c.status,
+                    c.amount_minor,
+                ),
+            )
         })
         .reduce_named("Charge state", |_key, input, output| {
             // Sorted: postings (false) first, earliest first, so input[0] names the group.
@@ -65,34 +83,45 @@ pub fn revenue_view<'s>(charges: VecCollection<'s, u64, Charge>) -> VecCollectio
                     ChargeStatus::Voided => void = true,
                 }
             }
-            let (voided, net) = if void { (posted + adjusted, 0) } else { (0, posted + adjusted) };
+            let (voided, net) = if void {
+                (posted + adjusted, 0)
+            } else {
+                (0, posted + adjusted)
+            };
             output.push(((group, posted, adjusted, voided, net), 1isize));
         })
-        .map(|((tenant, _charge), (group, posted, adjusted, voided, net))| ((tenant, group), (posted, adjusted, voided, net)))
-        .reduce_named("Revenue", |(tenant, group): &(String, Group), input, output| {
-            let (day, system, code, unit, currency) = group.clone();
-            let mut row = RevenueRow {
-                tenant_id: tenant.clone(),
-                day,
-                code_system: system,
-                code,
-                care_unit: unit,
-                currency,
-                charges: 0,
-                posted: 0,
-                adjusted: 0,
-                voided: 0,
-                net: 0,
-            };
-            for ((posted, adjusted, voided, net), n) in input {
-                let n = *n as i64;
-                row.charges += n;
-                row.posted += posted * n;
-                row.adjusted += adjusted * n;
-                row.voided += voided * n;
-                row.net += net * n;
-            }
-            output.push((row, 1isize));
-        })
+        .map(
+            |((tenant, _charge), (group, posted, adjusted, voided, net))| {
+                ((tenant, group), (posted, adjusted, voided, net))
+            },
+        )
+        .reduce_named(
+            "Revenue",
+            |(tenant, group): &(String, Group), input, output| {
+                let (day, system, code, unit, currency) = group.clone();
+                let mut row = RevenueRow {
+                    tenant_id: tenant.clone(),
+                    day,
+                    code_system: system,
+                    code,
+                    care_unit: unit,
+                    currency,
+                    charges: 0,
+                    posted: 0,
+                    adjusted: 0,
+                    voided: 0,
+                    net: 0,
+                };
+                for ((posted, adjusted, voided, net), n) in input {
+                    let n = *n as i64;
+                    row.charges += n;
+                    row.posted += posted * n;
+                    row.adjusted += adjusted * n;
+                    row.voided += voided * n;
+                    row.net += net * n;
+                }
+                output.push((row, 1isize));
+            },
+        )
         .map(|(_, row)| row)
 }

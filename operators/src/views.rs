@@ -31,10 +31,30 @@ pub fn build_views<'s>(
     events: VecCollection<'s, u64, Event>,
     capacity: VecCollection<'s, u64, Capacity>,
 ) -> Views<'s> {
-    let adt = events.clone().flat_map(|e| if let Event::Adt(a) = e { Some(a) } else { None });
-    let vitals = events.clone().flat_map(|e| if let Event::VitalSign(v) = e { Some(v) } else { None });
-    let appointments = events.clone().flat_map(|e| if let Event::Appointment(a) = e { Some(a) } else { None });
-    let charges = events.flat_map(|e| if let Event::Charge(c) = e { Some(c) } else { None });
+    let adt = events
+        .clone()
+        .flat_map(|e| if let Event::Adt(a) = e { Some(a) } else { None });
+    let vitals = events.clone().flat_map(|e| {
+        if let Event::VitalSign(v) = e {
+            Some(v)
+        } else {
+            None
+        }
+    });
+    let appointments = events.clone().flat_map(|e| {
+        if let Event::Appointment(a) = e {
+            Some(a)
+        } else {
+            None
+        }
+    });
+    let charges = events.flat_map(|e| {
+        if let Event::Charge(c) = e {
+            Some(c)
+        } else {
+            None
+        }
+    });
     let news2 = news2_view(vitals);
     Views {
         census: census_view(adt.clone(), capacity),

@@ -154,8 +154,10 @@ pub struct CareUnitSpec {
 }
 
 /// The kind of care a unit gives. A stay is billed by the most specific line it visited, in
-/// this order: psychiatric, pediatric, medical ICU, surgical ICU, cardiac, surgical, medical;
-/// a stay that only saw the emergency department is an outpatient ED visit.
+/// this order: psychiatric, pediatric, medical ICU, surgical ICU, coronary care, cardiac,
+/// surgical, medical; a stay that only saw the emergency department is an outpatient ED visit.
+/// Outside the three intensive lines, vital signs vary less (see
+/// [`calibration::WARD_SPREAD`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceLine {
@@ -165,7 +167,9 @@ pub enum ServiceLine {
     MedicalIcu,
     /// Surgical intensive care.
     SurgicalIcu,
-    /// Coronary care and telemetry.
+    /// Coronary care unit (intensive; billed like cardiac).
+    CoronaryCare,
+    /// Telemetry and other cardiac wards.
     Cardiac,
     /// General medicine (and step-down).
     #[default]
@@ -180,18 +184,27 @@ pub enum ServiceLine {
 
 impl ServiceLine {
     /// Billing precedence, most specific first.
-    const PRECEDENCE: [ServiceLine; 7] = [
+    const PRECEDENCE: [ServiceLine; 8] = [
         ServiceLine::Psychiatric,
         ServiceLine::Pediatric,
         ServiceLine::MedicalIcu,
         ServiceLine::SurgicalIcu,
+        ServiceLine::CoronaryCare,
         ServiceLine::Cardiac,
         ServiceLine::Surgical,
         ServiceLine::Medical,
     ];
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// Intensive care: vital signs keep the full spread of the ICU data they come from.
+    fn is_intensive(self) -> bool {
+        matches!(
+            self,
+            ServiceLine::MedicalIcu | ServiceLine::SurgicalIcu | ServiceLine::CoronaryCare
+        )
     }
 }
 
@@ -242,15 +255,25 @@ pub struct Generator {
 
 impl Generator {
     /// A hospital built from `cfg`. Never fails: unusable figures are repaired (non-finite or
-    /// negative rates and shares count as 0, unknown transfer targets are ignored).
+    /// negative rates and shares count as 0, unknown transfer targets are ignored). With
+    /// [`GeneratorConfig::warm_start`] this runs the 26-week warm-up (a few milliseconds).
     pub fn new(cfg: GeneratorConfig) -> Self {
         let units = hospital::build_units(&cfg.care_units);
         let admission_cdf = hospital::admission_cdf(&cfg.care_units);
-        let arrivals = WeeklyPoisson::new(cfg.admissions_per_day, &cfg.hourly_arrival_profile, &cfg.weekday_factors);
+        let arrivals = WeeklyPoisson::new(
+            cfg.admissions_per_day,
+            &cfg.hourly_arrival_profile,
+            &cfg.weekday_factors,
+        );
         let clinic = Clinic::new(cfg.appointments_per_day, cfg.clinics.len());
         let vitals_every = Millis::from(cfg.vitals_interval_minutes) * MINUTE_MS;
-        let noise_ar = calibration::NOISE_AR_15MIN.powf(f64::from(cfg.vitals_interval_minutes.max(1)) / 15.0);
-        let sim_start = if cfg.warm_start { cfg.start - WARM_UP_MS } else { cfg.start };
+        let noise_ar =
+            calibration::NOISE_AR_15MIN.powf(f64::from(cfg.vitals_interval_minutes.max(1)) / 15.0);
+        let sim_start = if cfg.warm_start {
+            cfg.start - WARM_UP_MS
+        } else {
+            cfg.start
+        };
         let mut g = Generator {
             rng: Xoshiro256PlusPlus::seed_from_u64(cfg.seed),
             agenda: Agenda::default(),
@@ -275,18 +298,46 @@ impl Generator {
             // Scheduled first, so it precedes anything else at `start`.
             g.agenda.schedule(g.cfg.start, Happening::WarmUpEnds);
         }
-        if let Some(t) = g.arrivals.next_after(sim_start, &mut g.rng) {
+        // Arrivals only if some of them can be admitted (else they would run forever unseen).
+        let admits = g
+            .cfg
+            .care_units
+            .iter()
+            .any(|u| u.beds > 0 && u.admission_share > 0.0);
+        if admits && let Some(t) = g.arrivals.next_after(sim_start, &mut g.rng) {
             g.agenda.schedule(t, Happening::Arrival);
         }
         if let Some(t) = g.clinic.next_booking(sim_start, &mut g.rng) {
             g.agenda.schedule(t, Happening::Booking);
+        }
+        // Run the warm-up now, so that the census is known from the start.
+        while g.silent {
+            let Some((time, what)) = g.agenda.pop() else {
+                break;
+            };
+            g.now = time;
+            g.handle(what);
         }
         g
     }
 
     /// `(tenant, care unit, beds)` of every unit, for the census view's capacity input.
     pub fn capacities(&self) -> Vec<(String, String, u32)> {
-        self.units.iter().map(|u| (self.cfg.tenant_id.clone(), u.name.clone(), u.beds)).collect()
+        self.units
+            .iter()
+            .map(|u| (self.cfg.tenant_id.clone(), u.name.clone(), u.beds))
+            .collect()
+    }
+
+    /// `(care unit, patients in it now)` for every unit, in configuration order: the
+    /// simulation's own census, which may run ahead of the events handed out so far (after
+    /// [`Generator::new`] with a warm start it is the census that the first events announce).
+    pub fn census(&self) -> Vec<(String, u32)> {
+        self.units
+            .iter()
+            .map(|u| u.name.clone())
+            .zip(self.occupancy())
+            .collect()
     }
 
     /// The configuration in use.
@@ -310,7 +361,11 @@ impl Generator {
             Happening::Arrival => self.on_arrival(),
             Happening::LeaveUnit { slot, encounter } => self.on_leave_unit(slot, encounter),
             Happening::Vitals { slot, encounter } => self.on_vitals(slot, encounter),
-            Happening::BoardingTimeout { slot, encounter, wait } => self.on_boarding_timeout(slot, encounter, wait),
+            Happening::BoardingTimeout {
+                slot,
+                encounter,
+                wait,
+            } => self.on_boarding_timeout(slot, encounter, wait),
             Happening::Booking => self.on_booking(),
             Happening::Appointment { slot } => self.on_appointment(slot),
             Happening::ChargeFollowUp { slot } => self.on_charge_follow_up(slot),
@@ -363,7 +418,14 @@ struct Ids {
 
 impl Ids {
     fn new(seed: u64) -> Self {
-        Ids { seed: seed.to_string(), events: 0, patients: 0, encounters: 0, appointments: 0, charges: 0 }
+        Ids {
+            seed: seed.to_string(),
+            events: 0,
+            patients: 0,
+            encounters: 0,
+            appointments: 0,
+            charges: 0,
+        }
     }
 
     fn mint(&self, prefix: &str, n: u64) -> String {
@@ -429,7 +491,11 @@ mod tests {
 
     fn quiet(seed: u64) -> GeneratorConfig {
         // Fewer vitals so that month-long runs stay quick in debug builds.
-        GeneratorConfig { seed, vitals_interval_minutes: 240, ..GeneratorConfig::default() }
+        GeneratorConfig {
+            seed,
+            vitals_interval_minutes: 240,
+            ..GeneratorConfig::default()
+        }
     }
 
     fn until(g: Generator, end: Millis) -> impl Iterator<Item = Event> {
@@ -449,7 +515,13 @@ mod tests {
         // Every routing target names a unit.
         let names: Vec<&str> = cfg.care_units.iter().map(|u| u.name.as_str()).collect();
         for u in &cfg.care_units {
-            assert!(u.transfer_to.iter().all(|(t, _)| names.contains(&t.as_str())), "{}", u.name);
+            assert!(
+                u.transfer_to
+                    .iter()
+                    .all(|(t, _)| names.contains(&t.as_str())),
+                "{}",
+                u.name
+            );
             assert!(u.transfer_to.iter().map(|(_, p)| p).sum::<f64>() <= 1.0);
         }
         let shares: f64 = cfg.care_units.iter().map(|u| u.admission_share).sum();
@@ -463,7 +535,8 @@ mod tests {
         assert!(json.contains("\"start\":\"2026-01-05T00:00:00Z\""));
         let back: GeneratorConfig = serde_json::from_str(&json).expect("parses back");
         assert_eq!(back, cfg);
-        let partial: GeneratorConfig = serde_json::from_str(r#"{"seed":7,"tenant_id":"north"}"#).expect("partial config");
+        let partial: GeneratorConfig =
+            serde_json::from_str(r#"{"seed":7,"tenant_id":"north"}"#).expect("partial config");
         assert_eq!((partial.seed, partial.tenant_id.as_str()), (7, "north"));
         assert_eq!(partial.care_units, cfg.care_units);
         assert!(serde_json::from_str::<GeneratorConfig>(r#"{"seeed":7}"#).is_err());
@@ -471,10 +544,19 @@ mod tests {
 
     #[test]
     fn same_seed_same_events_different_seed_different_events() {
-        let a: Vec<Event> = Generator::new(GeneratorConfig::default()).take(50_000).collect();
-        let b: Vec<Event> = Generator::new(GeneratorConfig::default()).take(50_000).collect();
+        let a: Vec<Event> = Generator::new(GeneratorConfig::default())
+            .take(50_000)
+            .collect();
+        let b: Vec<Event> = Generator::new(GeneratorConfig::default())
+            .take(50_000)
+            .collect();
         assert_eq!(a, b);
-        let c: Vec<Event> = Generator::new(GeneratorConfig { seed: 43, ..GeneratorConfig::default() }).take(50_000).collect();
+        let c: Vec<Event> = Generator::new(GeneratorConfig {
+            seed: 43,
+            ..GeneratorConfig::default()
+        })
+        .take(50_000)
+        .collect();
         assert_ne!(a, c);
         assert!(c[0].event_id().starts_with("gen-43-"));
     }
@@ -493,7 +575,11 @@ mod tests {
             assert!(e.event_time() >= last, "out of order: {}", e.to_json());
             assert!(e.event_time() >= start);
             last = e.event_time();
-            assert!(ids.insert(e.event_id().to_string()), "duplicate id {}", e.event_id());
+            assert!(
+                ids.insert(e.event_id().to_string()),
+                "duplicate id {}",
+                e.event_id()
+            );
             *streams.entry(e.stream()).or_insert(0u32) += 1;
         }
         assert_eq!(streams.len(), 4, "{streams:?}");
@@ -514,7 +600,11 @@ mod tests {
         fn apply(&mut self, e: &Event, beds: &HashMap<String, u32>, start: Millis) {
             let Event::Adt(a) = e else { return };
             let enc = a.encounter_id.clone();
-            assert!(!self.finished.contains(&enc), "event after discharge: {}", e.to_json());
+            assert!(
+                !self.finished.contains(&enc),
+                "event after discharge: {}",
+                e.to_json()
+            );
             let here = self.place.get(&enc).cloned();
             match a.kind {
                 AdtKind::Admit => {
@@ -524,8 +614,14 @@ mod tests {
                     }
                 }
                 AdtKind::Transfer | AdtKind::Discharge => {
-                    let (unit, bed) = here.unwrap_or_else(|| panic!("no admit before {}", e.to_json()));
-                    assert_eq!(a.from_care_unit.as_deref(), Some(unit.as_str()), "{}", e.to_json());
+                    let (unit, bed) =
+                        here.unwrap_or_else(|| panic!("no admit before {}", e.to_json()));
+                    assert_eq!(
+                        a.from_care_unit.as_deref(),
+                        Some(unit.as_str()),
+                        "{}",
+                        e.to_json()
+                    );
                     assert_eq!(a.from_bed.as_deref(), Some(bed.as_str()), "{}", e.to_json());
                     *self.census.entry(unit.clone()).or_default() -= 1;
                     self.beds_taken.remove(&(unit, bed));
@@ -540,7 +636,11 @@ mod tests {
             let unit = a.care_unit.clone().unwrap_or_default();
             let bed = a.bed.clone().unwrap_or_default();
             assert!(bed.starts_with(&unit), "{}", e.to_json());
-            assert!(self.beds_taken.insert((unit.clone(), bed.clone())), "bed shared: {}", e.to_json());
+            assert!(
+                self.beds_taken.insert((unit.clone(), bed.clone())),
+                "bed shared: {}",
+                e.to_json()
+            );
             let n = self.census.entry(unit.clone()).or_default();
             *n += 1;
             assert!(*n <= beds[&unit], "{unit} over capacity: {n}");
@@ -553,7 +653,9 @@ mod tests {
         let cfg = quiet(5);
         let start = cfg.start;
         let g = Generator::new(cfg);
-        let beds: HashMap<String, u32> = g.capacities().into_iter().map(|(_, u, b)| (u, b)).collect();
+        let beds: HashMap<String, u32> =
+            g.capacities().into_iter().map(|(_, u, b)| (u, b)).collect();
+        let opening: u32 = g.census().iter().map(|(_, n)| n).sum();
         let mut check = AdtCheck::default();
         let mut at_start = 0;
         for e in until(g, start + 30 * DAY_MS) {
@@ -562,11 +664,15 @@ mod tests {
             }
             check.apply(&e, &beds, start);
         }
-        // The warm start opens near the expected census (about 254 of 314 beds).
+        // The warm start opens near the expected census (about 254 of 314 beds), and announces
+        // exactly the simulation's census.
+        assert_eq!(at_start, opening);
         assert!((200..=314).contains(&at_start), "{at_start}");
         assert!(!check.finished.is_empty());
         // Some unit was full at some point: the capacity check was exercised.
-        let full = beds.iter().any(|(u, b)| check.census.get(u).copied().unwrap_or(0) + 3 >= *b);
+        let full = beds
+            .iter()
+            .any(|(u, b)| check.census.get(u).copied().unwrap_or(0) + 3 >= *b);
         assert!(full, "{:?}", check.census);
     }
 
@@ -579,7 +685,8 @@ mod tests {
         cfg.warm_start = false;
         let start = cfg.start;
         let mut g = Generator::new(cfg);
-        let beds: HashMap<String, u32> = g.capacities().into_iter().map(|(_, u, b)| (u, b)).collect();
+        let beds: HashMap<String, u32> =
+            g.capacities().into_iter().map(|(_, u, b)| (u, b)).collect();
         let mut check = AdtCheck::default();
         for e in g.by_ref() {
             if e.event_time() >= start + 20 * DAY_MS {
@@ -588,7 +695,10 @@ mod tests {
             check.apply(&e, &beds, start);
         }
         let s = g.stats();
-        assert!(s.diverted > 0 && s.boarded > 0 && s.boarding_timeouts > 0, "{s:?}");
+        assert!(
+            s.diverted > 0 && s.boarded > 0 && s.boarding_timeouts > 0,
+            "{s:?}"
+        );
         assert_eq!(s.arrivals, s.admitted + s.diverted);
     }
 
@@ -598,9 +708,11 @@ mod tests {
         let (start, per_day, no_show) = (cfg.start, cfg.admissions_per_day, cfg.no_show_rate);
         let days = 30;
         let g = Generator::new(cfg);
-        let beds: HashMap<String, u32> = g.capacities().into_iter().map(|(_, u, b)| (u, b)).collect();
+        let beds: HashMap<String, u32> =
+            g.capacities().into_iter().map(|(_, u, b)| (u, b)).collect();
         let mut check = AdtCheck::default();
-        let (mut attended, mut missed, mut booked, mut cancelled, mut rescheduled) = (0u32, 0u32, 0u32, 0u32, 0u32);
+        let (mut attended, mut missed, mut booked, mut cancelled, mut rescheduled) =
+            (0u32, 0u32, 0u32, 0u32, 0u32);
         let mut charges: BTreeMap<ChargeStatus, u32> = BTreeMap::new();
         let mut drg = 0u32;
         let mut lead_days = Vec::new();
@@ -633,21 +745,47 @@ mod tests {
         }
         let admits = check.admits_after_start as f64 / days as f64;
         // Diversions (full first unit) may take a few per cent off the arrival rate.
-        assert!(admits > per_day * 0.88 && admits < per_day * 1.08, "{admits} admits/day vs {per_day}");
+        assert!(
+            admits > per_day * 0.88 && admits < per_day * 1.08,
+            "{admits} admits/day vs {per_day}"
+        );
         let share = f64::from(missed) / f64::from(attended + missed);
-        assert!((share - no_show).abs() < 0.02, "no-show share {share} vs {no_show}");
+        assert!(
+            (share - no_show).abs() < 0.02,
+            "no-show share {share} vs {no_show}"
+        );
         // 22 weekdays of ~400 appointments.
-        assert!((7_000..11_000).contains(&(attended + missed)), "{attended} + {missed}");
-        assert!(booked > 7_000 && cancelled > 50 && rescheduled > 30, "{booked} {cancelled} {rescheduled}");
+        assert!(
+            (7_000..11_000).contains(&(attended + missed)),
+            "{attended} + {missed}"
+        );
+        assert!(
+            booked > 7_000 && cancelled > 50 && rescheduled > 30,
+            "{booked} {cancelled} {rescheduled}"
+        );
         lead_days.sort_unstable();
-        let same_day = lead_days.iter().filter(|&&d| d == 0).count() as f64 / lead_days.len() as f64;
-        assert!((0.30..0.40).contains(&same_day), "same-day share {same_day}");
-        assert_eq!(lead_days[lead_days.len() / 2], 4, "median lead in calendar days");
+        let same_day =
+            lead_days.iter().filter(|&&d| d == 0).count() as f64 / lead_days.len() as f64;
+        assert!(
+            (0.30..0.40).contains(&same_day),
+            "same-day share {same_day}"
+        );
+        assert_eq!(
+            lead_days[lead_days.len() / 2],
+            4,
+            "median lead in calendar days"
+        );
         let posted = charges.get(&ChargeStatus::Posted).copied().unwrap_or(0);
         assert!(posted as f64 > per_day * days as f64 * 0.8, "{charges:?}");
         assert!(drg > 0);
-        assert!(charges.get(&ChargeStatus::Voided).copied().unwrap_or(0) > 0, "{charges:?}");
-        assert!(charges.get(&ChargeStatus::Adjusted).copied().unwrap_or(0) > 0, "{charges:?}");
+        assert!(
+            charges.get(&ChargeStatus::Voided).copied().unwrap_or(0) > 0,
+            "{charges:?}"
+        );
+        assert!(
+            charges.get(&ChargeStatus::Adjusted).copied().unwrap_or(0) > 0,
+            "{charges:?}"
+        );
     }
 
     #[test]
@@ -660,10 +798,19 @@ mod tests {
         let mut last_seen: HashMap<String, Millis> = HashMap::new();
         for e in until(Generator::new(cfg), start + 2 * DAY_MS) {
             let Event::VitalSign(v) = e else { continue };
-            assert!(v.device_id.as_deref().is_some_and(|d| d.starts_with("mon-")));
-            *per_key.entry((v.encounter_id.clone(), v.event_time)).or_default() += 1;
+            assert!(
+                v.device_id
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("mon-"))
+            );
+            *per_key
+                .entry((v.encounter_id.clone(), v.event_time))
+                .or_default() += 1;
             if let Some(prev) = last_seen.insert(v.encounter_id.clone(), v.event_time) {
-                assert!(prev == v.event_time || v.event_time - prev == every, "cadence");
+                assert!(
+                    prev == v.event_time || v.event_time - prev == every,
+                    "cadence"
+                );
             }
             match v.quantity() {
                 Some((VitalCode::RespiratoryRate, x)) if x.round_whole() >= 25 => rr_high += 1,
@@ -676,14 +823,23 @@ mod tests {
                 _ => {}
             }
         }
-        assert!(per_key.values().all(|&n| n == 6), "incomplete observation sets");
+        assert!(
+            per_key.values().all(|&n| n == 6),
+            "incomplete observation sets"
+        );
         assert!(per_key.len() > 10_000, "{}", per_key.len());
-        assert!(rr_high > 0 && spo2_low > 0 && confused > 0 && on_oxygen > 0, "{rr_high} {spo2_low} {confused} {on_oxygen}");
+        assert!(
+            rr_high > 0 && spo2_low > 0 && confused > 0 && on_oxygen > 0,
+            "{rr_high} {spo2_low} {confused} {on_oxygen}"
+        );
     }
 
     #[test]
     fn without_warm_start_the_hospital_opens_empty() {
-        let cfg = GeneratorConfig { warm_start: false, ..GeneratorConfig::default() };
+        let cfg = GeneratorConfig {
+            warm_start: false,
+            ..GeneratorConfig::default()
+        };
         let start = cfg.start;
         let first: Vec<Event> = Generator::new(cfg).take(50).collect();
         assert!(first.iter().all(|e| e.event_time() > start));
@@ -700,6 +856,15 @@ mod tests {
             ..GeneratorConfig::default()
         };
         assert_eq!(Generator::new(empty).next(), None);
+        let full = GeneratorConfig {
+            care_units: vec![CareUnitSpec {
+                beds: 0,
+                ..calibration::care_units()[0].clone()
+            }],
+            clinics: vec![],
+            ..GeneratorConfig::default()
+        };
+        assert_eq!(Generator::new(full).next(), None);
         let odd = GeneratorConfig {
             admissions_per_day: f64::NAN,
             hourly_arrival_profile: [0.0; 24],
@@ -733,7 +898,9 @@ mod tests {
     #[ignore = "measurement, run by hand"]
     fn throughput() {
         let t = std::time::Instant::now();
-        let n = Generator::new(GeneratorConfig::default()).take(2_000_000).count();
+        let n = Generator::new(GeneratorConfig::default())
+            .take(2_000_000)
+            .count();
         let s = t.elapsed().as_secs_f64();
         println!("{n} events in {s:.2} s: {:.0} events/s", n as f64 / s);
     }

@@ -17,8 +17,8 @@
 //!
 //! ## What a replay keeps
 //! - Every CSV row is read with a real CSV parser (MIMIC text fields contain newlines) straight
-//!   from the gzip file, and becomes zero, one or two events. Rows that are not events (lookup
-//!   rows, lab parameters, descriptor rows, empty cells) are counted in [`FileSummary::skipped`]
+//!   from the gzip file, and becomes zero, one or two events. Rows that are not events (APR-DRGs,
+//!   lab parameters, descriptor rows, empty cells) are counted in [`FileSummary::skipped`]
 //!   by why; nothing is dropped silently.
 //! - Every mapped event is validated by the schemas' own rules ([`SourceRecord::checked`]), so
 //!   the schemas, not the mapper, decide what is a dead letter. A rejected event keeps the raw
@@ -48,7 +48,8 @@
 //! let opts = ReplayOptions { data_sets: vec![DataSet::Noshow], ..ReplayOptions::default() };
 //! let replay = load_data_sets(&opts)?;
 //! for file in &replay.files {
-//!     println!("{}: {} rows -> {} events, {:?} rejected", file.file, file.rows, file.events, file.rejected);
+//!     let (name, rows, events) = (&file.file, file.rows, file.events);
+//!     println!("{name}: {rows} rows -> {events} events, {:?} rejected", file.rejected);
 //! }
 //! # Ok::<(), wardstream_pipelines::Error>(())
 //! ```
@@ -79,7 +80,9 @@ pub const DEFAULT_ANCHOR: Millis = 1_735_689_600_000;
 pub const DEFAULT_DRG_BASE_RATE_MINOR: i64 = 637_574;
 
 /// One of the four public data sets a replay can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DataSet {
     /// MIMIC-IV Clinical Database Demo v2.2 (folder `mimic-iv-demo`): ADT and billing.
@@ -94,7 +97,12 @@ pub enum DataSet {
 
 impl DataSet {
     /// Every data set, in replay order.
-    pub const ALL: [DataSet; 4] = [DataSet::MimicIvDemo, DataSet::Physionet2012, DataSet::EicuDemo, DataSet::Noshow];
+    pub const ALL: [DataSet; 4] = [
+        DataSet::MimicIvDemo,
+        DataSet::Physionet2012,
+        DataSet::EicuDemo,
+        DataSet::Noshow,
+    ];
 
     /// The data set's folder under the data directory, e.g. `eicu-demo`.
     pub fn folder(self) -> &'static str {
@@ -190,7 +198,10 @@ pub fn load_data_sets(opts: &ReplayOptions) -> Result<Replay> {
         done.push(set);
         let folder = opts.data_dir.join(set.folder());
         if !folder.is_dir() {
-            return Err(Error::DataSet { path: folder, detail: "data-set folder not found".into() });
+            return Err(Error::DataSet {
+                path: folder,
+                detail: "data-set folder not found".into(),
+            });
         }
         let files = match set {
             DataSet::MimicIvDemo => mimic::load(opts, &mut replay.records)?,
@@ -220,8 +231,17 @@ pub fn is_data_dir(path: &Path) -> bool {
 /// Errors: as [`load_data_sets`] and [`load_ndjson`].
 pub fn load_path(path: &Path, opts: &ReplayOptions) -> Result<Replay> {
     if is_data_dir(path) {
-        let data_sets = opts.data_sets.iter().copied().filter(|s| path.join(s.folder()).is_dir()).collect();
-        load_data_sets(&ReplayOptions { data_dir: path.to_path_buf(), data_sets, ..opts.clone() })
+        let data_sets = opts
+            .data_sets
+            .iter()
+            .copied()
+            .filter(|s| path.join(s.folder()).is_dir())
+            .collect();
+        load_data_sets(&ReplayOptions {
+            data_dir: path.to_path_buf(),
+            data_sets,
+            ..opts.clone()
+        })
     } else {
         load_ndjson(path)
     }
@@ -244,16 +264,38 @@ pub(crate) fn test_data_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wardstream_schemas::time::parse_rfc3339;
     use wardstream_schemas::Stream;
+    use wardstream_schemas::time::parse_rfc3339;
 
     #[test]
     fn defaults() {
         let o = ReplayOptions::default();
         assert_eq!(Some(o.anchor), parse_rfc3339("2025-01-01T00:00:00Z"));
         assert_eq!(o.data_sets, DataSet::ALL.to_vec());
-        assert_eq!(serde_json::to_string(&DataSet::MimicIvDemo).expect("json"), "\"mimic-iv-demo\"");
-        assert_eq!(serde_json::to_string(&DataSet::EicuDemo).expect("json"), "\"eicu-demo\"");
+        assert_eq!(
+            serde_json::to_string(&DataSet::MimicIvDemo).expect("json"),
+            "\"mimic-iv-demo\""
+        );
+        assert_eq!(
+            serde_json::to_string(&DataSet::EicuDemo).expect("json"),
+            "\"eicu-demo\""
+        );
+        let summary = FileSummary {
+            file: "x.ndjson".into(),
+            rows: 3,
+            events: 1,
+            rejected: BTreeMap::from([(RejectReason::ValueOutOfRange, 1)]),
+            skipped: BTreeMap::from([("empty line".to_owned(), 1)]),
+        };
+        let json = serde_json::to_string(&summary).expect("summary as JSON");
+        assert!(
+            json.contains(r#""rejected":{"value_out_of_range":1}"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<FileSummary>(&json).expect("back"),
+            summary
+        );
     }
 
     #[test]
@@ -262,14 +304,23 @@ mod tests {
         assert!(is_data_dir(&data));
         assert!(!is_data_dir(&data.join("mimic-iv-demo")));
         assert!(!is_data_dir(&data.join("noshow-appointments/SOURCE.md")));
-        let missing = ReplayOptions { data_dir: data.join("nowhere"), ..ReplayOptions::default() };
-        assert!(matches!(load_data_sets(&missing), Err(Error::DataSet { .. })));
+        let missing = ReplayOptions {
+            data_dir: data.join("nowhere"),
+            ..ReplayOptions::default()
+        };
+        assert!(matches!(
+            load_data_sets(&missing),
+            Err(Error::DataSet { .. })
+        ));
     }
 
     /// All four data sets at once: sorted, every file accounted for, ids unique.
     #[test]
     fn all_data_sets_replay_in_event_time_order() {
-        let opts = ReplayOptions { data_dir: test_data_dir(), ..ReplayOptions::default() };
+        let opts = ReplayOptions {
+            data_dir: test_data_dir(),
+            ..ReplayOptions::default()
+        };
         let replay = load_path(&opts.data_dir, &opts).expect("replay");
         let names: Vec<&str> = replay.files.iter().map(|f| f.file.as_str()).collect();
         assert_eq!(
@@ -288,7 +339,12 @@ mod tests {
         let events: u64 = replay.files.iter().map(|f| f.events).sum();
         let rejected: u64 = replay.files.iter().map(FileSummary::rejected_total).sum();
         assert_eq!(replay.records.len() as u64, events + rejected);
-        assert!(replay.records.windows(2).all(|w| w[0].order_time() <= w[1].order_time()));
+        assert!(
+            replay
+                .records
+                .windows(2)
+                .all(|w| w[0].order_time() <= w[1].order_time())
+        );
 
         let mut ids = std::collections::HashSet::new();
         let mut per_stream = BTreeMap::new();
@@ -296,7 +352,11 @@ mod tests {
             *per_stream.entry(r.stream()).or_insert(0u64) += 1;
             match r {
                 SourceRecord::Event(e) => {
-                    assert!(ids.insert(e.event_id().to_owned()), "duplicate event id {}", e.event_id());
+                    assert!(
+                        ids.insert(e.event_id().to_owned()),
+                        "duplicate event id {}",
+                        e.event_id()
+                    );
                 }
                 SourceRecord::Rejected(r) => assert!(!r.raw.is_empty() && !r.origin.is_empty()),
             }

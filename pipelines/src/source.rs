@@ -33,8 +33,20 @@ pub struct Rejected {
 
 impl SourceRecord {
     /// A rejection.
-    pub fn rejected(stream: Stream, origin: String, raw: impl Into<Vec<u8>>, reject: Reject, order_time: Millis) -> Self {
-        SourceRecord::Rejected(Rejected { stream, origin, raw: raw.into(), reject, order_time })
+    pub fn rejected(
+        stream: Stream,
+        origin: String,
+        raw: impl Into<Vec<u8>>,
+        reject: Reject,
+        order_time: Millis,
+    ) -> Self {
+        SourceRecord::Rejected(Rejected {
+            stream,
+            origin,
+            raw: raw.into(),
+            reject,
+            order_time,
+        })
     }
 
     /// The record's position in event-time order.
@@ -54,10 +66,17 @@ impl SourceRecord {
     }
 
     /// Validates an event a mapper built, turning a failure into a rejection of `raw`.
-    pub fn checked(event: Event, origin: impl FnOnce() -> String, raw: &[u8], order_time: Millis) -> Self {
+    pub fn checked(
+        event: Event,
+        origin: impl FnOnce() -> String,
+        raw: &[u8],
+        order_time: Millis,
+    ) -> Self {
         match event.validate() {
             Ok(()) => SourceRecord::Event(event),
-            Err(reject) => SourceRecord::rejected(event.stream(), origin(), raw, reject, order_time),
+            Err(reject) => {
+                SourceRecord::rejected(event.stream(), origin(), raw, reject, order_time)
+            }
         }
     }
 }

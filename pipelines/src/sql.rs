@@ -22,8 +22,10 @@ pub fn session(snapshot: &Snapshot) -> Result<SessionContext> {
 
 /// Registers one batch as table `name`.
 pub fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::Query(e.to_string()))?;
-    ctx.register_table(name, Arc::new(table)).map_err(|e| Error::Query(e.to_string()))?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
+        .map_err(|e| Error::Query(e.to_string()))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| Error::Query(e.to_string()))?;
     Ok(())
 }
 
@@ -35,6 +37,9 @@ pub async fn query(snapshot: &Snapshot, sql: &str) -> Result<Vec<RecordBatch>> {
 
 /// Runs `sql` in a session and collects the result.
 pub async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let df = ctx.sql(sql).await.map_err(|e| Error::Query(e.to_string()))?;
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::Query(e.to_string()))?;
     df.collect().await.map_err(|e| Error::Query(e.to_string()))
 }

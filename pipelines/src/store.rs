@@ -15,7 +15,9 @@ use arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use wardstream_operators::{AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome, RevenueRow};
+use wardstream_operators::{
+    AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome, RevenueRow,
+};
 use wardstream_schemas::batch::ts_type;
 use wardstream_schemas::{Millis, Reject, RejectReason, Stream};
 
@@ -43,7 +45,10 @@ pub struct Table<R> {
 
 impl<R: ViewRow> Table<R> {
     fn new() -> Self {
-        Table { pending: Vec::new(), current: HashMap::new() }
+        Table {
+            pending: Vec::new(),
+            current: HashMap::new(),
+        }
     }
 
     fn advance(&mut self, frontier: u64) {
@@ -72,7 +77,11 @@ impl<R: ViewRow> Table<R> {
     }
 
     fn rows(&self) -> Vec<R> {
-        let mut rows: Vec<R> = self.current.iter().flat_map(|(r, n)| std::iter::repeat_n(r.clone(), (*n).max(0) as usize)).collect();
+        let mut rows: Vec<R> = self
+            .current
+            .iter()
+            .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), (*n).max(0) as usize))
+            .collect();
         rows.sort();
         rows
     }
@@ -90,7 +99,9 @@ pub struct IngestStats {
 impl IngestStats {
     /// Records applied (new or corrected) on `stream`.
     pub fn applied(&self, stream: Stream) -> u64 {
-        self.count(stream, |o| matches!(o, Outcome::Applied | Outcome::Corrected))
+        self.count(stream, |o| {
+            matches!(o, Outcome::Applied | Outcome::Corrected)
+        })
     }
 
     /// Records dead-lettered on `stream`.
@@ -110,7 +121,11 @@ impl IngestStats {
 
     /// Dead letters over all streams.
     pub fn total_dead_lettered(&self) -> u64 {
-        self.outcomes.iter().filter(|((_, o), _)| matches!(o, Outcome::DeadLettered(_))).map(|(_, n)| n).sum()
+        self.outcomes
+            .iter()
+            .filter(|((_, o), _)| matches!(o, Outcome::DeadLettered(_)))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Records received over all streams.
@@ -119,7 +134,11 @@ impl IngestStats {
     }
 
     fn count(&self, stream: Stream, pred: impl Fn(Outcome) -> bool) -> u64 {
-        self.outcomes.iter().filter(|((s, o), _)| *s == stream && pred(*o)).map(|(_, n)| n).sum()
+        self.outcomes
+            .iter()
+            .filter(|((s, o), _)| *s == stream && pred(*o))
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -245,7 +264,13 @@ impl ViewStore {
     }
 
     /// Records what ingest did with `n` events of `stream`, and the greatest event time seen.
-    pub fn outcome(&self, stream: Stream, outcome: Outcome, n: u64, max_event_time: Option<Millis>) {
+    pub fn outcome(
+        &self,
+        stream: Stream,
+        outcome: Outcome,
+        n: u64,
+        max_event_time: Option<Millis>,
+    ) {
         let mut state = self.lock();
         *state.stats.outcomes.entry((stream, outcome)).or_insert(0) += n;
         if let Some(t) = max_event_time {
@@ -256,7 +281,11 @@ impl ViewStore {
     /// Records a dead letter (and counts it as an outcome).
     pub fn dead_letter(&self, letter: DeadLetter) {
         let mut state = self.lock();
-        *state.stats.outcomes.entry((letter.stream, Outcome::DeadLettered(letter.reject.reason))).or_insert(0) += 1;
+        *state
+            .stats
+            .outcomes
+            .entry((letter.stream, Outcome::DeadLettered(letter.reject.reason)))
+            .or_insert(0) += 1;
         state.dead_letters.push(letter);
     }
 
@@ -334,7 +363,11 @@ impl ViewStore {
             }
             Duration::ZERO
         };
-        Freshness { p50: at(0.5), p99: at(0.99), events }
+        Freshness {
+            p50: at(0.5),
+            p99: at(0.99),
+            events,
+        }
     }
 
     /// The current rows of one view, sorted (for tests and tools).
@@ -356,13 +389,26 @@ impl ViewStore {
             ("ingest_stats", stats_batch(&state.stats)?),
             ("dead_letters", dead_letter_batch(&state.dead_letters)?),
         ];
-        Ok(Snapshot { frontier: state.frontier, max_event_time: state.max_event_time, tables })
+        Ok(Snapshot {
+            frontier: state.frontier,
+            max_event_time: state.max_event_time,
+            tables,
+        })
     }
 }
 
 /// The names of every table a snapshot holds.
-pub const TABLES: [&str; 9] =
-    ["census", "adt_hourly", "news2", "alerts", "no_show", "revenue", "length_of_stay", "ingest_stats", "dead_letters"];
+pub const TABLES: [&str; 9] = [
+    "census",
+    "adt_hourly",
+    "news2",
+    "alerts",
+    "no_show",
+    "revenue",
+    "length_of_stay",
+    "ingest_stats",
+    "dead_letters",
+];
 
 fn stats_batch(stats: &IngestStats) -> Result<RecordBatch, ArrowError> {
     let mut stream = Vec::new();
@@ -408,14 +454,30 @@ fn dead_letter_batch(letters: &[DeadLetter]) -> Result<RecordBatch, ArrowError> 
         Field::new("order_time", ts_type(), false),
         Field::new("raw", DataType::Utf8, false),
     ]));
-    let raw: Vec<String> = letters.iter().map(|l| String::from_utf8_lossy(&l.raw).into_owned()).collect();
+    let raw: Vec<String> = letters
+        .iter()
+        .map(|l| String::from_utf8_lossy(&l.raw).into_owned())
+        .collect();
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.stream.as_str()))),
-        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.reject.reason.code()))),
-        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.reject.detail.as_str()))),
-        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.origin.as_str()))),
-        Arc::new(TimestampMillisecondArray::from_iter_values(letters.iter().map(|l| l.order_time)).with_timezone("UTC")),
-        Arc::new(StringArray::from_iter_values(raw.iter().map(String::as_str))),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| l.stream.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| l.reject.reason.code()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| l.reject.detail.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| l.origin.as_str()),
+        )),
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(letters.iter().map(|l| l.order_time))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from_iter_values(
+            raw.iter().map(String::as_str),
+        )),
     ];
     RecordBatch::try_new(schema, cols)
 }

@@ -4,12 +4,17 @@
 //! `Float64` in their UCUM unit, enums `Utf8` with their wire names, occupancy and rates
 //! `Float64` fractions (0.85 = 85 %).
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray, UInt32Array};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+    UInt32Array,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
-use wardstream_operators::{AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow};
+use wardstream_operators::{
+    AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
+};
 use wardstream_schemas::batch::ts_type;
 
 /// A view row type with a name and an Arrow form.
@@ -65,7 +70,11 @@ impl ViewRow for CensusRow {
                 strs(rows.iter().map(|r| r.care_unit.as_str())),
                 i64s(rows.iter().map(|r| r.patients)),
                 Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.beds))),
-                f64s(rows.iter().map(|r| r.beds.filter(|b| *b > 0).map(|b| r.patients as f64 / f64::from(b)))),
+                f64s(rows.iter().map(|r| {
+                    r.beds
+                        .filter(|b| *b > 0)
+                        .map(|b| r.patients as f64 / f64::from(b))
+                })),
             ],
         )
     }
@@ -123,7 +132,9 @@ fn news2_schema() -> SchemaRef {
 
 fn news2_batch(schema: SchemaRef, rows: &[&News2Row]) -> Result<RecordBatch, ArrowError> {
     use wardstream_schemas::Spo2Scale;
-    let milli = |get: fn(&News2Row) -> Option<wardstream_schemas::Milli>| f64s(rows.iter().map(move |r| get(r).map(|m| m.as_f64())));
+    let milli = |get: fn(&News2Row) -> Option<wardstream_schemas::Milli>| {
+        f64s(rows.iter().map(move |r| get(r).map(|m| m.as_f64())))
+    };
     RecordBatch::try_new(
         schema,
         vec![
@@ -131,13 +142,23 @@ fn news2_batch(schema: SchemaRef, rows: &[&News2Row]) -> Result<RecordBatch, Arr
             strs(rows.iter().map(|r| r.patient_id.as_str())),
             strs(rows.iter().map(|r| r.encounter_id.as_str())),
             i64s(rows.iter().map(|r| i64::from(r.score))),
-            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.red_flag)))),
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.red_flag)),
+            )),
             strs(rows.iter().map(|r| r.response.as_str())),
             i64s(rows.iter().map(|r| i64::from(r.parameters_present))),
             milli(|r| r.respiration_rate),
             milli(|r| r.spo2),
-            i64s(rows.iter().map(|r| if r.spo2_scale == Spo2Scale::Scale2 { 2 } else { 1 })),
-            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.supplemental_oxygen))),
+            i64s(rows.iter().map(|r| {
+                if r.spo2_scale == Spo2Scale::Scale2 {
+                    2
+                } else {
+                    1
+                }
+            })),
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| r.supplemental_oxygen),
+            )),
             milli(|r| r.systolic_bp),
             milli(|r| r.pulse),
             opt_strs(rows.iter().map(|r| r.consciousness.map(|c| c.as_str()))),
@@ -258,14 +279,19 @@ impl ViewRow for LengthOfStayRow {
         ]))
     }
     fn to_batch(rows: &[&Self]) -> Result<RecordBatch, ArrowError> {
-        let hours = |get: fn(&LengthOfStayRow) -> i64| f64s(rows.iter().map(move |r| Some(get(r) as f64 / 60.0)));
+        let hours = |get: fn(&LengthOfStayRow) -> i64| {
+            f64s(rows.iter().map(move |r| Some(get(r) as f64 / 60.0)))
+        };
         RecordBatch::try_new(
             Self::schema(),
             vec![
                 strs(rows.iter().map(|r| r.tenant_id.as_str())),
                 strs(rows.iter().map(|r| r.care_unit.as_str())),
                 i64s(rows.iter().map(|r| r.stays)),
-                f64s(rows.iter().map(|r| Some(r.total_minutes as f64 / 60.0 / r.stays.max(1) as f64))),
+                f64s(
+                    rows.iter()
+                        .map(|r| Some(r.total_minutes as f64 / 60.0 / r.stays.max(1) as f64)),
+                ),
                 hours(|r| r.min_minutes),
                 hours(|r| r.p50_minutes),
                 hours(|r| r.p90_minutes),

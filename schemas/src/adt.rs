@@ -69,10 +69,18 @@ pub struct Adt {
 impl Adt {
     /// Validates ids, time, and that admits and transfers name a care unit.
     pub fn validate(&self) -> Result<(), Reject> {
-        validate_header(&self.event_id, &self.tenant_id, self.event_time, self.schema_version)?;
+        validate_header(
+            &self.event_id,
+            &self.tenant_id,
+            self.event_time,
+            self.schema_version,
+        )?;
         require_id(&self.patient_id, "patient_id")?;
         require_id(&self.encounter_id, "encounter_id")?;
-        let unit_missing = self.care_unit.as_deref().is_none_or(|u| u.trim().is_empty());
+        let unit_missing = self
+            .care_unit
+            .as_deref()
+            .is_none_or(|u| u.trim().is_empty());
         if matches!(self.kind, AdtKind::Admit | AdtKind::Transfer) && unit_missing {
             return Err(Reject::new(
                 RejectReason::MissingCareUnit,

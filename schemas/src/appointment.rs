@@ -88,21 +88,42 @@ impl Appointment {
     /// Validates ids and times; rejects a booking dated after the appointment's day and ages
     /// outside 0–130 years.
     pub fn validate(&self) -> Result<(), Reject> {
-        validate_header(&self.event_id, &self.tenant_id, self.event_time, self.schema_version)?;
+        validate_header(
+            &self.event_id,
+            &self.tenant_id,
+            self.event_time,
+            self.schema_version,
+        )?;
         require_id(&self.appointment_id, "appointment_id")?;
         require_id(&self.patient_id, "patient_id")?;
         require_id(&self.clinic, "clinic")?;
-        validate_header(&self.event_id, &self.tenant_id, self.scheduled_start, self.schema_version)?;
-        validate_header(&self.event_id, &self.tenant_id, self.booked_at, self.schema_version)?;
+        validate_header(
+            &self.event_id,
+            &self.tenant_id,
+            self.scheduled_start,
+            self.schema_version,
+        )?;
+        validate_header(
+            &self.event_id,
+            &self.tenant_id,
+            self.booked_at,
+            self.schema_version,
+        )?;
         if self.lead_days() < 0 {
             return Err(Reject::new(
                 RejectReason::BookedAfterAppointment,
-                format!("booked {} day(s) after the appointment day", -self.lead_days()),
+                format!(
+                    "booked {} day(s) after the appointment day",
+                    -self.lead_days()
+                ),
             ));
         }
         if let Some(age) = self.patient_age {
             if !(0..=130).contains(&age) {
-                return Err(Reject::new(RejectReason::InvalidAge, format!("age {age} outside 0..=130")));
+                return Err(Reject::new(
+                    RejectReason::InvalidAge,
+                    format!("age {age} outside 0..=130"),
+                ));
             }
         }
         Ok(())

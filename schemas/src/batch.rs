@@ -9,7 +9,8 @@ use crate::appointment::Appointment;
 use crate::charge::Charge;
 use crate::vital_sign::{Spo2Scale, VitalSign};
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray, TimestampMillisecondArray,
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+    TimestampMillisecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
@@ -106,12 +107,17 @@ pub fn vital_sign_batch(rows: &[VitalSign]) -> Result<RecordBatch, ArrowError> {
             strs(rows.iter().map(|r| r.encounter_id.as_str())),
             opt_strs(rows.iter().map(|r| r.device_id.as_deref())),
             opt_strs(rows.iter().map(|r| r.code.as_deref())),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.value.map(|v| v.as_f64())))),
+            Arc::new(Float64Array::from_iter(
+                rows.iter().map(|r| r.value.map(|v| v.as_f64())),
+            )),
             opt_strs(rows.iter().map(|r| r.unit.as_deref())),
             opt_strs(rows.iter().map(|r| r.consciousness.map(|c| c.as_str()))),
-            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.supplemental_oxygen))),
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| r.supplemental_oxygen),
+            )),
             Arc::new(Int32Array::from_iter(rows.iter().map(|r| {
-                r.spo2_scale.map(|s| if s == Spo2Scale::Scale2 { 2 } else { 1 })
+                r.spo2_scale
+                    .map(|s| if s == Spo2Scale::Scale2 { 2 } else { 1 })
             }))),
         ],
     )
@@ -189,7 +195,9 @@ pub fn charge_batch(rows: &[Charge]) -> Result<RecordBatch, ArrowError> {
             strs(rows.iter().map(|r| r.code_system.as_str())),
             strs(rows.iter().map(|r| r.code.as_str())),
             strs(diagnoses.iter().map(String::as_str)),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.amount_minor))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.amount_minor),
+            )),
             strs(rows.iter().map(|r| r.currency.as_str())),
             strs(rows.iter().map(|r| r.status.as_str())),
         ],

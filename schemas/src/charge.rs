@@ -98,28 +98,49 @@ pub struct Charge {
 impl Charge {
     /// Validates ids, time, code shapes, ICD-10 diagnoses, the currency, and amount signs.
     pub fn validate(&self) -> Result<(), Reject> {
-        validate_header(&self.event_id, &self.tenant_id, self.event_time, self.schema_version)?;
+        validate_header(
+            &self.event_id,
+            &self.tenant_id,
+            self.event_time,
+            self.schema_version,
+        )?;
         require_id(&self.charge_id, "charge_id")?;
         require_id(&self.encounter_id, "encounter_id")?;
         match self.code_system {
             CodeSystem::Hcpcs if !is_cpt_or_hcpcs(&self.code) => {
-                return Err(Reject::new(RejectReason::MalformedCpt, format!("{:?} is not a CPT/HCPCS code", self.code)));
+                return Err(Reject::new(
+                    RejectReason::MalformedCpt,
+                    format!("{:?} is not a CPT/HCPCS code", self.code),
+                ));
             }
             CodeSystem::MsDrg if !is_ms_drg(&self.code) => {
-                return Err(Reject::new(RejectReason::MalformedDrg, format!("{:?} is not an MS-DRG", self.code)));
+                return Err(Reject::new(
+                    RejectReason::MalformedDrg,
+                    format!("{:?} is not an MS-DRG", self.code),
+                ));
             }
             _ => {}
         }
         if let Some(bad) = self.diagnoses.iter().find(|d| !is_icd10(d)) {
-            return Err(Reject::new(RejectReason::MalformedIcd10, format!("{bad:?} is not an ICD-10-CM code")));
+            return Err(Reject::new(
+                RejectReason::MalformedIcd10,
+                format!("{bad:?} is not an ICD-10-CM code"),
+            ));
         }
         if currency_exponent(&self.currency).is_none() {
-            return Err(Reject::new(RejectReason::InvalidCurrency, format!("{:?} is not an accepted ISO 4217 code", self.currency)));
+            return Err(Reject::new(
+                RejectReason::InvalidCurrency,
+                format!("{:?} is not an accepted ISO 4217 code", self.currency),
+            ));
         }
         if self.amount_minor < 0 && self.status != ChargeStatus::Adjusted {
             return Err(Reject::new(
                 RejectReason::NegativeAmount,
-                format!("{} with negative amount {}", self.status.as_str(), self.amount_minor),
+                format!(
+                    "{} with negative amount {}",
+                    self.status.as_str(),
+                    self.amount_minor
+                ),
             ));
         }
         Ok(())

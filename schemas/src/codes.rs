@@ -101,7 +101,9 @@ pub fn is_icd10(code: &str) -> bool {
     b[0].is_ascii_uppercase()
         && b[1].is_ascii_digit()
         && (b[2].is_ascii_digit() || b[2].is_ascii_uppercase())
-        && b[3..].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        && b[3..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
 }
 
 /// Whether `code` is shaped like a CPT code (five digits, or four digits and `F`/`T`/`U`) or a

@@ -26,7 +26,12 @@ pub enum Stream {
 
 impl Stream {
     /// Every stream.
-    pub const ALL: [Stream; 4] = [Stream::Appointments, Stream::Vitals, Stream::Billing, Stream::Adt];
+    pub const ALL: [Stream; 4] = [
+        Stream::Appointments,
+        Stream::Vitals,
+        Stream::Billing,
+        Stream::Adt,
+    ];
 
     /// `appointments`, `vitals`, `billing` or `adt`.
     pub fn as_str(self) -> &'static str {

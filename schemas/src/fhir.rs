@@ -71,8 +71,8 @@ fn reference_id(r: &Option<Reference>, kind: &str) -> Option<String> {
 
 /// Reads a FHIR R4 Observation into a [`VitalSign`] (not yet validated).
 pub fn observation_from_json(bytes: &[u8]) -> Result<VitalSign, Reject> {
-    let obs: Observation =
-        serde_json::from_slice(bytes).map_err(|e| Reject::new(RejectReason::Malformed, e.to_string()))?;
+    let obs: Observation = serde_json::from_slice(bytes)
+        .map_err(|e| Reject::new(RejectReason::Malformed, e.to_string()))?;
     if obs.resource_type != "Observation" {
         return Err(Reject::new(
             RejectReason::UnknownEventType,
@@ -82,7 +82,10 @@ pub fn observation_from_json(bytes: &[u8]) -> Result<VitalSign, Reject> {
     match obs.status.as_deref() {
         Some("final" | "amended" | "corrected" | "preliminary") => {}
         other => {
-            return Err(Reject::new(RejectReason::UnsupportedFhir, format!("Observation status {other:?}")));
+            return Err(Reject::new(
+                RejectReason::UnsupportedFhir,
+                format!("Observation status {other:?}"),
+            ));
         }
     }
     if obs.component.as_ref().is_some_and(|c| !c.is_empty()) {
@@ -91,34 +94,59 @@ pub fn observation_from_json(bytes: &[u8]) -> Result<VitalSign, Reject> {
             "panels with components: send one Observation per LOINC code",
         ));
     }
-    let missing = |what: &str| Reject::new(RejectReason::Malformed, format!("Observation without {what}"));
+    let missing = |what: &str| {
+        Reject::new(
+            RejectReason::Malformed,
+            format!("Observation without {what}"),
+        )
+    };
     let tenant_id = obs
         .meta
         .and_then(|m| m.tag)
-        .and_then(|tags| tags.into_iter().find(|t| t.system.as_deref() == Some(TENANT_TAG_SYSTEM)))
+        .and_then(|tags| {
+            tags.into_iter()
+                .find(|t| t.system.as_deref() == Some(TENANT_TAG_SYSTEM))
+        })
         .and_then(|t| t.code)
         .ok_or_else(|| missing("meta.tag for the tenant"))?;
     let code = obs
         .code
         .and_then(|c| c.coding)
-        .and_then(|cs| cs.into_iter().find(|c| c.system.as_deref() == Some(LOINC_SYSTEM)))
+        .and_then(|cs| {
+            cs.into_iter()
+                .find(|c| c.system.as_deref() == Some(LOINC_SYSTEM))
+        })
         .and_then(|c| c.code)
         .ok_or_else(|| missing("a LOINC coding"))?;
     if VitalCode::from_loinc(&code).is_none() {
-        return Err(Reject::new(RejectReason::UnknownLoinc, format!("LOINC {code} is not a vital sign we accept")));
+        return Err(Reject::new(
+            RejectReason::UnknownLoinc,
+            format!("LOINC {code} is not a vital sign we accept"),
+        ));
     }
     let q = obs.value_quantity.ok_or_else(|| missing("valueQuantity"))?;
-    let value = q.value.and_then(Milli::from_f64).ok_or_else(|| missing("valueQuantity.value"))?;
-    let time = obs.effective_date_time.ok_or_else(|| missing("effectiveDateTime"))?;
-    let event_time = parse_rfc3339(&time)
-        .ok_or_else(|| Reject::new(RejectReason::InvalidTime, "effectiveDateTime is not RFC 3339"))?;
+    let value = q
+        .value
+        .and_then(Milli::from_f64)
+        .ok_or_else(|| missing("valueQuantity.value"))?;
+    let time = obs
+        .effective_date_time
+        .ok_or_else(|| missing("effectiveDateTime"))?;
+    let event_time = parse_rfc3339(&time).ok_or_else(|| {
+        Reject::new(
+            RejectReason::InvalidTime,
+            "effectiveDateTime is not RFC 3339",
+        )
+    })?;
     Ok(VitalSign {
         event_id: obs.id.ok_or_else(|| missing("id"))?,
         tenant_id,
         event_time,
         schema_version: SCHEMA_VERSION,
-        patient_id: reference_id(&obs.subject, "Patient").ok_or_else(|| missing("subject Patient/<id>"))?,
-        encounter_id: reference_id(&obs.encounter, "Encounter").ok_or_else(|| missing("encounter Encounter/<id>"))?,
+        patient_id: reference_id(&obs.subject, "Patient")
+            .ok_or_else(|| missing("subject Patient/<id>"))?,
+        encounter_id: reference_id(&obs.encounter, "Encounter")
+            .ok_or_else(|| missing("encounter Encounter/<id>"))?,
         device_id: reference_id(&obs.device, "Device"),
         code: Some(code),
         value: Some(value),

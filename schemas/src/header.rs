@@ -27,7 +27,10 @@ pub fn validate_header(
         ));
     }
     if !(MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&event_time) {
-        return Err(Reject::new(RejectReason::InvalidTime, "event_time outside 1900..2300"));
+        return Err(Reject::new(
+            RejectReason::InvalidTime,
+            "event_time outside 1900..2300",
+        ));
     }
     Ok(())
 }
@@ -35,7 +38,10 @@ pub fn validate_header(
 /// Requires a non-empty identifier.
 pub fn require_id(value: &str, field: &str) -> Result<(), Reject> {
     if value.trim().is_empty() {
-        Err(Reject::new(RejectReason::MissingId, format!("{field} is empty")))
+        Err(Reject::new(
+            RejectReason::MissingId,
+            format!("{field} is empty"),
+        ))
     } else {
         Ok(())
     }

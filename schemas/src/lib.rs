@@ -80,60 +80,164 @@ mod tests {
 
     #[test]
     fn vital_sign_rules() {
-        assert!(Event::decode(HR.replace("VALUE", "350").replace("UNIT", "/min").as_bytes()).is_ok());
-        assert_eq!(reason(&HR.replace("VALUE", "350.5").replace("UNIT", "/min")), RejectReason::ValueOutOfRange);
-        assert_eq!(reason(&HR.replace("VALUE", "-1").replace("UNIT", "/min")), RejectReason::ValueOutOfRange);
-        assert_eq!(reason(&HR.replace("VALUE", "72").replace("UNIT", "bpm")), RejectReason::UnitMismatch);
+        assert!(
+            Event::decode(
+                HR.replace("VALUE", "350")
+                    .replace("UNIT", "/min")
+                    .as_bytes()
+            )
+            .is_ok()
+        );
         assert_eq!(
-            reason(&HR.replace("8867-4", "59408-5").replace("VALUE", "101").replace("UNIT", "%")),
+            reason(&HR.replace("VALUE", "350.5").replace("UNIT", "/min")),
             RejectReason::ValueOutOfRange
         );
-        assert_eq!(reason(&HR.replace("8867-4", "1234-5").replace("VALUE", "1").replace("UNIT", "%")), RejectReason::UnknownLoinc);
-        assert_eq!(reason(r#"{"type":"vital_sign","event_id":"v1","tenant_id":"t","event_time":"2026-11-21T08:00:00Z","patient_id":"p","encounter_id":"e"}"#), RejectReason::EmptyObservation);
+        assert_eq!(
+            reason(&HR.replace("VALUE", "-1").replace("UNIT", "/min")),
+            RejectReason::ValueOutOfRange
+        );
+        assert_eq!(
+            reason(&HR.replace("VALUE", "72").replace("UNIT", "bpm")),
+            RejectReason::UnitMismatch
+        );
+        assert_eq!(
+            reason(
+                &HR.replace("8867-4", "59408-5")
+                    .replace("VALUE", "101")
+                    .replace("UNIT", "%")
+            ),
+            RejectReason::ValueOutOfRange
+        );
+        assert_eq!(
+            reason(
+                &HR.replace("8867-4", "1234-5")
+                    .replace("VALUE", "1")
+                    .replace("UNIT", "%")
+            ),
+            RejectReason::UnknownLoinc
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"vital_sign","event_id":"v1","tenant_id":"t","event_time":"2026-11-21T08:00:00Z","patient_id":"p","encounter_id":"e"}"#
+            ),
+            RejectReason::EmptyObservation
+        );
         assert!(Event::decode(br#"{"type":"vital_sign","event_id":"v1","tenant_id":"t","event_time":"2026-11-21T08:00:00Z","patient_id":"p","encounter_id":"e","consciousness":"V"}"#).is_ok());
     }
 
     #[test]
     fn envelope_rules() {
         assert_eq!(reason("not json"), RejectReason::Malformed);
-        assert_eq!(reason(r#"{"type":"lab","event_id":"x"}"#), RejectReason::UnknownEventType);
-        assert_eq!(reason(&HR.replace("\"v1\"", "\"\"").replace("VALUE", "1").replace("UNIT", "/min")), RejectReason::MissingId);
         assert_eq!(
-            reason(&HR.replace("2026-11-21T08", "1776-07-04T08").replace("VALUE", "1").replace("UNIT", "/min")),
+            reason(r#"{"type":"lab","event_id":"x"}"#),
+            RejectReason::UnknownEventType
+        );
+        assert_eq!(
+            reason(
+                &HR.replace("\"v1\"", "\"\"")
+                    .replace("VALUE", "1")
+                    .replace("UNIT", "/min")
+            ),
+            RejectReason::MissingId
+        );
+        assert_eq!(
+            reason(
+                &HR.replace("2026-11-21T08", "1776-07-04T08")
+                    .replace("VALUE", "1")
+                    .replace("UNIT", "/min")
+            ),
             RejectReason::InvalidTime
         );
         assert_eq!(
-            reason(&HR.replace("\"unit\"", "\"schema_version\":2,\"unit\"").replace("VALUE", "1").replace("UNIT", "/min")),
+            reason(
+                &HR.replace("\"unit\"", "\"schema_version\":2,\"unit\"")
+                    .replace("VALUE", "1")
+                    .replace("UNIT", "/min")
+            ),
             RejectReason::UnsupportedSchemaVersion
         );
-        assert_eq!(guess_stream(br#"{"type":"charge","x":"adt"}"#), Some(Stream::Billing));
+        assert_eq!(
+            guess_stream(br#"{"type":"charge","x":"adt"}"#),
+            Some(Stream::Billing)
+        );
     }
 
     const CHARGE: &str = r#"{"type":"charge","event_id":"c1","tenant_id":"t","event_time":"2026-11-21T08:00:00Z","charge_id":"c","encounter_id":"e","code_system":"SYS","code":"CODE","diagnoses":["DX"],"amount_minor":AMT,"currency":"CUR","status":"STATUS"}"#;
 
     fn charge(sys: &str, code: &str, dx: &str, amt: &str, cur: &str, status: &str) -> String {
-        CHARGE.replace("SYS", sys).replace("CODE", code).replace("DX", dx).replace("AMT", amt).replace("CUR", cur).replace("STATUS", status)
+        CHARGE
+            .replace("SYS", sys)
+            .replace("CODE", code)
+            .replace("DX", dx)
+            .replace("AMT", amt)
+            .replace("CUR", cur)
+            .replace("STATUS", status)
     }
 
     #[test]
     fn charge_rules() {
-        assert!(Event::decode(charge("hcpcs", "99291", "I10", "21383", "USD", "posted").as_bytes()).is_ok());
-        assert!(Event::decode(charge("ms_drg", "871", "A419", "-500", "USD", "adjusted").as_bytes()).is_ok());
-        assert_eq!(reason(&charge("hcpcs", "9929", "I10", "1", "USD", "posted")), RejectReason::MalformedCpt);
-        assert_eq!(reason(&charge("ms_drg", "87", "I10", "1", "USD", "posted")), RejectReason::MalformedDrg);
-        assert_eq!(reason(&charge("hcpcs", "99291", "4019", "1", "USD", "posted")), RejectReason::MalformedIcd10);
-        assert_eq!(reason(&charge("hcpcs", "99291", "I10", "-1", "USD", "posted")), RejectReason::NegativeAmount);
-        assert_eq!(reason(&charge("hcpcs", "99291", "I10", "1", "US$", "posted")), RejectReason::InvalidCurrency);
+        assert!(
+            Event::decode(charge("hcpcs", "99291", "I10", "21383", "USD", "posted").as_bytes())
+                .is_ok()
+        );
+        assert!(
+            Event::decode(charge("ms_drg", "871", "A419", "-500", "USD", "adjusted").as_bytes())
+                .is_ok()
+        );
+        assert_eq!(
+            reason(&charge("hcpcs", "9929", "I10", "1", "USD", "posted")),
+            RejectReason::MalformedCpt
+        );
+        assert_eq!(
+            reason(&charge("ms_drg", "87", "I10", "1", "USD", "posted")),
+            RejectReason::MalformedDrg
+        );
+        assert_eq!(
+            reason(&charge("hcpcs", "99291", "4019", "1", "USD", "posted")),
+            RejectReason::MalformedIcd10
+        );
+        assert_eq!(
+            reason(&charge("hcpcs", "99291", "I10", "-1", "USD", "posted")),
+            RejectReason::NegativeAmount
+        );
+        assert_eq!(
+            reason(&charge("hcpcs", "99291", "I10", "1", "US$", "posted")),
+            RejectReason::InvalidCurrency
+        );
     }
 
     #[test]
     fn appointment_and_adt_rules() {
         let appt = r#"{"type":"appointment","event_id":"a","tenant_id":"t","event_time":"2016-04-29T18:38:08Z","status":"booked","appointment_id":"1","patient_id":"p","clinic":"C","scheduled_start":"SCHED","booked_at":"2016-04-29T18:38:08Z","patient_age":AGE}"#;
-        assert!(Event::decode(appt.replace("SCHED", "2016-04-29T00:00:00Z").replace("AGE", "62").as_bytes()).is_ok());
-        assert_eq!(reason(&appt.replace("SCHED", "2016-04-28T00:00:00Z").replace("AGE", "62")), RejectReason::BookedAfterAppointment);
-        assert_eq!(reason(&appt.replace("SCHED", "2016-04-29T00:00:00Z").replace("AGE", "-1")), RejectReason::InvalidAge);
+        assert!(
+            Event::decode(
+                appt.replace("SCHED", "2016-04-29T00:00:00Z")
+                    .replace("AGE", "62")
+                    .as_bytes()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            reason(
+                &appt
+                    .replace("SCHED", "2016-04-28T00:00:00Z")
+                    .replace("AGE", "62")
+            ),
+            RejectReason::BookedAfterAppointment
+        );
+        assert_eq!(
+            reason(
+                &appt
+                    .replace("SCHED", "2016-04-29T00:00:00Z")
+                    .replace("AGE", "-1")
+            ),
+            RejectReason::InvalidAge
+        );
         let adt = r#"{"type":"adt","event_id":"a","tenant_id":"t","event_time":"2026-11-21T08:00:00Z","kind":"KIND","patient_id":"p","encounter_id":"e"}"#;
-        assert_eq!(reason(&adt.replace("KIND", "admit")), RejectReason::MissingCareUnit);
+        assert_eq!(
+            reason(&adt.replace("KIND", "admit")),
+            RejectReason::MissingCareUnit
+        );
         assert!(Event::decode(adt.replace("KIND", "discharge").as_bytes()).is_ok());
     }
 
@@ -154,9 +258,14 @@ mod tests {
             supplemental_oxygen: None,
             spo2_scale: None,
         };
-        let json = fhir::observation_to_json(&v).expect("has a quantity").to_string();
+        let json = fhir::observation_to_json(&v)
+            .expect("has a quantity")
+            .to_string();
         assert_eq!(Event::decode(json.as_bytes()), Ok(Event::VitalSign(v)));
-        let panel = json.replace("\"status\":\"final\"", "\"status\":\"final\",\"component\":[{}]");
+        let panel = json.replace(
+            "\"status\":\"final\"",
+            "\"status\":\"final\",\"component\":[{}]",
+        );
         assert_eq!(reason(&panel), RejectReason::UnsupportedFhir);
         let no_tenant = json.replace(fhir::TENANT_TAG_SYSTEM, "urn:other");
         assert_eq!(reason(&no_tenant), RejectReason::Malformed);

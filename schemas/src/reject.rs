@@ -123,6 +123,9 @@ pub struct Reject {
 impl Reject {
     /// A rejection with a reason and detail.
     pub fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
-        Reject { reason, detail: detail.into() }
+        Reject {
+            reason,
+            detail: detail.into(),
+        }
     }
 }

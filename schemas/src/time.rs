@@ -24,7 +24,9 @@ pub const MAX_EVENT_TIME: Millis = 10_413_792_000_000;
 
 /// Parses an RFC 3339 timestamp (`2026-11-21T08:30:00Z`, `2026-11-21T08:30:00.250+01:00`).
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// Parses a naive `YYYY-MM-DD HH:MM:SS` (as in MIMIC-IV CSVs), taken as UTC.

@@ -40,7 +40,9 @@ impl Acvpu {
 ///
 /// Scale 2 is for patients with hypercapnic respiratory failure and a prescribed target
 /// range of 88–92 %, decided by a clinician; scale 1 is the default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Spo2Scale {
     /// Scale 1 (default).
@@ -108,13 +110,21 @@ impl VitalSign {
     /// Validates ids and time; that a code has a value and the code's UCUM unit; that the value
     /// is physiologically possible; and that the event says something.
     pub fn validate(&self) -> Result<(), Reject> {
-        validate_header(&self.event_id, &self.tenant_id, self.event_time, self.schema_version)?;
+        validate_header(
+            &self.event_id,
+            &self.tenant_id,
+            self.event_time,
+            self.schema_version,
+        )?;
         require_id(&self.patient_id, "patient_id")?;
         require_id(&self.encounter_id, "encounter_id")?;
         match (&self.code, self.value) {
             (Some(code), Some(value)) => {
                 let vc = VitalCode::from_loinc(code).ok_or_else(|| {
-                    Reject::new(RejectReason::UnknownLoinc, format!("LOINC {code} is not a vital sign we accept"))
+                    Reject::new(
+                        RejectReason::UnknownLoinc,
+                        format!("LOINC {code} is not a vital sign we accept"),
+                    )
                 })?;
                 let unit = self.unit.as_deref().unwrap_or("");
                 if unit != vc.ucum() {
@@ -127,15 +137,26 @@ impl VitalSign {
                 if value < lo || value > hi {
                     return Err(Reject::new(
                         RejectReason::ValueOutOfRange,
-                        format!("{code} value {} {unit} outside {}..={}", value.as_f64(), lo.as_f64(), hi.as_f64()),
+                        format!(
+                            "{code} value {} {unit} outside {}..={}",
+                            value.as_f64(),
+                            lo.as_f64(),
+                            hi.as_f64()
+                        ),
                     ));
                 }
             }
             (Some(code), None) => {
-                return Err(Reject::new(RejectReason::Malformed, format!("LOINC {code} without a value")));
+                return Err(Reject::new(
+                    RejectReason::Malformed,
+                    format!("LOINC {code} without a value"),
+                ));
             }
             (None, Some(_)) => {
-                return Err(Reject::new(RejectReason::Malformed, "value without a LOINC code"));
+                return Err(Reject::new(
+                    RejectReason::Malformed,
+                    "value without a LOINC code",
+                ));
             }
             (None, None) => {
                 if self.consciousness.is_none()

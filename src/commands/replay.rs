@@ -19,18 +19,27 @@ pub struct ReplayArgs {
 
 /// Runs the command.
 pub fn run(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.check, "only `replay --check <path>` exists; to run the views over a replay use `wardstream run --replay <path>`");
+    anyhow::ensure!(
+        args.check,
+        "only `replay --check <path>` exists; to run the views over a replay use `wardstream run --replay <path>`"
+    );
     let replay = load_replay(&args.path, &config)?;
-    println!("{:<58} {:>10} {:>10} {:>9} {:>9}", "file", "rows", "events", "rejected", "skipped");
+    println!(
+        "{:<58} {:>10} {:>10} {:>9} {:>9}",
+        "file", "rows", "events", "rejected", "skipped"
+    );
     for f in &replay.files {
         let rejected: u64 = f.rejected.values().sum();
         let skipped: u64 = f.skipped.values().sum();
-        println!("{:<58} {:>10} {:>10} {:>9} {:>9}", f.file, f.rows, f.events, rejected, skipped);
+        println!(
+            "{:<58} {:>10} {:>10} {:>9} {:>9}",
+            f.file, f.rows, f.events, rejected, skipped
+        );
         for (reason, n) in &f.rejected {
             println!("    rejected  {:<40} {n:>10}", reason.code());
         }
         for (why, n) in &f.skipped {
-            println!("    skipped   {why:<40} {n:>10}", );
+            println!("    skipped   {why:<40} {n:>10}",);
         }
     }
     let mut per_stream: BTreeMap<&str, (u64, u64)> = BTreeMap::new();

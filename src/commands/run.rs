@@ -56,16 +56,30 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         config.generator.seed = seed;
     }
-    let listen = args.listen.clone().unwrap_or_else(|| config.serve.listen.clone());
+    let listen = args
+        .listen
+        .clone()
+        .unwrap_or_else(|| config.serve.listen.clone());
     tracing::info!(config = %serde_json::to_string(&config).unwrap_or_default(), "configuration");
     let (mut source, speed) = match &args.replay {
         Some(path) => {
             let replay = sources::load_replay(path, &config)?;
-            let speed = if args.fast { None } else { args.speed.or(config.replay.speed) };
-            (sources::from_replay(replay, format!("replay of {}", path.display())), speed)
+            let speed = if args.fast {
+                None
+            } else {
+                args.speed.or(config.replay.speed)
+            };
+            (
+                sources::from_replay(replay, format!("replay of {}", path.display())),
+                speed,
+            )
         }
         None => {
-            let speed = if args.fast { None } else { Some(args.speed.unwrap_or(config.replay.generator_speed)) };
+            let speed = if args.fast {
+                None
+            } else {
+                Some(args.speed.unwrap_or(config.replay.generator_speed))
+            };
             (sources::generator(&config, args.max_events), speed)
         }
     };
@@ -78,7 +92,10 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
 
     let store = Arc::new(ViewStore::new());
     let stop = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(&listen))
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -95,7 +112,9 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
             }
         });
     }
-    eprintln!("wardstream: serving SQL at http://{addr}/v1/sql — try: wardstream sql --endpoint http://{addr} \"SELECT * FROM census\"");
+    eprintln!(
+        "wardstream: serving SQL at http://{addr}/v1/sql — try: wardstream sql --endpoint http://{addr} \"SELECT * FROM census\""
+    );
 
     let mut progress = Progress::new(args.quiet, engine.ingest.allowed_lateness_ms);
     let summary = run_engine(engine, source, store.clone(), stop.clone(), &mut progress)?;
@@ -116,7 +135,9 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         write_dead_letters(&store, path)?;
     }
     if finite && summary.completed && !args.exit_at_end {
-        eprintln!("wardstream: replay finished; serving its final views at http://{addr} until Ctrl-C");
+        eprintln!(
+            "wardstream: replay finished; serving its final views at http://{addr} until Ctrl-C"
+        );
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
@@ -127,7 +148,9 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
 }
 
 fn write_dead_letters(store: &ViewStore, path: &std::path::Path) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
     for l in store.dead_letters() {
         let line = serde_json::json!({
             "stream": l.stream.as_str(),

@@ -40,14 +40,25 @@ pub fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
             let engine = engine_config(&config, &source, None, args.workers);
             let store = Arc::new(ViewStore::new());
             let mut progress = Progress::new(false, engine.ingest.allowed_lateness_ms);
-            run_engine(engine, source, store.clone(), Arc::new(AtomicBool::new(false)), &mut progress)?;
+            run_engine(
+                engine,
+                source,
+                store.clone(),
+                Arc::new(AtomicBool::new(false)),
+                &mut progress,
+            )?;
             progress.finish();
             let snapshot = store.snapshot()?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(sql::query(&snapshot, &args.query))?
         }
         None => {
-            let base = args.endpoint.clone().unwrap_or_else(|| format!("http://{}", config.serve.listen));
+            let base = args
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.serve.listen));
             let url = format!("{}/v1/sql", base.trim_end_matches('/'));
             let body = serde_json::json!({ "sql": args.query }).to_string();
             let response = reqwest::blocking::Client::new()
@@ -60,7 +71,13 @@ pub fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
             let bytes = response.bytes()?;
             if !status.is_success() {
                 let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                anyhow::bail!("{}: {}", problem["code"].as_str().unwrap_or("error"), problem["detail"].as_str().unwrap_or(&String::from_utf8_lossy(&bytes)));
+                anyhow::bail!(
+                    "{}: {}",
+                    problem["code"].as_str().unwrap_or("error"),
+                    problem["detail"]
+                        .as_str()
+                        .unwrap_or(&String::from_utf8_lossy(&bytes))
+                );
             }
             output::read_ipc(&bytes)?
         }

@@ -36,11 +36,18 @@ pub fn data_dir() -> PathBuf {
 
 /// Runs every view over `records` with `workers` workers, a new epoch every `epoch_records`
 /// records per worker, late events applied (so the batch side sees the same events).
-pub fn run_engine(records: Vec<SourceRecord>, workers: usize, epoch_records: u64) -> anyhow::Result<Arc<ViewStore>> {
+pub fn run_engine(
+    records: Vec<SourceRecord>,
+    workers: usize,
+    epoch_records: u64,
+) -> anyhow::Result<Arc<ViewStore>> {
     let store = Arc::new(ViewStore::new());
     let config = EngineConfig {
         workers,
-        ingest: IngestConfig { allowed_lateness_ms: 0, late_policy: LatePolicy::Apply },
+        ingest: IngestConfig {
+            allowed_lateness_ms: 0,
+            late_policy: LatePolicy::Apply,
+        },
         epoch_records: Some(epoch_records),
         max_lag_epochs: 1_000_000,
         ..EngineConfig::default()
@@ -107,7 +114,13 @@ pub fn canonical(batches: &[RecordBatch]) -> anyhow::Result<Vec<String>> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
             .collect::<Result<Vec<_>, _>>()?;
         for i in 0..b.num_rows() {
-            rows.push(formatters.iter().map(|f| f.value(i).to_string()).collect::<Vec<_>>().join("|"));
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(i).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
         }
     }
     rows.sort();
@@ -116,7 +129,9 @@ pub fn canonical(batches: &[RecordBatch]) -> anyhow::Result<Vec<String>> {
 
 /// Runs `query` in `ctx` and returns canonical rows.
 pub async fn rows(ctx: &SessionContext, query: &str) -> anyhow::Result<Vec<String>> {
-    let batches = sql::run(ctx, query).await.with_context(|| format!("query failed: {query}"))?;
+    let batches = sql::run(ctx, query)
+        .await
+        .with_context(|| format!("query failed: {query}"))?;
     canonical(&batches)
 }
 
@@ -140,7 +155,8 @@ pub const ALERTS: (&str, &str) = (
 const KIND_RANK: &str = "CASE kind WHEN 'admit' THEN 0 WHEN 'transfer' THEN 1 ELSE 2 END";
 
 /// `census` from the snapshot (units with patients).
-pub const CENSUS_VIEW: &str = "SELECT tenant_id, care_unit, patients FROM census WHERE patients > 0";
+pub const CENSUS_VIEW: &str =
+    "SELECT tenant_id, care_unit, patients FROM census WHERE patients > 0";
 /// `census` recomputed: each encounter's latest event; not discharged → in that unit.
 pub const CENSUS_BATCH: &str = "
 WITH ranked AS (
@@ -191,7 +207,8 @@ SELECT tenant_id, unit AS care_unit, COUNT(*) AS stays, SUM(minutes) AS total_mi
 FROM r GROUP BY tenant_id, unit";
 
 /// `no_show` from the snapshot.
-pub const NO_SHOW_VIEW: &str = "SELECT tenant_id, clinic, CAST(day AS BIGINT) AS day, booked, attended, no_shows, cancelled,
+pub const NO_SHOW_VIEW: &str =
+    "SELECT tenant_id, clinic, CAST(day AS BIGINT) AS day, booked, attended, no_shows, cancelled,
   CAST(ROUND(median_lead_days * 2) AS BIGINT) AS median_x2 FROM no_show";
 /// `no_show` recomputed from each appointment's latest event.
 pub const NO_SHOW_BATCH: &str = "
@@ -212,7 +229,8 @@ SELECT tenant_id, clinic, day,
 FROM x GROUP BY tenant_id, clinic, day";
 
 /// `revenue` from the snapshot.
-pub const REVENUE_VIEW: &str = "SELECT tenant_id, CAST(day AS BIGINT) AS day, code_system, code, care_unit, currency, charges,
+pub const REVENUE_VIEW: &str =
+    "SELECT tenant_id, CAST(day AS BIGINT) AS day, code_system, code, care_unit, currency, charges,
   posted_minor, adjusted_minor, voided_minor, net_minor FROM revenue";
 /// `revenue` recomputed: each charge's earliest posting names its group; voids retract.
 pub const REVENUE_BATCH: &str = "
@@ -323,7 +341,10 @@ pub fn batch_sql(template: &str) -> String {
 
 /// Compares every view of `store` with its batch recomputation over `events`; returns one
 /// message per mismatching view (empty when all agree) and the number of rows compared.
-pub async fn compare_all(store: &ViewStore, events: &[Event]) -> anyhow::Result<(Vec<String>, usize)> {
+pub async fn compare_all(
+    store: &ViewStore,
+    events: &[Event],
+) -> anyhow::Result<(Vec<String>, usize)> {
     let snapshot = store.snapshot()?;
     let view_ctx = sql::session(&snapshot)?;
     let raw_ctx = raw_session(events)?;
@@ -344,9 +365,17 @@ pub async fn compare_all(store: &ViewStore, events: &[Event]) -> anyhow::Result<
         }
     }
     let got = rows(&view_ctx, ALERTS.0).await?;
-    let want = rows(&raw_ctx, &ALERTS.1.replace("BATCH", &batch_sql(NEWS2_BATCH))).await?;
+    let want = rows(
+        &raw_ctx,
+        &ALERTS.1.replace("BATCH", &batch_sql(NEWS2_BATCH)),
+    )
+    .await?;
     if got != want {
-        problems.push(format!("alerts: view has {} rows, batch {}", got.len(), want.len()));
+        problems.push(format!(
+            "alerts: view has {} rows, batch {}",
+            got.len(),
+            want.len()
+        ));
     }
     Ok((problems, compared))
 }

@@ -21,7 +21,12 @@ fn sample() -> &'static Vec<Event> {
             data_dir: data_dir(),
             anchor: parse_rfc3339("2025-01-01T00:00:00Z").unwrap_or_default(),
             drg_base_rate_minor: 637_574,
-            data_sets: vec![DataSet::MimicIvDemo, DataSet::Physionet2012, DataSet::EicuDemo, DataSet::Noshow],
+            data_sets: vec![
+                DataSet::MimicIvDemo,
+                DataSet::Physionet2012,
+                DataSet::EicuDemo,
+                DataSet::Noshow,
+            ],
         };
         let replay = replay::load_data_sets(&opts).unwrap_or_else(|e| panic!("real data: {e}"));
         replay
@@ -29,7 +34,9 @@ fn sample() -> &'static Vec<Event> {
             .into_iter()
             .enumerate()
             .filter_map(|(i, r)| match r {
-                SourceRecord::Event(e) if e.tenant_id() == "mimic-iv-demo" || i % 150 == 0 => Some(e),
+                SourceRecord::Event(e) if e.tenant_id() == "mimic-iv-demo" || i % 150 == 0 => {
+                    Some(e)
+                }
                 _ => None,
             })
             .collect()
@@ -87,7 +94,10 @@ fn run(events: Vec<Event>, workers: usize, batch: u64) -> std::sync::Arc<ViewSto
     let store = std::sync::Arc::new(ViewStore::new());
     let config = EngineConfig {
         workers,
-        ingest: IngestConfig { allowed_lateness_ms: LATENESS_MS, late_policy: LatePolicy::DeadLetter },
+        ingest: IngestConfig {
+            allowed_lateness_ms: LATENESS_MS,
+            late_policy: LatePolicy::DeadLetter,
+        },
         epoch_records: Some(batch),
         max_lag_epochs: 1_000_000,
         ..EngineConfig::default()
@@ -126,15 +136,23 @@ proptest! {
 #[test]
 fn late_events_beyond_the_bound_are_dead_lettered_not_dropped() {
     let mut events: Vec<Event> = sample().iter().take(2_000).cloned().collect();
-    let last = events.last().cloned().unwrap_or_else(|| panic!("sample is empty"));
-    let mut json: serde_json::Value = serde_json::from_str(&events[0].to_json()).unwrap_or_default();
+    let last = events
+        .last()
+        .cloned()
+        .unwrap_or_else(|| panic!("sample is empty"));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&events[0].to_json()).unwrap_or_default();
     json["event_id"] = "late-one".into();
-    json["event_time"] = wardstream_schemas::time::format_rfc3339(last.event_time() - LATENESS_MS - 1).into();
+    json["event_time"] =
+        wardstream_schemas::time::format_rfc3339(last.event_time() - LATENESS_MS - 1).into();
     let late: Event = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
     events.push(late);
     let store = run(events.clone(), 1, 100);
     let letters = store.dead_letters();
     assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].reject.reason, wardstream_schemas::RejectReason::Late);
+    assert_eq!(
+        letters[0].reject.reason,
+        wardstream_schemas::RejectReason::Late
+    );
     assert!(String::from_utf8_lossy(&letters[0].raw).contains("late-one"));
 }

@@ -22,15 +22,28 @@ fn options(sets: Vec<DataSet>) -> ReplayOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_view_equals_batch_sql_on_real_data() -> anyhow::Result<()> {
-    let all = vec![DataSet::MimicIvDemo, DataSet::Physionet2012, DataSet::EicuDemo, DataSet::Noshow];
+    let all = vec![
+        DataSet::MimicIvDemo,
+        DataSet::Physionet2012,
+        DataSet::EicuDemo,
+        DataSet::Noshow,
+    ];
     let replay = replay::load_data_sets(&options(all))?;
     let records = replay.records;
-    assert!(records.len() > 1_000_000, "expected the full real data, got {} records", records.len());
+    assert!(
+        records.len() > 1_000_000,
+        "expected the full real data, got {} records",
+        records.len()
+    );
     let store = run_engine(records.clone(), 2, 20_000)?;
     let events = applied_events(&records);
 
     let (problems, compared) = compare_all(&store, &events).await?;
-    assert!(problems.is_empty(), "views differ from batch SQL:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "views differ from batch SQL:\n{}",
+        problems.join("\n")
+    );
     assert!(compared > 10_000, "only {compared} rows compared");
 
     // Conservation per stream and per reason: received = applied + duplicates + dead letters,
@@ -46,15 +59,38 @@ async fn every_view_equals_batch_sql_on_real_data() -> anyhow::Result<()> {
     }
     for stream in Stream::ALL {
         let want = received.get(&stream).copied().unwrap_or(0);
-        assert_eq!(stats.received.get(&stream).copied().unwrap_or(0), want, "{stream} received");
-        assert_eq!(stats.accounted(stream), want, "{stream}: every record has exactly one outcome");
+        assert_eq!(
+            stats.received.get(&stream).copied().unwrap_or(0),
+            want,
+            "{stream} received"
+        );
+        assert_eq!(
+            stats.accounted(stream),
+            want,
+            "{stream}: every record has exactly one outcome"
+        );
         for reason in RejectReason::ALL {
             let want = rejected.get(&(stream, reason)).copied().unwrap_or(0);
-            assert_eq!(stats.dead_lettered_for(stream, reason), want, "{stream} dead letters for {reason}");
+            assert_eq!(
+                stats.dead_lettered_for(stream, reason),
+                want,
+                "{stream} dead letters for {reason}"
+            );
         }
-        assert_eq!(stats.outcomes.get(&(stream, Outcome::Corrected)).copied().unwrap_or(0), 0, "{stream}: no corrections in the real data");
+        assert_eq!(
+            stats
+                .outcomes
+                .get(&(stream, Outcome::Corrected))
+                .copied()
+                .unwrap_or(0),
+            0,
+            "{stream}: no corrections in the real data"
+        );
     }
-    assert_eq!(store.dead_letters().len() as u64, stats.total_dead_lettered());
+    assert_eq!(
+        store.dead_letters().len() as u64,
+        stats.total_dead_lettered()
+    );
     Ok(())
 }
 
@@ -67,11 +103,24 @@ fn real_bad_rows_land_in_dead_letters_with_their_reason() -> anyhow::Result<()> 
     // Kaggle: 5 rows booked after the appointment day and one with age -1, two events each.
     assert_eq!(count(RejectReason::BookedAfterAppointment), 10);
     assert_eq!(count(RejectReason::InvalidAge), 2);
-    let age = letters.iter().find(|l| l.reject.reason == RejectReason::InvalidAge).map(|l| String::from_utf8_lossy(&l.raw).into_owned());
-    assert!(age.as_deref().is_some_and(|raw| raw.contains(",-1,")), "raw bytes of the age -1 row are kept: {age:?}");
+    let age = letters
+        .iter()
+        .find(|l| l.reject.reason == RejectReason::InvalidAge)
+        .map(|l| String::from_utf8_lossy(&l.raw).into_owned());
+    assert!(
+        age.as_deref().is_some_and(|raw| raw.contains(",-1,")),
+        "raw bytes of the age -1 row are kept: {age:?}"
+    );
     // PhysioNet: impossible vitals are rejected as out of range, with the raw CSV row.
-    let out_of_range: Vec<_> = letters.iter().filter(|l| l.reject.reason == RejectReason::ValueOutOfRange).collect();
+    let out_of_range: Vec<_> = letters
+        .iter()
+        .filter(|l| l.reject.reason == RejectReason::ValueOutOfRange)
+        .collect();
     assert!(!out_of_range.is_empty());
-    assert!(out_of_range.iter().all(|l| l.stream == Stream::Vitals && !l.raw.is_empty()));
+    assert!(
+        out_of_range
+            .iter()
+            .all(|l| l.stream == Stream::Vitals && !l.raw.is_empty())
+    );
     Ok(())
 }

@@ -94,17 +94,16 @@ impl Agenda {
     /// Schedules `what` at `time`.
     pub fn schedule(&mut self, time: Millis, what: Happening) {
         self.seq += 1;
-        self.heap.push(Entry { time, seq: self.seq, what });
+        self.heap.push(Entry {
+            time,
+            seq: self.seq,
+            what,
+        });
     }
 
     /// Removes and returns the earliest happening.
     pub fn pop(&mut self) -> Option<(Millis, Happening)> {
         self.heap.pop().map(|e| (e.time, e.what))
-    }
-
-    /// Scheduled happenings.
-    pub fn len(&self) -> usize {
-        self.heap.len()
     }
 }
 

@@ -39,7 +39,11 @@ impl WeeklyPoisson {
     pub fn new(per_day: f64, hourly: &[f64; 24], weekday_factors: &[f64; 7]) -> Self {
         let hourly = normalise(hourly);
         let days = normalise(weekday_factors);
-        let per_day = if per_day.is_finite() { per_day.max(0.0) } else { 0.0 };
+        let per_day = if per_day.is_finite() {
+            per_day.max(0.0)
+        } else {
+            0.0
+        };
         let mut per_hour = [0.0; HOURS_PER_WEEK];
         for (i, r) in per_hour.iter_mut().enumerate() {
             *r = per_day / 24.0 * hourly[i % 24] * days[i / 24];
@@ -50,12 +54,10 @@ impl WeeklyPoisson {
     /// From explicit rates, events per hour for each hour of the week.
     pub fn from_rates(per_hour: [f64; HOURS_PER_WEEK]) -> Self {
         let weekly_total = per_hour.iter().sum();
-        WeeklyPoisson { per_hour, weekly_total }
-    }
-
-    /// Expected events per week.
-    pub fn weekly_total(&self) -> f64 {
-        self.weekly_total
+        WeeklyPoisson {
+            per_hour,
+            weekly_total,
+        }
     }
 
     /// The next event strictly after `t` (`None` if the rate is zero everywhere).

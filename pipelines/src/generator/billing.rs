@@ -25,13 +25,22 @@ pub struct FollowUp {
 }
 
 /// The service line a stay is billed under (`Emergency` for an ED-only visit).
-fn billed_line(lines: u8) -> ServiceLine {
-    ServiceLine::PRECEDENCE.into_iter().find(|l| lines & l.bit() != 0).unwrap_or(ServiceLine::Emergency)
+fn billed_line(lines: u16) -> ServiceLine {
+    ServiceLine::PRECEDENCE
+        .into_iter()
+        .find(|l| lines & l.bit() != 0)
+        .unwrap_or(ServiceLine::Emergency)
 }
 
 impl Generator {
     /// Posts the charge of a finished stay (if charges are on and the warm-up is over).
-    pub(super) fn post_charge(&mut self, patient_id: &str, encounter_id: &str, lines: u8, last_unit: usize) {
+    pub(super) fn post_charge(
+        &mut self,
+        patient_id: &str,
+        encounter_id: &str,
+        lines: u16,
+        last_unit: usize,
+    ) {
         if !self.cfg.charges || self.silent {
             return;
         }
@@ -54,7 +63,12 @@ impl Generator {
                 let table = drgs(line);
                 let row = table[self.rng.random_range(0..table.len())];
                 let amount = (row.weight * DRG_BASE_RATE_CENTS).round() as i64;
-                (CodeSystem::MsDrg, row.code, row.diagnoses.iter().map(|d| d.to_string()).collect(), amount)
+                (
+                    CodeSystem::MsDrg,
+                    row.code,
+                    row.diagnoses.iter().map(|d| d.to_string()).collect(),
+                    amount,
+                )
             }
         };
         let charge = Charge {
@@ -80,13 +94,25 @@ impl Generator {
         } else if draw < VOID_SHARE + ADJUST_SHARE {
             let at = self.now + (uniform(&mut self.rng, 3.0, 30.0) * DAY_MS as f64) as Millis;
             let down = self.rng.random::<f64>() < 0.8;
-            let factor = if down { -uniform(&mut self.rng, 0.05, 0.25) } else { uniform(&mut self.rng, 0.02, 0.10) };
-            Some((at, ChargeStatus::Adjusted, (amount_minor as f64 * factor).round() as i64))
+            let factor = if down {
+                -uniform(&mut self.rng, 0.05, 0.25)
+            } else {
+                uniform(&mut self.rng, 0.02, 0.10)
+            };
+            Some((
+                at,
+                ChargeStatus::Adjusted,
+                (amount_minor as f64 * factor).round() as i64,
+            ))
         } else {
             None
         };
         if let Some((at, status, amount_minor)) = follow_up {
-            let f = FollowUp { posted: charge.clone(), status, amount_minor };
+            let f = FollowUp {
+                posted: charge.clone(),
+                status,
+                amount_minor,
+            };
             let slot = match self.free_follow_up_slots.pop() {
                 Some(s) => {
                     self.follow_ups[s as usize] = Some(f);
@@ -104,7 +130,13 @@ impl Generator {
 
     /// Voids or adjusts an earlier charge.
     pub(super) fn on_charge_follow_up(&mut self, slot: u32) {
-        let Some(f) = self.follow_ups.get_mut(slot as usize).and_then(Option::take) else { return };
+        let Some(f) = self
+            .follow_ups
+            .get_mut(slot as usize)
+            .and_then(Option::take)
+        else {
+            return;
+        };
         self.free_follow_up_slots.push(slot);
         let event_time = self.now;
         self.emit(|event_id| {
@@ -125,29 +157,56 @@ mod tests {
 
     #[test]
     fn the_most_specific_line_is_billed() {
-        let bits = |ls: &[ServiceLine]| ls.iter().fold(0u8, |b, l| b | l.bit());
-        assert_eq!(billed_line(bits(&[ServiceLine::Emergency])), ServiceLine::Emergency);
-        assert_eq!(billed_line(bits(&[ServiceLine::Emergency, ServiceLine::Medical])), ServiceLine::Medical);
+        let bits = |ls: &[ServiceLine]| ls.iter().fold(0u16, |b, l| b | l.bit());
         assert_eq!(
-            billed_line(bits(&[ServiceLine::Medical, ServiceLine::MedicalIcu, ServiceLine::Surgical])),
+            billed_line(bits(&[ServiceLine::Emergency])),
+            ServiceLine::Emergency
+        );
+        assert_eq!(
+            billed_line(bits(&[ServiceLine::Emergency, ServiceLine::Medical])),
+            ServiceLine::Medical
+        );
+        assert_eq!(
+            billed_line(bits(&[
+                ServiceLine::Medical,
+                ServiceLine::MedicalIcu,
+                ServiceLine::Surgical
+            ])),
             ServiceLine::MedicalIcu
         );
-        assert_eq!(billed_line(bits(&[ServiceLine::Psychiatric, ServiceLine::Emergency])), ServiceLine::Psychiatric);
+        assert_eq!(
+            billed_line(bits(&[ServiceLine::Psychiatric, ServiceLine::Emergency])),
+            ServiceLine::Psychiatric
+        );
     }
 
     #[test]
     fn drg_tables_hold_valid_codes() {
         for line in ServiceLine::PRECEDENCE {
             for row in drgs(line) {
-                assert!(wardstream_schemas::codes::is_ms_drg(row.code), "{}", row.code);
+                assert!(
+                    wardstream_schemas::codes::is_ms_drg(row.code),
+                    "{}",
+                    row.code
+                );
                 assert!(row.weight > 0.0);
-                assert!(row.diagnoses.iter().all(|d| wardstream_schemas::codes::is_icd10(d)), "{:?}", row.diagnoses);
+                assert!(
+                    row.diagnoses
+                        .iter()
+                        .all(|d| wardstream_schemas::codes::is_icd10(d)),
+                    "{:?}",
+                    row.diagnoses
+                );
             }
         }
         for (code, amount, _) in ED_VISIT_CODES {
             assert!(wardstream_schemas::codes::is_cpt_or_hcpcs(code) && amount > 0);
         }
-        assert!(ED_DIAGNOSES.iter().all(|d| wardstream_schemas::codes::is_icd10(d)));
+        assert!(
+            ED_DIAGNOSES
+                .iter()
+                .all(|d| wardstream_schemas::codes::is_icd10(d))
+        );
         assert!((ED_VISIT_CODES.iter().map(|c| c.2).sum::<f64>() - 1.0).abs() < 1e-9);
     }
 }

@@ -148,12 +148,16 @@ pub fn care_units() -> Vec<CareUnitSpec> {
         // 2 discharged.
         unit(
             "CCU",
-            S::Cardiac,
+            S::CoronaryCare,
             10,
             73.8,
             0.72,
             0.0051,
-            &[("TELEMETRY", 0.500), ("MEDSURG-SURG", 0.250), ("MICU", 0.125)],
+            &[
+                ("TELEMETRY", 0.500),
+                ("MEDSURG-SURG", 0.250),
+                ("MICU", 0.125),
+            ],
         ),
         // Intermediate / step-down units: 20 stays, mean 131.6 h; first unit of 5. Next: 2 MED,
         // 2 TELEMETRY, 1 SICU, 1 MICU, 14 discharged.
@@ -164,7 +168,12 @@ pub fn care_units() -> Vec<CareUnitSpec> {
             89.4,
             0.88,
             0.0127,
-            &[("MEDSURG-MED", 0.100), ("TELEMETRY", 0.100), ("SICU", 0.050), ("MICU", 0.050)],
+            &[
+                ("MEDSURG-MED", 0.100),
+                ("TELEMETRY", 0.100),
+                ("SICU", 0.050),
+                ("MICU", 0.050),
+            ],
         ),
         // Medicine/Cardiology + Cardiology: 37 stays, mean 69.1 h; first unit of 15. Next:
         // 6 SICU, 3 CCU, 2 SURG, 1 MICU, 25 discharged.
@@ -175,7 +184,12 @@ pub fn care_units() -> Vec<CareUnitSpec> {
             48.8,
             0.84,
             0.0380,
-            &[("SICU", 0.162), ("CCU", 0.081), ("MEDSURG-SURG", 0.054), ("MICU", 0.027)],
+            &[
+                ("SICU", 0.162),
+                ("CCU", 0.081),
+                ("MEDSURG-SURG", 0.054),
+                ("MICU", 0.027),
+            ],
         ),
         // Medicine, Neurology, Hematology/Oncology, Transplant, Observation: 134 stays,
         // mean 123.2 h; first unit of 24. Next: 12 MICU, 9 SICU, 3 SURG, 1 STEPDOWN, 1 CCU,
@@ -319,10 +333,22 @@ pub const NOISE_AR_15MIN: f64 = 0.7;
 /// target range 94–98 %, oxygen below it).
 pub const OXYGEN_BELOW_SPO2: f64 = 94.0;
 
-/// Deterioration timing (assumptions): onset after admission uniform in this range, hours...
+/// Outside intensive care, a patient's deviation from the PhysioNet means (baseline and
+/// noise alike) is scaled by this factor (assumption). PhysioNet 2012 is an ICU cohort in its
+/// first 48 h; with its full spread on every ward, 38 % of generated observation sets scored
+/// NEWS2 ≥ 5 (ward data sets report well under 10 %). No ward vital-sign data is available
+/// here to calibrate this figure.
+pub const WARD_SPREAD: f64 = 0.5;
+
+/// Deterioration timing (assumptions), each uniform in its range, hours: onset after
+/// admission...
 pub const DETERIORATION_ONSET_HOURS: (f64, f64) = (1.0, 48.0);
-/// ...and the drift reaches its full shift after a ramp uniform in this range, hours.
+/// ...ramp to the full shift...
 pub const DETERIORATION_RAMP_HOURS: (f64, f64) = (4.0, 12.0);
+/// ...time at the full shift (until the response takes effect)...
+pub const DETERIORATION_PLATEAU_HOURS: (f64, f64) = (2.0, 8.0);
+/// ...and recovery back to the baseline. A move to another unit ends it at once.
+pub const DETERIORATION_RECOVERY_HOURS: (f64, f64) = (6.0, 24.0);
 /// Share of deteriorating patients who become newly confused (ACVPU `C`) late in the ramp
 /// (assumption).
 pub const DETERIORATION_CONFUSION: f64 = 0.5;
@@ -362,8 +388,14 @@ pub const LEAD_BUSINESS_DAYS_CDF: [(u32, f64); 20] = [
 /// Source: Kaggle no-show data, no-show share per bucket / overall 0.2019: same day 4.65 %
 /// (38,564 rows), 1–2 days 22.9 % (17,772), 3–5 25.7 % (14,413), 6–10 30.5 % (12,024),
 /// 11–20 32.9 % (15,578), more 32.6 % (12,171).
-pub const NO_SHOW_RELATIVE_RISK: [(u32, f64); 6] =
-    [(0, 0.230), (2, 1.132), (5, 1.275), (10, 1.509), (20, 1.627), (u32::MAX, 1.615)];
+pub const NO_SHOW_RELATIVE_RISK: [(u32, f64); 6] = [
+    (0, 0.230),
+    (2, 1.132),
+    (5, 1.275),
+    (10, 1.509),
+    (20, 1.627),
+    (u32::MAX, 1.615),
+];
 
 /// Relative booking weight per hour of day (the clinic's clock), Monday–Friday.
 ///
@@ -418,7 +450,11 @@ pub struct DrgRow {
 }
 
 const fn drg(code: &'static str, weight: f64, diagnoses: &'static [&'static str]) -> DrgRow {
-    DrgRow { code, weight, diagnoses }
+    DrgRow {
+        code,
+        weight,
+        diagnoses,
+    }
 }
 
 /// MS-DRGs per service line (the line of the most specific unit a stay visited).
@@ -466,7 +502,7 @@ pub fn drgs(line: ServiceLine) -> &'static [DrgRow] {
     match line {
         ServiceLine::MedicalIcu => MEDICAL_ICU,
         ServiceLine::SurgicalIcu | ServiceLine::Surgical => SURGICAL,
-        ServiceLine::Cardiac => CARDIAC,
+        ServiceLine::CoronaryCare | ServiceLine::Cardiac => CARDIAC,
         ServiceLine::Medical | ServiceLine::Emergency => MEDICAL,
         ServiceLine::Pediatric => PEDIATRIC,
         ServiceLine::Psychiatric => PSYCHIATRIC,
@@ -477,8 +513,11 @@ pub fn drgs(line: ServiceLine) -> &'static [DrgRow] {
 /// instead of an MS-DRG. Amounts: CMS 2023 physician fee schedule national facility amounts,
 /// `cms-pfs-rvu-2023/pfs_rvu_2023_jan_national.csv` column `fac_national_amount_derived`.
 /// The level mix (30/40/30 %) is an assumption.
-pub const ED_VISIT_CODES: [(&str, i64, f64); 3] =
-    [("99283", 7_218, 0.3), ("99284", 12_132, 0.4), ("99285", 17_655, 0.3)];
+pub const ED_VISIT_CODES: [(&str, i64, f64); 3] = [
+    ("99283", 7_218, 0.3),
+    ("99284", 12_132, 0.4),
+    ("99285", 17_655, 0.3),
+];
 
 /// Diagnoses of ED visits that end in the ED (assumption: common ED discharge diagnoses).
 pub const ED_DIAGNOSES: [&str; 5] = ["R07.9", "R10.9", "S93.401A", "J06.9", "R51.9"];

@@ -54,7 +54,11 @@ enum Step {
 impl Clinic {
     /// Books `per_weekday` appointments per weekday across `clinics` clinics (none if 0).
     pub fn new(per_weekday: f64, clinics: usize) -> Self {
-        let per_weekday = if per_weekday.is_finite() && clinics > 0 { per_weekday.max(0.0) } else { 0.0 };
+        let per_weekday = if per_weekday.is_finite() && clinics > 0 {
+            per_weekday.max(0.0)
+        } else {
+            0.0
+        };
         let hourly = normalise(&BOOKING_HOUR_WEIGHTS);
         let mut rates = [0.0; HOURS_PER_WEEK];
         for (i, r) in rates.iter_mut().enumerate().take(5 * 24) {
@@ -100,11 +104,17 @@ fn add_business_days(day: Millis, n: u32) -> Millis {
 /// A lead time in business days from the Kaggle distribution.
 fn draw_lead<R: rand::Rng + ?Sized>(rng: &mut R) -> u32 {
     let u: f64 = rng.random();
-    let i = LEAD_BUSINESS_DAYS_CDF.iter().position(|&(_, c)| u < c).unwrap_or(LEAD_BUSINESS_DAYS_CDF.len() - 1);
+    let i = LEAD_BUSINESS_DAYS_CDF
+        .iter()
+        .position(|&(_, c)| u < c)
+        .unwrap_or(LEAD_BUSINESS_DAYS_CDF.len() - 1);
     if i == 0 {
         return LEAD_BUSINESS_DAYS_CDF[0].0;
     }
-    let (lo, hi) = (LEAD_BUSINESS_DAYS_CDF[i - 1].0 + 1, LEAD_BUSINESS_DAYS_CDF[i].0);
+    let (lo, hi) = (
+        LEAD_BUSINESS_DAYS_CDF[i - 1].0 + 1,
+        LEAD_BUSINESS_DAYS_CDF[i].0,
+    );
     rng.random_range(lo..=hi)
 }
 
@@ -118,9 +128,16 @@ fn draw_age<R: rand::Rng + ?Sized>(rng: &mut R) -> i32 {
 
 /// No-show probability for a lead time.
 fn no_show_probability(rate: f64, lead_business_days: u32) -> f64 {
-    let rr = NO_SHOW_RELATIVE_RISK.iter().find(|(upper, _)| lead_business_days <= *upper).map_or(1.0, |(_, rr)| *rr);
+    let rr = NO_SHOW_RELATIVE_RISK
+        .iter()
+        .find(|(upper, _)| lead_business_days <= *upper)
+        .map_or(1.0, |(_, rr)| *rr);
     let p = rate * rr;
-    if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 }
+    if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
 }
 
 impl Generator {
@@ -136,7 +153,8 @@ impl Generator {
         }
         self.stats.bookings += u64::from(!self.silent);
         let clinic = self.rng.random_range(0..clinics);
-        let reuse = !self.clinic.recent.is_empty() && self.rng.random::<f64>() >= NEW_OUTPATIENT_SHARE;
+        let reuse =
+            !self.clinic.recent.is_empty() && self.rng.random::<f64>() >= NEW_OUTPATIENT_SHARE;
         let (patient_id, age) = if reuse {
             let i = self.rng.random_range(0..self.clinic.recent.len());
             self.clinic.recent[i].clone()
@@ -160,8 +178,9 @@ impl Generator {
             }
         }
         let slot_index = self.rng.random_range(first_slot..CLINIC_SLOTS);
-        let scheduled_start =
-            add_business_days(now, lead) + (CLINIC_FIRST_SLOT_MINUTES * MINUTE_MS) + slot_index * SLOT_MS;
+        let scheduled_start = add_business_days(now, lead)
+            + (CLINIC_FIRST_SLOT_MINUTES * MINUTE_MS)
+            + slot_index * SLOT_MS;
         let draw: f64 = self.rng.random();
         let (next, at) = if draw < CANCEL_SHARE {
             (Step::Cancel, self.between(now, scheduled_start))
@@ -204,7 +223,13 @@ impl Generator {
 
     /// The appointment's next step: cancel, move, or outcome.
     pub(super) fn on_appointment(&mut self, slot: u32) {
-        let Some(step) = self.clinic.appointments.get(slot as usize).and_then(Option::as_ref).map(|b| b.next) else {
+        let Some(step) = self
+            .clinic
+            .appointments
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .map(|b| b.next)
+        else {
             return;
         };
         match step {
@@ -214,7 +239,14 @@ impl Generator {
             }
             Step::Reschedule => {
                 let days = self.rng.random_range(1..=10u32);
-                let Some(b) = self.clinic.appointments.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+                let Some(b) = self
+                    .clinic
+                    .appointments
+                    .get_mut(slot as usize)
+                    .and_then(Option::as_mut)
+                else {
+                    return;
+                };
                 let time_of_day = b.scheduled_start - day_start(b.scheduled_start);
                 b.scheduled_start = add_business_days(b.scheduled_start, days) + time_of_day;
                 b.lead_business_days += days;
@@ -224,10 +256,16 @@ impl Generator {
                 self.emit_appointment(slot, AppointmentStatus::Rescheduled);
             }
             Step::Outcome => {
-                let lead = self.clinic.appointments[slot as usize].as_ref().map_or(0, |b| b.lead_business_days);
+                let lead = self.clinic.appointments[slot as usize]
+                    .as_ref()
+                    .map_or(0, |b| b.lead_business_days);
                 let p = no_show_probability(self.cfg.no_show_rate, lead);
                 let missed = self.rng.random::<f64>() < p;
-                let status = if missed { AppointmentStatus::NoShow } else { AppointmentStatus::Completed };
+                let status = if missed {
+                    AppointmentStatus::NoShow
+                } else {
+                    AppointmentStatus::Completed
+                };
                 self.emit_appointment(slot, status);
                 self.close_appointment(slot);
             }
@@ -252,7 +290,14 @@ impl Generator {
     }
 
     fn emit_appointment(&mut self, slot: u32, status: AppointmentStatus) {
-        let Some(b) = self.clinic.appointments.get(slot as usize).and_then(Option::as_ref) else { return };
+        let Some(b) = self
+            .clinic
+            .appointments
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+        else {
+            return;
+        };
         let (tenant_id, event_time) = (self.cfg.tenant_id.clone(), self.now);
         let appointment = Appointment {
             event_id: String::new(),
@@ -268,7 +313,12 @@ impl Generator {
             booked_at: b.booked_at,
             patient_age: Some(b.age),
         };
-        self.emit(|event_id| Event::Appointment(Appointment { event_id, ..appointment }));
+        self.emit(|event_id| {
+            Event::Appointment(Appointment {
+                event_id,
+                ..appointment
+            })
+        });
     }
 }
 
@@ -285,7 +335,10 @@ mod tests {
         assert_eq!(weekday(friday), 4);
         assert_eq!(add_business_days(friday, 0), day_start(friday));
         assert_eq!(add_business_days(friday, 1), day_start(friday) + 3 * DAY_MS);
-        assert_eq!(add_business_days(friday, 6), day_start(friday) + 10 * DAY_MS);
+        assert_eq!(
+            add_business_days(friday, 6),
+            day_start(friday) + 10 * DAY_MS
+        );
     }
 
     #[test]
@@ -309,7 +362,10 @@ mod tests {
     fn no_show_risk_averages_to_the_rate_over_kaggle_leads() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
         let n = 200_000;
-        let mean = (0..n).map(|_| no_show_probability(0.2019, draw_lead(&mut rng))).sum::<f64>() / f64::from(n);
+        let mean = (0..n)
+            .map(|_| no_show_probability(0.2019, draw_lead(&mut rng)))
+            .sum::<f64>()
+            / f64::from(n);
         assert!((mean - 0.2019).abs() < 0.005, "{mean}");
         assert_eq!(no_show_probability(f64::NAN, 3), 0.0);
         assert_eq!(no_show_probability(0.9, 50), 1.0);

@@ -8,7 +8,7 @@
 
 use super::agenda::Happening;
 use super::arrivals::uniform;
-use super::calibration::{LOS_CLAMP_HOURS, MAX_BOARDING_HOURS};
+use super::calibration::{LOS_CLAMP_HOURS, MAX_BOARDING_HOURS, WARD_SPREAD};
 use super::physiology::{Observation, Physiology};
 use super::{CareUnitSpec, Generator, ServiceLine};
 use rand::RngExt;
@@ -57,7 +57,10 @@ impl Unit {
 
     /// The next unit for a uniform draw `u`, or `None` for discharge.
     fn route(&self, u: f64) -> Option<usize> {
-        self.routes.iter().find(|(cum, _)| u < *cum).map(|(_, to)| *to)
+        self.routes
+            .iter()
+            .find(|(cum, _)| u < *cum)
+            .map(|(_, to)| *to)
     }
 
     /// A lognormal length of stay, clamped.
@@ -65,7 +68,11 @@ impl Unit {
         let z: f64 = rng.sample(StandardNormal);
         let (lo, hi) = LOS_CLAMP_HOURS;
         let hours = (self.los_mu + self.los_sigma * z).exp();
-        let hours = if hours.is_finite() { hours.clamp(lo, hi) } else { hi };
+        let hours = if hours.is_finite() {
+            hours.clamp(lo, hi)
+        } else {
+            hi
+        };
         (hours * HOUR_MS as f64) as Millis
     }
 }
@@ -121,8 +128,16 @@ pub fn build_units(specs: &[CareUnitSpec]) -> Vec<Unit> {
 
 /// Cumulative admission shares, normalised (empty if no unit takes admissions).
 pub fn admission_cdf(specs: &[CareUnitSpec]) -> Vec<f64> {
-    let shares: Vec<f64> =
-        specs.iter().map(|s| if s.admission_share.is_finite() { s.admission_share.max(0.0) } else { 0.0 }).collect();
+    let shares: Vec<f64> = specs
+        .iter()
+        .map(|s| {
+            if s.admission_share.is_finite() {
+                s.admission_share.max(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let total: f64 = shares.iter().sum();
     if total <= 0.0 {
         return Vec::new();
@@ -148,13 +163,16 @@ pub struct Patient {
     waiting_for: Option<usize>,
     wait: u32,
     /// Service lines visited, as bits.
-    lines: u8,
+    lines: u16,
     physiology: Physiology,
 }
 
 impl Generator {
     fn patient(&self, slot: u32, encounter: u64) -> Option<&Patient> {
-        self.patients.get(slot as usize)?.as_ref().filter(|p| p.encounter == encounter)
+        self.patients
+            .get(slot as usize)?
+            .as_ref()
+            .filter(|p| p.encounter == encounter)
     }
 
     /// A hospital arrival: admit to the first unit, or divert if it is full.
@@ -204,7 +222,9 @@ impl Generator {
 
     /// The stay in the current unit is over: transfer, board, or discharge.
     pub(super) fn on_leave_unit(&mut self, slot: u32, encounter: u64) {
-        let Some(unit) = self.patient(slot, encounter).map(|p| p.unit) else { return };
+        let Some(unit) = self.patient(slot, encounter).map(|p| p.unit) else {
+            return;
+        };
         let draw: f64 = self.rng.random();
         match self.units[unit].route(draw) {
             None => self.discharge(slot),
@@ -218,43 +238,83 @@ impl Generator {
 
     /// Waited too long for a bed: discharged elsewhere.
     pub(super) fn on_boarding_timeout(&mut self, slot: u32, encounter: u64, wait: u32) {
-        let still = self.patient(slot, encounter).is_some_and(|p| p.waiting_for.is_some() && p.wait == wait);
-        if still {
-            self.stats.boarding_timeouts += u64::from(!self.silent);
-            self.discharge(slot);
+        let still = self
+            .patient(slot, encounter)
+            .is_some_and(|p| p.waiting_for.is_some() && p.wait == wait);
+        if !still {
+            return;
         }
+        let to = self.patient(slot, encounter).and_then(|p| p.waiting_for);
+        if let Some(to) = to {
+            self.units[to].waiting.retain(|&w| w != (slot, encounter));
+        }
+        self.stats.boarding_timeouts += u64::from(!self.silent);
+        self.discharge(slot);
     }
 
     /// An observation set from the patient's monitor.
     pub(super) fn on_vitals(&mut self, slot: u32, encounter: u64) {
         let now = self.now;
-        let Some(p) = self.patients.get_mut(slot as usize).and_then(Option::as_mut).filter(|p| p.encounter == encounter)
+        let Some(p) = self
+            .patients
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+            .filter(|p| p.encounter == encounter)
         else {
             return;
         };
-        let obs = p.physiology.observe(&mut self.rng, now, self.noise_ar);
+        let spread = if self.units[p.unit].line.is_intensive() {
+            1.0
+        } else {
+            WARD_SPREAD
+        };
+        let obs = p
+            .physiology
+            .observe(&mut self.rng, now, self.noise_ar, spread);
         let (patient_id, encounter_id) = (p.patient_id.clone(), p.encounter_id.clone());
         let device = self.units[p.unit].devices[p.bed as usize].clone();
-        self.agenda.schedule(now + self.vitals_every, Happening::Vitals { slot, encounter });
+        self.agenda.schedule(
+            now + self.vitals_every,
+            Happening::Vitals { slot, encounter },
+        );
         self.emit_observation(&patient_id, &encounter_id, &device, &obs);
     }
 
     fn board(&mut self, slot: u32, encounter: u64, to: usize) {
-        let Some(p) = self.patients.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+        let Some(p) = self
+            .patients
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
         p.waiting_for = Some(to);
         p.wait += 1;
         let wait = p.wait;
         self.units[to].waiting.push_back((slot, encounter));
         self.stats.boarded += u64::from(!self.silent);
         let timeout = self.now + (MAX_BOARDING_HOURS * HOUR_MS as f64) as Millis;
-        self.agenda.schedule(timeout, Happening::BoardingTimeout { slot, encounter, wait });
+        self.agenda.schedule(
+            timeout,
+            Happening::BoardingTimeout {
+                slot,
+                encounter,
+                wait,
+            },
+        );
     }
 
     /// Moves a patient into a free bed of `to`; returns the unit they left.
     fn move_patient(&mut self, slot: u32, to: usize) -> usize {
         let now = self.now;
-        let Some(bed) = self.units[to].take_bed() else { return to };
-        let Some(p) = self.patients.get_mut(slot as usize).and_then(Option::as_mut) else {
+        let Some(bed) = self.units[to].take_bed() else {
+            return to;
+        };
+        let Some(p) = self
+            .patients
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+        else {
             self.units[to].release_bed(bed);
             return to;
         };
@@ -276,8 +336,12 @@ impl Generator {
         let mut work = vec![unit];
         while let Some(u) = work.pop() {
             while self.units[u].has_free_bed() {
-                let Some((slot, encounter)) = self.units[u].waiting.pop_front() else { break };
-                let waiting_here = self.patient(slot, encounter).is_some_and(|p| p.waiting_for == Some(u));
+                let Some((slot, encounter)) = self.units[u].waiting.pop_front() else {
+                    break;
+                };
+                let waiting_here = self
+                    .patient(slot, encounter)
+                    .is_some_and(|p| p.waiting_for == Some(u));
                 if waiting_here {
                     let from = self.move_patient(slot, u);
                     work.push(from);
@@ -287,7 +351,9 @@ impl Generator {
     }
 
     fn discharge(&mut self, slot: u32) {
-        let Some(p) = self.patients.get_mut(slot as usize).and_then(Option::take) else { return };
+        let Some(p) = self.patients.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
         self.free_patient_slots.push(slot);
         self.units[p.unit].release_bed(p.bed);
         let (unit, bed) = (p.unit, p.bed);
@@ -316,12 +382,19 @@ impl Generator {
 
     /// Emits an admit or transfer of the patient in `slot` into their current bed.
     fn emit_adt(&mut self, slot: u32, kind: AdtKind, from: Option<(usize, u32)>) {
-        let Some(p) = self.patients.get(slot as usize).and_then(Option::as_ref) else { return };
+        let Some(p) = self.patients.get(slot as usize).and_then(Option::as_ref) else {
+            return;
+        };
         let (tenant_id, event_time) = (self.cfg.tenant_id.clone(), self.now);
         let (patient_id, encounter_id) = (p.patient_id.clone(), p.encounter_id.clone());
         let unit = &self.units[p.unit];
         let (care_unit, bed) = (unit.name.clone(), unit.bed_labels[p.bed as usize].clone());
-        let from = from.map(|(u, b)| (self.units[u].name.clone(), self.units[u].bed_labels[b as usize].clone()));
+        let from = from.map(|(u, b)| {
+            (
+                self.units[u].name.clone(),
+                self.units[u].bed_labels[b as usize].clone(),
+            )
+        });
         let (from_care_unit, from_bed) = from.unzip();
         self.emit(|event_id| {
             Event::Adt(Adt {
@@ -342,7 +415,10 @@ impl Generator {
 
     fn schedule_leave(&mut self, slot: u32, encounter: u64, unit: usize) {
         let los = self.units[unit].draw_los(&mut self.rng);
-        self.agenda.schedule(self.now + los.max(1), Happening::LeaveUnit { slot, encounter });
+        self.agenda.schedule(
+            self.now + los.max(1),
+            Happening::LeaveUnit { slot, encounter },
+        );
     }
 
     fn schedule_first_vitals(&mut self, slot: u32, encounter: u64) {
@@ -350,13 +426,16 @@ impl Generator {
             return;
         }
         let offset = (uniform(&mut self.rng, 0.0, 1.0) * self.vitals_every as f64) as Millis;
-        self.agenda.schedule(self.now + offset, Happening::Vitals { slot, encounter });
+        self.agenda
+            .schedule(self.now + offset, Happening::Vitals { slot, encounter });
     }
 
     /// At the end of the warm-up: an admit for everyone in a bed, and their monitors start.
     pub(super) fn announce_census(&mut self) {
         for slot in 0..self.patients.len() as u32 {
-            let Some(encounter) = self.patients[slot as usize].as_ref().map(|p| p.encounter) else { continue };
+            let Some(encounter) = self.patients[slot as usize].as_ref().map(|p| p.encounter) else {
+                continue;
+            };
             self.emit_adt(slot, AdtKind::Admit, None);
             self.schedule_first_vitals(slot, encounter);
         }
@@ -364,7 +443,13 @@ impl Generator {
     }
 
     /// Six events at the patient's monitor: five quantities, then ACVPU and oxygen.
-    fn emit_observation(&mut self, patient_id: &str, encounter_id: &str, device: &str, obs: &Observation) {
+    fn emit_observation(
+        &mut self,
+        patient_id: &str,
+        encounter_id: &str,
+        device: &str,
+        obs: &Observation,
+    ) {
         let event_time = self.now;
         for (v, value) in super::calibration::VITALS.iter().zip(obs.values) {
             let tenant_id = self.cfg.tenant_id.clone();
@@ -407,7 +492,6 @@ impl Generator {
     }
 
     /// Patients in each unit now, in unit order.
-    #[cfg(test)]
     pub(super) fn occupancy(&self) -> Vec<u32> {
         self.units.iter().map(Unit::occupied).collect()
     }
@@ -430,7 +514,10 @@ mod tests {
             service_line: ServiceLine::Medical,
         };
         let units = build_units(&[
-            spec("A", vec![("B", 1.5), ("C", 0.5), ("A", 0.3), ("B", f64::NAN)]),
+            spec(
+                "A",
+                vec![("B", 1.5), ("C", 0.5), ("A", 0.3), ("B", f64::NAN)],
+            ),
             spec("B", vec![("A", 0.25)]),
         ]);
         assert_eq!(units[0].routes, vec![(1.0, 1)]);
@@ -446,7 +533,9 @@ mod tests {
         let units = build_units(&GeneratorConfig::default().care_units);
         let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(1);
         let micu = &units[1];
-        let mut hours: Vec<f64> = (0..20_001).map(|_| micu.draw_los(&mut rng) as f64 / HOUR_MS as f64).collect();
+        let mut hours: Vec<f64> = (0..20_001)
+            .map(|_| micu.draw_los(&mut rng) as f64 / HOUR_MS as f64)
+            .collect();
         hours.sort_by(f64::total_cmp);
         let median = hours[hours.len() / 2];
         assert!((median / 68.2 - 1.0).abs() < 0.05, "{median}");
@@ -454,7 +543,10 @@ mod tests {
 
     #[test]
     fn occupancy_never_exceeds_beds_while_running() {
-        let mut g = Generator::new(GeneratorConfig { vitals_interval_minutes: 0, ..GeneratorConfig::default() });
+        let mut g = Generator::new(GeneratorConfig {
+            vitals_interval_minutes: 0,
+            ..GeneratorConfig::default()
+        });
         let beds: Vec<u32> = g.units.iter().map(|u| u.beds).collect();
         for _ in 0..20_000 {
             if g.next().is_none() {

@@ -1,19 +1,21 @@
 //! A patient's vital signs: a baseline, drifting noise, and perhaps a deterioration.
 //!
 //! Each measured parameter (see [`calibration::VITALS`]) is
-//! `baseline + AR(1) noise + progress × deterioration shift`, clamped and rounded as a monitor
-//! would report it (whole numbers; temperature to 0.1). The baseline is drawn once per patient
-//! from the between-stay spread; the noise keeps the within-stay spread as its stationary SD and
-//! is correlated from one reading to the next. A deteriorating patient's progress ramps from 0
-//! to 1 after an onset time, and back to 0 when they are moved to another unit (the escalation
-//! treated them). Consciousness is Alert unless a deteriorating patient becomes newly confused
-//! late in the ramp; supplemental oxygen is on when the baseline SpO2 is below the target range
-//! or half-way into a deterioration.
+//! `mean + spread × (baseline − mean + AR(1) noise) + progress × deterioration shift`, clamped
+//! and rounded as a monitor would report it (whole numbers; temperature to 0.1). The baseline
+//! is drawn once per patient from the between-stay spread; the noise keeps the within-stay
+//! spread as its stationary SD and is correlated from one reading to the next; `spread` is 1 in
+//! intensive care and [`calibration::WARD_SPREAD`] elsewhere. A deteriorating patient's
+//! progress ramps from 0 to 1 after an onset time, stays at 1 for a while, and recovers to 0
+//! (or drops to 0 at once when the patient is moved to another unit: the escalation treated
+//! them). Consciousness is Alert unless a deteriorating patient becomes newly confused late in
+//! the ramp; supplemental oxygen is on when the baseline SpO2 (after `spread`) is below the
+//! target range, or half-way into a deterioration.
 
 use super::arrivals::uniform;
 use super::calibration::{
-    self, DETERIORATION_CONFUSION, DETERIORATION_ONSET_HOURS, DETERIORATION_RAMP_HOURS,
-    OXYGEN_BELOW_SPO2, VITALS,
+    self, DETERIORATION_CONFUSION, DETERIORATION_ONSET_HOURS, DETERIORATION_PLATEAU_HOURS,
+    DETERIORATION_RAMP_HOURS, DETERIORATION_RECOVERY_HOURS, OXYGEN_BELOW_SPO2, VITALS,
 };
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -28,7 +30,6 @@ pub const PARAMETERS: usize = VITALS.len();
 pub struct Physiology {
     baseline: [f64; PARAMETERS],
     noise: [f64; PARAMETERS],
-    on_oxygen_at_baseline: bool,
     deterioration: Option<Deterioration>,
 }
 
@@ -36,6 +37,8 @@ pub struct Physiology {
 struct Deterioration {
     onset: Millis,
     ramp_ms: f64,
+    plateau_ms: f64,
+    recovery_ms: f64,
     confusion: bool,
 }
 
@@ -53,7 +56,11 @@ pub struct Observation {
 
 impl Physiology {
     /// A new patient admitted at `admitted`; deteriorates with probability `deterioration_rate`.
-    pub fn new<R: rand::Rng + ?Sized>(rng: &mut R, admitted: Millis, deterioration_rate: f64) -> Self {
+    pub fn new<R: rand::Rng + ?Sized>(
+        rng: &mut R,
+        admitted: Millis,
+        deterioration_rate: f64,
+    ) -> Self {
         let mut baseline = [0.0; PARAMETERS];
         let mut noise = [0.0; PARAMETERS];
         for (i, v) in VITALS.iter().enumerate() {
@@ -62,30 +69,50 @@ impl Physiology {
             let z: f64 = rng.sample(StandardNormal);
             noise[i] = v.within_sd * z;
         }
-        let on_oxygen_at_baseline = baseline[1] < OXYGEN_BELOW_SPO2;
         let deterioration = (rng.random::<f64>() < deterioration_rate).then(|| {
-            let (lo, hi) = DETERIORATION_ONSET_HOURS;
-            let onset = admitted + (uniform(rng, lo, hi) * HOUR_MS as f64) as Millis;
-            let (lo, hi) = DETERIORATION_RAMP_HOURS;
+            let mut hours = |(lo, hi): (f64, f64)| uniform(rng, lo, hi) * HOUR_MS as f64;
+            let onset = admitted + hours(DETERIORATION_ONSET_HOURS) as Millis;
+            let (ramp_ms, plateau_ms) = (
+                hours(DETERIORATION_RAMP_HOURS),
+                hours(DETERIORATION_PLATEAU_HOURS),
+            );
+            let recovery_ms = hours(DETERIORATION_RECOVERY_HOURS);
+            let confusion = rng.random::<f64>() < DETERIORATION_CONFUSION;
             Deterioration {
                 onset,
-                ramp_ms: uniform(rng, lo, hi) * HOUR_MS as f64,
-                confusion: rng.random::<f64>() < DETERIORATION_CONFUSION,
+                ramp_ms,
+                plateau_ms,
+                recovery_ms,
+                confusion,
             }
         });
-        Physiology { baseline, noise, on_oxygen_at_baseline, deterioration }
+        Physiology {
+            baseline,
+            noise,
+            deterioration,
+        }
     }
 
     /// Whether the patient deteriorates during this stay (at some point).
+    #[cfg(test)]
     pub fn deteriorates(&self) -> bool {
         self.deterioration.is_some()
     }
 
     /// How far the deterioration has gone at `t`, 0 to 1.
     pub fn progress(&self, t: Millis) -> f64 {
-        match self.deterioration {
-            Some(d) if t > d.onset => (((t - d.onset) as f64) / d.ramp_ms).min(1.0),
-            _ => 0.0,
+        let Some(d) = self.deterioration else {
+            return 0.0;
+        };
+        let since = (t - d.onset) as f64;
+        if since <= 0.0 {
+            0.0
+        } else if since < d.ramp_ms {
+            since / d.ramp_ms
+        } else if since < d.ramp_ms + d.plateau_ms {
+            1.0
+        } else {
+            (1.0 - (since - d.ramp_ms - d.plateau_ms) / d.recovery_ms).max(0.0)
         }
     }
 
@@ -96,22 +123,33 @@ impl Physiology {
         }
     }
 
-    /// The next observation set at `t`; `ar` is the noise correlation since the last one.
-    pub fn observe<R: rand::Rng + ?Sized>(&mut self, rng: &mut R, t: Millis, ar: f64) -> Observation {
+    /// The next observation set at `t`; `ar` is the noise correlation since the last one and
+    /// `spread` scales the deviations from the population mean.
+    pub fn observe<R: rand::Rng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        t: Millis,
+        ar: f64,
+        spread: f64,
+    ) -> Observation {
         let progress = self.progress(t);
         let innovation = (1.0 - ar * ar).max(0.0).sqrt();
         let mut values = [Milli(0); PARAMETERS];
         for (i, v) in VITALS.iter().enumerate() {
             let z: f64 = rng.sample(StandardNormal);
             self.noise[i] = ar * self.noise[i] + innovation * v.within_sd * z;
-            let x = self.baseline[i] + self.noise[i] + progress * v.deterioration_shift;
+            let x = v.mean
+                + spread * (self.baseline[i] - v.mean + self.noise[i])
+                + progress * v.deterioration_shift;
             values[i] = report(x, v);
         }
         let confused = self.deterioration.is_some_and(|d| d.confusion) && progress >= 0.75;
+        let spo2 = &VITALS[1];
+        let baseline_spo2 = spo2.mean + spread * (self.baseline[1] - spo2.mean);
         Observation {
             values,
             consciousness: if confused { Acvpu::C } else { Acvpu::A },
-            supplemental_oxygen: self.on_oxygen_at_baseline || progress >= 0.5,
+            supplemental_oxygen: baseline_spo2 < OXYGEN_BELOW_SPO2 || progress >= 0.5,
         }
     }
 }
@@ -119,7 +157,11 @@ impl Physiology {
 /// Clamps to the parameter's range and rounds as a monitor reports it, in thousandths.
 fn report(x: f64, v: &calibration::VitalCalibration) -> Milli {
     let (lo, hi) = v.clamp;
-    let x = if x.is_finite() { x.clamp(lo, hi) } else { v.mean };
+    let x = if x.is_finite() {
+        x.clamp(lo, hi)
+    } else {
+        v.mean
+    };
     match v.decimals {
         0 => Milli(x.round() as i64 * 1000),
         _ => Milli((x * 10.0).round() as i64 * 100),
@@ -137,7 +179,12 @@ mod tests {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
         for n in 0..2_000 {
             let mut p = Physiology::new(&mut rng, 0, 0.5);
-            let o = p.observe(&mut rng, (n % 100) * HOUR_MS, 0.7);
+            let o = p.observe(
+                &mut rng,
+                (n % 100) * HOUR_MS,
+                0.7,
+                if n % 2 == 0 { 1.0 } else { 0.5 },
+            );
             for (v, x) in VITALS.iter().zip(o.values) {
                 let (lo, hi) = v.code.plausible();
                 assert!(lo <= x && x <= hi, "{:?} {x:?}", v.code);
@@ -148,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn deterioration_ramps_then_ends_on_a_move() {
+    fn deterioration_ramps_recovers_or_ends_on_a_move() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
         let mut p = loop {
             let p = Physiology::new(&mut rng, 0, 1.0);
@@ -156,12 +203,23 @@ mod tests {
                 break p;
             }
         };
+        let d = p.deterioration.unwrap_or_else(|| panic!("deteriorates"));
         assert_eq!(p.progress(0), 0.0);
-        let late = 72 * HOUR_MS;
-        assert_eq!(p.progress(late), 1.0);
-        let sick: Vec<Observation> = (0..50).map(|_| p.observe(&mut rng, late, 0.0)).collect();
+        assert!(p.progress(d.onset + (d.ramp_ms / 2.0) as Millis) > 0.4);
+        let worst = d.onset + (d.ramp_ms + d.plateau_ms / 2.0) as Millis;
+        assert_eq!(p.progress(worst), 1.0);
+        let over = d.onset + (d.ramp_ms + d.plateau_ms + d.recovery_ms) as Millis + 1;
+        assert_eq!(p.progress(over), 0.0);
+        let sick: Vec<Observation> = (0..50)
+            .map(|_| p.observe(&mut rng, worst, 0.0, 0.5))
+            .collect();
         assert!(sick.iter().all(|o| o.supplemental_oxygen));
-        p.moved(late);
-        assert_eq!(p.progress(late + HOUR_MS), 0.0);
+        let rr = |o: &Observation| o.values[0].round_whole();
+        assert!(
+            sick.iter().map(rr).sum::<i64>() / 50 >= 25,
+            "RR of the deteriorated"
+        );
+        p.moved(worst);
+        assert_eq!(p.progress(worst + HOUR_MS), 0.0);
     }
 }

@@ -14,7 +14,7 @@
 //! minutes from unit admission to hospital admission, usually negative). Unit stays of one
 //! hospital stay keep their true spacing; different hospital stays of one patient do not.
 //!
-//! ## `patient.csv.gz` -> [`Adt`](wardstream_schemas::Adt)
+//! ## `patient.csv.gz` -> [`Adt`]
 //! Each unit stay (row) is one encounter: `encounter_id` = `patientunitstayid`, `patient_id` =
 //! `uniquepid`.
 //! - `admit` into `unittype` (`Med-Surg ICU`, `MICU`, …) at `unit_admit`, event id
@@ -59,7 +59,9 @@ use chrono::{NaiveTime, Timelike};
 use csv::ByteRecord;
 use std::collections::HashMap;
 use wardstream_schemas::time::{DAY_MS, MINUTE_MS, day_start};
-use wardstream_schemas::{Adt, AdtKind, Event, Millis, Reject, RejectReason, SCHEMA_VERSION, Stream, VitalCode};
+use wardstream_schemas::{
+    Adt, AdtKind, Event, Millis, Reject, RejectReason, SCHEMA_VERSION, Stream, VitalCode,
+};
 
 /// The data set's folder.
 pub const FOLDER: &str = "eicu-demo";
@@ -74,8 +76,14 @@ struct Stay {
 }
 
 /// Unit admission of a stay (see the module docs).
-pub fn unit_admission(anchor: Millis, health_system_stay: u64, hospital_admit_clock: Millis, hospital_admit_offset_min: i64) -> Millis {
-    day_start(anchor) + (health_system_stay % 365) as i64 * DAY_MS + hospital_admit_clock - hospital_admit_offset_min * MINUTE_MS
+pub fn unit_admission(
+    anchor: Millis,
+    health_system_stay: u64,
+    hospital_admit_clock: Millis,
+    hospital_admit_offset_min: i64,
+) -> Millis {
+    day_start(anchor) + (health_system_stay % 365) as i64 * DAY_MS + hospital_admit_clock
+        - hospital_admit_offset_min * MINUTE_MS
 }
 
 /// Replays the eICU demo into `out`.
@@ -88,12 +96,27 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
 }
 
 fn clock(s: &str) -> Option<Millis> {
-    NaiveTime::parse_from_str(s, "%H:%M:%S").ok().map(|t| i64::from(t.num_seconds_from_midnight()) * 1000)
+    NaiveTime::parse_from_str(s, "%H:%M:%S")
+        .ok()
+        .map(|t| i64::from(t.num_seconds_from_midnight()) * 1000)
 }
 
-fn load_patients(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays: &mut HashMap<String, Stay>) -> Result<FileSummary> {
+fn load_patients(
+    opts: &ReplayOptions,
+    out: &mut Vec<SourceRecord>,
+    stays: &mut HashMap<String, Stay>,
+) -> Result<FileSummary> {
     let mut table = Table::open(&opts.data_dir, "eicu-demo/patient.csv.gz")?;
-    let [c_stay, c_hss, c_hospital, c_clock, c_offset, c_unit, c_dis, c_pid] = table.columns([
+    let [
+        c_stay,
+        c_hss,
+        c_hospital,
+        c_clock,
+        c_offset,
+        c_unit,
+        c_dis,
+        c_pid,
+    ] = table.columns([
         "patientunitstayid",
         "patienthealthsystemstayid",
         "hospitalid",
@@ -109,11 +132,22 @@ fn load_patients(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays: &mut 
         tally.row();
         let hospital = text(&rec, c_hospital);
         if hospital.is_empty() {
-            tally.reject(Stream::Adt, Reject::new(RejectReason::MissingId, "hospitalid is empty"), n, &rec, None);
+            tally.reject(
+                Stream::Adt,
+                Reject::new(RejectReason::MissingId, "hospitalid is empty"),
+                n,
+                &rec,
+                None,
+            );
             continue;
         }
         let Some(hss) = field(&rec, c_hss).and_then(|s| s.parse::<u64>().ok()) else {
-            tally.malformed(Stream::Adt, "patienthealthsystemstayid is not a number", n, &rec);
+            tally.malformed(
+                Stream::Adt,
+                "patienthealthsystemstayid is not a number",
+                n,
+                &rec,
+            );
             continue;
         };
         let Some(admit_clock) = field(&rec, c_clock).and_then(clock) else {
@@ -121,7 +155,12 @@ fn load_patients(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays: &mut 
             continue;
         };
         let Some(offset) = field(&rec, c_offset).and_then(|s| s.parse::<i64>().ok()) else {
-            tally.malformed(Stream::Adt, "hospitaladmitoffset is not a whole number", n, &rec);
+            tally.malformed(
+                Stream::Adt,
+                "hospitaladmitoffset is not a whole number",
+                n,
+                &rec,
+            );
             continue;
         };
         let unit_admit = unit_admission(opts.anchor, hss, admit_clock, offset);
@@ -149,38 +188,82 @@ fn load_patients(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays: &mut 
             })
         };
         let admit = adt(AdtKind::Admit, unit_admit);
-        let discharge = field(&rec, c_dis).and_then(|s| s.parse::<i64>().ok()).map(|d| adt(AdtKind::Discharge, unit_admit + d * MINUTE_MS));
+        let discharge = field(&rec, c_dis)
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(|d| adt(AdtKind::Discharge, unit_admit + d * MINUTE_MS));
         tally.check(admit, n, &rec);
         match discharge {
             Some(discharge) => tally.check(discharge, n, &rec),
-            None => tally.malformed(Stream::Adt, "unitdischargeoffset is not a whole number", n, &rec),
+            None => tally.malformed(
+                Stream::Adt,
+                "unitdischargeoffset is not a whole number",
+                n,
+                &rec,
+            ),
         }
         if !stay_id.is_empty() {
-            stays.insert(stay_id.to_owned(), Stay { unit_admit, tenant, patient: patient.to_owned() });
+            stays.insert(
+                stay_id.to_owned(),
+                Stay {
+                    unit_admit,
+                    tenant,
+                    patient: patient.to_owned(),
+                },
+            );
         }
     }
     Ok(tally.finish())
 }
 
 /// The stay of a vitals row, or a `missing_id` dead letter.
-fn stay_of<'s>(stays: &'s HashMap<String, Stay>, id: &str, tally: &mut Tally<'_>, n: u64, rec: &ByteRecord) -> Option<&'s Stay> {
+fn stay_of<'s>(
+    stays: &'s HashMap<String, Stay>,
+    id: &str,
+    tally: &mut Tally<'_>,
+    n: u64,
+    rec: &ByteRecord,
+) -> Option<&'s Stay> {
     let stay = stays.get(id);
     if stay.is_none() {
-        let reject = Reject::new(RejectReason::MissingId, "patientunitstayid is not a stay in patient.csv.gz");
+        let reject = Reject::new(
+            RejectReason::MissingId,
+            "patientunitstayid is not a stay in patient.csv.gz",
+        );
         tally.reject(Stream::Vitals, reject, n, rec, None);
     }
     stay
 }
 
-fn load_vital_aperiodic(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays: &HashMap<String, Stay>) -> Result<FileSummary> {
+fn load_vital_aperiodic(
+    opts: &ReplayOptions,
+    out: &mut Vec<SourceRecord>,
+    stays: &HashMap<String, Stay>,
+) -> Result<FileSummary> {
     let mut table = Table::open(&opts.data_dir, "eicu-demo/vitalAperiodic.csv.gz")?;
-    let [c_id, c_stay, c_offset, c_sys, c_dia] =
-        table.columns(["vitalaperiodicid", "patientunitstayid", "observationoffset", "noninvasivesystolic", "noninvasivediastolic"])?;
+    let [c_id, c_stay, c_offset, c_sys, c_dia] = table.columns([
+        "vitalaperiodicid",
+        "patientunitstayid",
+        "observationoffset",
+        "noninvasivesystolic",
+        "noninvasivediastolic",
+    ])?;
     let mut tally = Tally::new(table.file(), out);
     let mut rec = ByteRecord::new();
     let cells = [
-        (c_sys, VitalCode::SystolicBp, "sys", "empty noninvasivesystolic", "noninvasivesystolic is not a number"),
-        (c_dia, VitalCode::DiastolicBp, "dia", "empty noninvasivediastolic", "noninvasivediastolic is not a number"),
+        (
+            c_sys,
+            VitalCode::SystolicBp,
+            "sys",
+            "empty noninvasivesystolic",
+            "noninvasivesystolic is not a number",
+        ),
+        (
+            c_dia,
+            VitalCode::DiastolicBp,
+            "dia",
+            "empty noninvasivediastolic",
+            "noninvasivediastolic is not a number",
+        ),
     ];
     while let Some(n) = table.next(&mut rec)? {
         tally.row();
@@ -196,13 +279,24 @@ fn load_vital_aperiodic(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays
             continue;
         }
         let stay_id = text(&rec, c_stay);
-        let Some(stay) = stay_of(stays, stay_id, &mut tally, n, &rec) else { continue };
+        let Some(stay) = stay_of(stays, stay_id, &mut tally, n, &rec) else {
+            continue;
+        };
         let Some(offset) = field(&rec, c_offset).and_then(|s| s.parse::<i64>().ok()) else {
-            tally.malformed(Stream::Vitals, "observationoffset is not a whole number", n, &rec);
+            tally.malformed(
+                Stream::Vitals,
+                "observationoffset is not a whole number",
+                n,
+                &rec,
+            );
             continue;
         };
         let time = stay.unit_admit + offset * MINUTE_MS;
-        let who = Subject { tenant: &stay.tenant, patient: &stay.patient, encounter: stay_id };
+        let who = Subject {
+            tenant: &stay.tenant,
+            patient: &stay.patient,
+            encounter: stay_id,
+        };
         let id = text(&rec, c_id);
         for &(c, code, suffix, _, bad) in &cells {
             let cell = text(&rec, c);
@@ -211,7 +305,13 @@ fn load_vital_aperiodic(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays
             }
             match number(cell) {
                 Some(v) => {
-                    let event = vital(format!("eicu-vap-{id}-{suffix}"), who, time, Observed::Quantity(code, v), Some("nibp-cuff"));
+                    let event = vital(
+                        format!("eicu-vap-{id}-{suffix}"),
+                        who,
+                        time,
+                        Observed::Quantity(code, v),
+                        Some("nibp-cuff"),
+                    );
                     tally.check(event, n, &rec);
                 }
                 None => tally.malformed(Stream::Vitals, bad, n, &rec),
@@ -229,10 +329,19 @@ enum Label {
     Fio2,
 }
 
-fn load_respiratory_charting(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, stays: &HashMap<String, Stay>) -> Result<FileSummary> {
+fn load_respiratory_charting(
+    opts: &ReplayOptions,
+    out: &mut Vec<SourceRecord>,
+    stays: &HashMap<String, Stay>,
+) -> Result<FileSummary> {
     let mut table = Table::open(&opts.data_dir, "eicu-demo/respiratoryCharting.csv.gz")?;
-    let [c_id, c_stay, c_offset, c_label, c_value] =
-        table.columns(["respchartid", "patientunitstayid", "respchartoffset", "respchartvaluelabel", "respchartvalue"])?;
+    let [c_id, c_stay, c_offset, c_label, c_value] = table.columns([
+        "respchartid",
+        "patientunitstayid",
+        "respchartoffset",
+        "respchartvaluelabel",
+        "respchartvalue",
+    ])?;
     let mut tally = Tally::new(table.file(), out);
     let mut rec = ByteRecord::new();
     while let Some(n) = table.next(&mut rec)? {
@@ -247,9 +356,16 @@ fn load_respiratory_charting(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, 
             }
         };
         let stay_id = text(&rec, c_stay);
-        let Some(stay) = stay_of(stays, stay_id, &mut tally, n, &rec) else { continue };
+        let Some(stay) = stay_of(stays, stay_id, &mut tally, n, &rec) else {
+            continue;
+        };
         let Some(offset) = field(&rec, c_offset).and_then(|s| s.parse::<i64>().ok()) else {
-            tally.malformed(Stream::Vitals, "respchartoffset is not a whole number", n, &rec);
+            tally.malformed(
+                Stream::Vitals,
+                "respchartoffset is not a whole number",
+                n,
+                &rec,
+            );
             continue;
         };
         let raw_value = text(&rec, c_value);
@@ -273,8 +389,22 @@ fn load_respiratory_charting(opts: &ReplayOptions, out: &mut Vec<SourceRecord>, 
                 }
             },
         };
-        let who = Subject { tenant: &stay.tenant, patient: &stay.patient, encounter: stay_id };
-        tally.check(vital(format!("eicu-rc-{}", text(&rec, c_id)), who, time, observed, None), n, &rec);
+        let who = Subject {
+            tenant: &stay.tenant,
+            patient: &stay.patient,
+            encounter: stay_id,
+        };
+        tally.check(
+            vital(
+                format!("eicu-rc-{}", text(&rec, c_id)),
+                who,
+                time,
+                observed,
+                None,
+            ),
+            n,
+            &rec,
+        );
     }
     Ok(tally.finish())
 }
@@ -287,7 +417,11 @@ mod tests {
     use wardstream_schemas::time::parse_rfc3339;
 
     fn replay() -> (Vec<FileSummary>, Vec<SourceRecord>) {
-        let opts = ReplayOptions { data_dir: test_data_dir(), data_sets: vec![DataSet::EicuDemo], ..ReplayOptions::default() };
+        let opts = ReplayOptions {
+            data_dir: test_data_dir(),
+            data_sets: vec![DataSet::EicuDemo],
+            ..ReplayOptions::default()
+        };
         let mut out = Vec::new();
         let files = load(&opts, &mut out).expect("eICU demo");
         (files, out)
@@ -310,17 +444,40 @@ mod tests {
     #[test]
     fn demo_counts() {
         let (files, out) = replay();
-        let [patients, bp, resp] = &files[..] else { panic!("three files") };
-        assert_eq!((patients.rows, patients.events, patients.rejected_total()), (2_520, 5_040, 0));
-        assert_eq!((bp.rows, bp.events, bp.rejected_total()), (274_088, 241_808 + 241_823, 0));
+        let [patients, bp, resp] = &files[..] else {
+            panic!("three files")
+        };
+        assert_eq!(
+            (patients.rows, patients.events, patients.rejected_total()),
+            (2_520, 5_040, 0)
+        );
+        assert_eq!(
+            (bp.rows, bp.events, bp.rejected_total()),
+            (274_088, 241_808 + 241_823, 0)
+        );
         assert_eq!(
             bp.skipped,
-            BTreeMap::from([("empty noninvasivediastolic".to_owned(), 32_265), ("empty noninvasivesystolic".to_owned(), 32_280)])
+            BTreeMap::from([
+                ("empty noninvasivediastolic".to_owned(), 32_265),
+                ("empty noninvasivesystolic".to_owned(), 32_280)
+            ])
         );
         assert_eq!(resp.rows, 176_089);
-        assert_eq!(resp.events, (22_210 - 8) + (9_843 - 1) + 3_672 + (27_432 - 162));
-        assert_eq!(resp.rejected, BTreeMap::from([(RejectReason::ValueOutOfRange, 8 + 1 + 162)]));
-        assert_eq!(resp.skipped, BTreeMap::from([("other label".to_owned(), 176_089 - 22_210 - 9_843 - 3_672 - 27_432)]));
+        assert_eq!(
+            resp.events,
+            (22_210 - 8) + (9_843 - 1) + 3_672 + (27_432 - 162)
+        );
+        assert_eq!(
+            resp.rejected,
+            BTreeMap::from([(RejectReason::ValueOutOfRange, 8 + 1 + 162)])
+        );
+        assert_eq!(
+            resp.skipped,
+            BTreeMap::from([(
+                "other label".to_owned(),
+                176_089 - 22_210 - 9_843 - 3_672 - 27_432
+            )])
+        );
 
         let tenants: BTreeSet<&str> = out
             .iter()
@@ -340,9 +497,13 @@ mod tests {
         let mut admits = BTreeMap::new();
         for r in &out {
             if let SourceRecord::Event(Event::Adt(a)) = r {
-                *census.entry(a.encounter_id.as_str()).or_default() += if a.kind == AdtKind::Admit { 1 } else { -1 };
+                *census.entry(a.encounter_id.as_str()).or_default() +=
+                    if a.kind == AdtKind::Admit { 1 } else { -1 };
                 if a.kind == AdtKind::Admit {
-                    admits.insert(a.encounter_id.as_str(), (a.event_time, a.tenant_id.as_str(), a.patient_id.as_str()));
+                    admits.insert(
+                        a.encounter_id.as_str(),
+                        (a.event_time, a.tenant_id.as_str(), a.patient_id.as_str()),
+                    );
                 }
             }
         }
@@ -352,7 +513,9 @@ mod tests {
         let (t, tenant, patient) = admits["141764"];
         assert_eq!((tenant, patient), ("eicu-59", "002-1039"));
         let discharge = out.iter().find_map(|r| match r {
-            SourceRecord::Event(Event::Adt(a)) if a.event_id == "eicu-adt-141764-discharge" => Some(a),
+            SourceRecord::Event(Event::Adt(a)) if a.event_id == "eicu-adt-141764-discharge" => {
+                Some(a)
+            }
             _ => None,
         });
         let discharge = discharge.expect("discharge of 141764");
@@ -360,17 +523,32 @@ mod tests {
         assert_eq!(discharge.from_care_unit.as_deref(), Some("Med-Surg ICU"));
         // Its first cuff reading (id 3661418, offset 81: 171/90).
         let sys = out.iter().find_map(|r| match r {
-            SourceRecord::Event(Event::VitalSign(v)) if v.event_id == "eicu-vap-3661418-sys" => Some(v),
+            SourceRecord::Event(Event::VitalSign(v)) if v.event_id == "eicu-vap-3661418-sys" => {
+                Some(v)
+            }
             _ => None,
         });
         let sys = sys.expect("systolic 3661418");
-        assert_eq!((sys.event_time, sys.tenant_id.as_str(), sys.encounter_id.as_str()), (t + 81 * MINUTE_MS, "eicu-59", "141764"));
-        assert_eq!((sys.code.as_deref(), sys.value.map(|v| v.round_whole())), (Some("8480-6"), Some(171)));
+        assert_eq!(
+            (
+                sys.event_time,
+                sys.tenant_id.as_str(),
+                sys.encounter_id.as_str()
+            ),
+            (t + 81 * MINUTE_MS, "eicu-59", "141764")
+        );
+        assert_eq!(
+            (sys.code.as_deref(), sys.value.map(|v| v.round_whole())),
+            (Some("8480-6"), Some(171))
+        );
         // Every vital's tenant and patient are its stay's.
         for r in &out {
             if let SourceRecord::Event(Event::VitalSign(v)) = r {
                 let (_, tenant, patient) = admits[v.encounter_id.as_str()];
-                assert_eq!((v.tenant_id.as_str(), v.patient_id.as_str()), (tenant, patient));
+                assert_eq!(
+                    (v.tenant_id.as_str(), v.patient_id.as_str()),
+                    (tenant, patient)
+                );
             }
         }
     }

@@ -16,7 +16,7 @@
 //! and every length of stay. A subject with no admission would be anchored on its first
 //! transfer instead (none in the demo). Times are naive `YYYY-MM-DD HH:MM:SS`, taken as UTC.
 //!
-//! ## `hosp/transfers.csv.gz` -> [`Adt`](wardstream_schemas::Adt)
+//! ## `hosp/transfers.csv.gz` -> [`Adt`]
 //! `subject_id` -> `patient_id`, `hadm_id` -> `encounter_id`, `intime` -> `event_time`, event
 //! id `mimic-transfer-<transfer_id>`. Rows are grouped by `hadm_id` and ordered by `intime`
 //! (a `discharge` row last at equal times; then file order):
@@ -34,7 +34,7 @@
 //! again. The 1,190 rows therefore give 1,244 ADT events (329 admits, 586 transfers, 329
 //! discharges), and every encounter's census ends at 0.
 //!
-//! ## `hosp/drgcodes.csv.gz` -> [`Charge`](wardstream_schemas::Charge), MS-DRG facility claims
+//! ## `hosp/drgcodes.csv.gz` -> [`Charge`], MS-DRG facility claims
 //! `drg_type` `HCFA` rows are MS-DRGs (233): one `posted` charge per row, `code_system`
 //! `ms_drg`, `code` = `drg_code` zero-padded to three digits, posted at the admission's
 //! `dischtime` (from `admissions.csv.gz`; a facility claim is final at discharge). Amount =
@@ -44,7 +44,7 @@
 //! grouping Medicare does not pay on: skipped as `apr_drg (not billed)`. Event id
 //! `mimic-drg-<hadm_id>-<code>`, `charge_id` `drg-<hadm_id>-<code>`.
 //!
-//! ## `hosp/hcpcsevents.csv.gz` -> [`Charge`](wardstream_schemas::Charge), HCPCS/CPT services
+//! ## `hosp/hcpcsevents.csv.gz` -> [`Charge`], HCPCS/CPT services
 //! One `posted` charge per row, `code_system` `hcpcs`, `code` = `hcpcs_cd`, at `chartdate`
 //! 12:00 (the source has only a date; noon keeps it inside the day), priced at the code's 2023
 //! national facility fee. Codes without a price are `unpriced_code` (45 of the 61 rows: G0378
@@ -69,7 +69,8 @@ use csv::ByteRecord;
 use std::collections::HashMap;
 use wardstream_schemas::time::{DAY_MS, HOUR_MS, day_start, parse_date, parse_naive};
 use wardstream_schemas::{
-    Adt, AdtKind, Charge, ChargeStatus, CodeSystem, Event, Millis, Reject, RejectReason, SCHEMA_VERSION, Stream,
+    Adt, AdtKind, Charge, ChargeStatus, CodeSystem, Event, Millis, Reject, RejectReason,
+    SCHEMA_VERSION, Stream,
 };
 
 /// The data set's folder.
@@ -124,7 +125,12 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
     let diagnoses = read_diagnoses(dir.as_path())?;
     let weights = DrgWeights::load(dir)?;
     let fees = FeeSchedule::load(dir)?;
-    let claims = Claims { admissions: &admissions, shifts: &shifts, units: &units, diagnoses: &diagnoses };
+    let claims = Claims {
+        admissions: &admissions,
+        shifts: &shifts,
+        units: &units,
+        diagnoses: &diagnoses,
+    };
     let drg = claims.map_drgcodes(dir, &weights, opts.drg_base_rate_minor, out)?;
     let hcpcs = claims.map_hcpcsevents(dir, &fees, out)?;
     Ok(vec![adt, drg, hcpcs])
@@ -132,7 +138,8 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
 
 fn read_admissions(dir: &std::path::Path) -> Result<HashMap<String, Admission>> {
     let mut table = Table::open(dir, ADMISSIONS)?;
-    let [c_subject, c_hadm, c_admit, c_disch] = table.columns(["subject_id", "hadm_id", "admittime", "dischtime"])?;
+    let [c_subject, c_hadm, c_admit, c_disch] =
+        table.columns(["subject_id", "hadm_id", "admittime", "dischtime"])?;
     let mut rec = ByteRecord::new();
     let mut admissions = HashMap::new();
     while table.next(&mut rec)?.is_some() {
@@ -148,8 +155,15 @@ fn read_admissions(dir: &std::path::Path) -> Result<HashMap<String, Admission>> 
 
 fn read_transfers(dir: &std::path::Path) -> Result<(String, Vec<TransferRow>)> {
     let mut table = Table::open(dir, TRANSFERS)?;
-    let [c_subject, c_hadm, c_id, c_type, c_unit, c_in, c_out] =
-        table.columns(["subject_id", "hadm_id", "transfer_id", "eventtype", "careunit", "intime", "outtime"])?;
+    let [c_subject, c_hadm, c_id, c_type, c_unit, c_in, c_out] = table.columns([
+        "subject_id",
+        "hadm_id",
+        "transfer_id",
+        "eventtype",
+        "careunit",
+        "intime",
+        "outtime",
+    ])?;
     let mut rows = Vec::new();
     let mut rec = ByteRecord::new();
     while let Some(n) = table.next(&mut rec)? {
@@ -169,27 +183,50 @@ fn read_transfers(dir: &std::path::Path) -> Result<(String, Vec<TransferRow>)> {
 }
 
 /// Subject -> shift. Subjects whose id is not a number have none (their rows are dead letters).
-fn subject_shifts(admissions: &HashMap<String, Admission>, transfers: &(String, Vec<TransferRow>), anchor: Millis) -> HashMap<String, Millis> {
+fn subject_shifts(
+    admissions: &HashMap<String, Admission>,
+    transfers: &(String, Vec<TransferRow>),
+    anchor: Millis,
+) -> HashMap<String, Millis> {
     let mut first: HashMap<&str, Millis> = HashMap::new();
     for a in admissions.values() {
         if let Some(t) = a.admit {
-            first.entry(a.subject.as_str()).and_modify(|f| *f = (*f).min(t)).or_insert(t);
+            first
+                .entry(a.subject.as_str())
+                .and_modify(|f| *f = (*f).min(t))
+                .or_insert(t);
         }
     }
     let mut first_transfer: HashMap<&str, Millis> = HashMap::new();
     for r in &transfers.1 {
         if let Some(t) = r.intime.filter(|_| !first.contains_key(r.subject.as_str())) {
-            first_transfer.entry(r.subject.as_str()).and_modify(|f| *f = (*f).min(t)).or_insert(t);
+            first_transfer
+                .entry(r.subject.as_str())
+                .and_modify(|f| *f = (*f).min(t))
+                .or_insert(t);
         }
     }
     first
         .into_iter()
         .chain(first_transfer)
-        .filter_map(|(subject, t)| Some((subject.to_owned(), subject_shift(subject.parse().ok()?, t, anchor))))
+        .filter_map(|(subject, t)| {
+            Some((
+                subject.to_owned(),
+                subject_shift(subject.parse().ok()?, t, anchor),
+            ))
+        })
         .collect()
 }
 
-fn adt_event(row: &TransferRow, id: String, encounter: &str, kind: AdtKind, time: Millis, unit: Option<&str>, from: Option<&str>) -> Event {
+fn adt_event(
+    row: &TransferRow,
+    id: String,
+    encounter: &str,
+    kind: AdtKind,
+    time: Millis,
+    unit: Option<&str>,
+    from: Option<&str>,
+) -> Event {
     let nonempty = |u: Option<&str>| u.filter(|u| !u.is_empty()).map(str::to_owned);
     Event::Adt(Adt {
         event_id: id,
@@ -208,7 +245,11 @@ fn adt_event(row: &TransferRow, id: String, encounter: &str, kind: AdtKind, time
 
 /// Transfers to ADT events (see the module docs); returns the file summary and each
 /// admission's care units over time.
-fn map_transfers(transfers: &(String, Vec<TransferRow>), shifts: &HashMap<String, Millis>, out: &mut Vec<SourceRecord>) -> (FileSummary, Units) {
+fn map_transfers(
+    transfers: &(String, Vec<TransferRow>),
+    shifts: &HashMap<String, Millis>,
+    out: &mut Vec<SourceRecord>,
+) -> (FileSummary, Units) {
     let (file, rows) = transfers;
     let mut tally = Tally::new(file, out);
     // (row index, shifted intime) of the rows that can be placed in time.
@@ -216,7 +257,13 @@ fn map_transfers(transfers: &(String, Vec<TransferRow>), shifts: &HashMap<String
     for (i, row) in rows.iter().enumerate() {
         tally.row();
         if row.transfer_id.is_empty() {
-            tally.reject(Stream::Adt, Reject::new(RejectReason::MissingId, "transfer_id is empty"), row.n, &row.rec, None);
+            tally.reject(
+                Stream::Adt,
+                Reject::new(RejectReason::MissingId, "transfer_id is empty"),
+                row.n,
+                &row.rec,
+                None,
+            );
         } else if let (Some(t), Some(shift)) = (row.intime, shifts.get(&row.subject)) {
             placed.push((i, t + shift));
         } else if row.intime.is_none() {
@@ -226,7 +273,14 @@ fn map_transfers(transfers: &(String, Vec<TransferRow>), shifts: &HashMap<String
         }
     }
     placed.sort_by(|&(a, ta), &(b, tb)| {
-        let key = |i: usize, t: Millis| (rows[i].hadm.as_str(), t, rows[i].eventtype == "discharge", rows[i].n);
+        let key = |i: usize, t: Millis| {
+            (
+                rows[i].hadm.as_str(),
+                t,
+                rows[i].eventtype == "discharge",
+                rows[i].n,
+            )
+        };
         key(a, ta).cmp(&key(b, tb))
     });
 
@@ -234,7 +288,10 @@ fn map_transfers(transfers: &(String, Vec<TransferRow>), shifts: &HashMap<String
     let mut k = 0;
     while k < placed.len() {
         let hadm = rows[placed[k].0].hadm.as_str();
-        let end = placed[k..].iter().position(|&(i, _)| rows[i].hadm != hadm).map_or(placed.len(), |p| k + p);
+        let end = placed[k..]
+            .iter()
+            .position(|&(i, _)| rows[i].hadm != hadm)
+            .map_or(placed.len(), |p| k + p);
         if hadm.is_empty() {
             for &(i, t) in &placed[k..end] {
                 ed_visit(&rows[i], t, shifts, &mut tally);
@@ -249,7 +306,12 @@ fn map_transfers(transfers: &(String, Vec<TransferRow>), shifts: &HashMap<String
 }
 
 /// One admission's rows, in order: admit, transfers, discharge.
-fn admission(rows: &[TransferRow], group: &[(usize, Millis)], stays: &mut Vec<(Millis, String)>, tally: &mut Tally<'_>) {
+fn admission(
+    rows: &[TransferRow],
+    group: &[(usize, Millis)],
+    stays: &mut Vec<(Millis, String)>,
+    tally: &mut Tally<'_>,
+) {
     let mut previous: Option<&str> = None;
     for (j, &(i, t)) in group.iter().enumerate() {
         let row = &rows[i];
@@ -257,10 +319,19 @@ fn admission(rows: &[TransferRow], group: &[(usize, Millis)], stays: &mut Vec<(M
         let unit = Some(row.careunit.as_str());
         let event = match (j, row.eventtype.as_str()) {
             (0, _) => adt_event(row, id, &row.hadm, AdtKind::Admit, t, unit, None),
-            (_, "discharge") => adt_event(row, id, &row.hadm, AdtKind::Discharge, t, None, previous),
-            (_, "admit" | "transfer" | "ED") => adt_event(row, id, &row.hadm, AdtKind::Transfer, t, unit, previous),
+            (_, "discharge") => {
+                adt_event(row, id, &row.hadm, AdtKind::Discharge, t, None, previous)
+            }
+            (_, "admit" | "transfer" | "ED") => {
+                adt_event(row, id, &row.hadm, AdtKind::Transfer, t, unit, previous)
+            }
             _ => {
-                tally.malformed(Stream::Adt, "eventtype is not admit, transfer, ED or discharge", row.n, &row.rec);
+                tally.malformed(
+                    Stream::Adt,
+                    "eventtype is not admit, transfer, ED or discharge",
+                    row.n,
+                    &row.rec,
+                );
                 continue;
             }
         };
@@ -276,32 +347,65 @@ fn admission(rows: &[TransferRow], group: &[(usize, Millis)], stays: &mut Vec<(M
 fn ed_visit(row: &TransferRow, t: Millis, shifts: &HashMap<String, Millis>, tally: &mut Tally<'_>) {
     let encounter = format!("ed-{}", row.transfer_id);
     let unit = Some(row.careunit.as_str());
-    let admit = adt_event(row, format!("mimic-transfer-{}", row.transfer_id), &encounter, AdtKind::Admit, t, unit, None);
+    let admit = adt_event(
+        row,
+        format!("mimic-transfer-{}", row.transfer_id),
+        &encounter,
+        AdtKind::Admit,
+        t,
+        unit,
+        None,
+    );
     tally.check(admit, row.n, &row.rec);
     if let (Some(out), Some(shift)) = (row.outtime, shifts.get(&row.subject)) {
         let id = format!("mimic-transfer-{}-out", row.transfer_id);
-        tally.check(adt_event(row, id, &encounter, AdtKind::Discharge, out + shift, None, unit), row.n, &row.rec);
+        tally.check(
+            adt_event(
+                row,
+                id,
+                &encounter,
+                AdtKind::Discharge,
+                out + shift,
+                None,
+                unit,
+            ),
+            row.n,
+            &row.rec,
+        );
     }
 }
 
 /// Admission -> ICD-10 codes by `seq_num`, at most [`MAX_DIAGNOSES`].
 fn read_diagnoses(dir: &std::path::Path) -> Result<HashMap<String, Vec<String>>> {
     let mut table = Table::open(dir, DIAGNOSES)?;
-    let [c_hadm, c_seq, c_code, c_version] = table.columns(["hadm_id", "seq_num", "icd_code", "icd_version"])?;
+    let [c_hadm, c_seq, c_code, c_version] =
+        table.columns(["hadm_id", "seq_num", "icd_code", "icd_version"])?;
     let mut rec = ByteRecord::new();
     let mut by_hadm: HashMap<String, Vec<(u32, String)>> = HashMap::new();
     while table.next(&mut rec)?.is_some() {
         if text(&rec, c_version) != "10" {
             continue;
         }
-        let seq = field(&rec, c_seq).and_then(|s| s.parse().ok()).unwrap_or(u32::MAX);
-        by_hadm.entry(text(&rec, c_hadm).to_owned()).or_default().push((seq, text(&rec, c_code).to_owned()));
+        let seq = field(&rec, c_seq)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u32::MAX);
+        by_hadm
+            .entry(text(&rec, c_hadm).to_owned())
+            .or_default()
+            .push((seq, text(&rec, c_code).to_owned()));
     }
     Ok(by_hadm
         .into_iter()
         .map(|(hadm, mut codes)| {
             codes.sort();
-            (hadm, codes.into_iter().take(MAX_DIAGNOSES).map(|(_, c)| c).collect())
+            (
+                hadm,
+                codes
+                    .into_iter()
+                    .take(MAX_DIAGNOSES)
+                    .map(|(_, c)| c)
+                    .collect(),
+            )
         })
         .collect())
 }
@@ -329,9 +433,18 @@ struct ChargeDraft<'a> {
 
 impl Claims<'_> {
     /// The row's admission and its subject's shift, or a dead letter.
-    fn admission<'s>(&'s self, hadm: &str, tally: &mut Tally<'_>, n: u64, rec: &ByteRecord) -> Option<(&'s Admission, Millis)> {
+    fn admission<'s>(
+        &'s self,
+        hadm: &str,
+        tally: &mut Tally<'_>,
+        n: u64,
+        rec: &ByteRecord,
+    ) -> Option<(&'s Admission, Millis)> {
         let Some(admission) = self.admissions.get(hadm) else {
-            let reject = Reject::new(RejectReason::MissingId, "hadm_id is not an admission in admissions.csv.gz");
+            let reject = Reject::new(
+                RejectReason::MissingId,
+                "hadm_id is not an admission in admissions.csv.gz",
+            );
             tally.reject(Stream::Billing, reject, n, rec, None);
             return None;
         };
@@ -345,7 +458,10 @@ impl Claims<'_> {
     fn post(&self, c: ChargeDraft<'_>, tally: &mut Tally<'_>, n: u64, rec: &ByteRecord) {
         let unpriced = match c.price {
             Some(_) => None,
-            None => Some(Reject::new(RejectReason::UnpricedCode, format!("{} {} has no price", c.code_system.as_str(), c.code))),
+            None => Some(Reject::new(
+                RejectReason::UnpricedCode,
+                format!("{} {} has no price", c.code_system.as_str(), c.code),
+            )),
         };
         let charge = Charge {
             event_id: c.id,
@@ -366,7 +482,13 @@ impl Claims<'_> {
         tally.check_then(Event::Charge(charge), unpriced, n, rec);
     }
 
-    fn map_drgcodes(&self, dir: &std::path::Path, weights: &DrgWeights, base_rate: i64, out: &mut Vec<SourceRecord>) -> Result<FileSummary> {
+    fn map_drgcodes(
+        &self,
+        dir: &std::path::Path,
+        weights: &DrgWeights,
+        base_rate: i64,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<FileSummary> {
         let mut table = Table::open(dir, DRGCODES)?;
         let [c_hadm, c_type, c_code] = table.columns(["hadm_id", "drg_type", "drg_code"])?;
         let mut tally = Tally::new(table.file(), out);
@@ -385,9 +507,16 @@ impl Claims<'_> {
                 }
             }
             let hadm = text(&rec, c_hadm);
-            let Some((admission, shift)) = self.admission(hadm, &mut tally, n, &rec) else { continue };
+            let Some((admission, shift)) = self.admission(hadm, &mut tally, n, &rec) else {
+                continue;
+            };
             let Some(disch) = admission.disch else {
-                tally.malformed(Stream::Billing, "the admission's dischtime is not a time", n, &rec);
+                tally.malformed(
+                    Stream::Billing,
+                    "the admission's dischtime is not a time",
+                    n,
+                    &rec,
+                );
                 continue;
             };
             let code = ms_drg_code(text(&rec, c_code)).into_owned();
@@ -397,7 +526,11 @@ impl Claims<'_> {
                 hadm,
                 admission,
                 time: disch + shift,
-                care_unit: self.units.get(hadm).and_then(|u| u.last()).map(|(_, unit)| unit),
+                care_unit: self
+                    .units
+                    .get(hadm)
+                    .and_then(|u| u.last())
+                    .map(|(_, unit)| unit),
                 code_system: CodeSystem::MsDrg,
                 price: weights.price_minor(&code, base_rate),
                 code,
@@ -407,15 +540,23 @@ impl Claims<'_> {
         Ok(tally.finish())
     }
 
-    fn map_hcpcsevents(&self, dir: &std::path::Path, fees: &FeeSchedule, out: &mut Vec<SourceRecord>) -> Result<FileSummary> {
+    fn map_hcpcsevents(
+        &self,
+        dir: &std::path::Path,
+        fees: &FeeSchedule,
+        out: &mut Vec<SourceRecord>,
+    ) -> Result<FileSummary> {
         let mut table = Table::open(dir, HCPCSEVENTS)?;
-        let [c_hadm, c_date, c_code, c_seq] = table.columns(["hadm_id", "chartdate", "hcpcs_cd", "seq_num"])?;
+        let [c_hadm, c_date, c_code, c_seq] =
+            table.columns(["hadm_id", "chartdate", "hcpcs_cd", "seq_num"])?;
         let mut tally = Tally::new(table.file(), out);
         let mut rec = ByteRecord::new();
         while let Some(n) = table.next(&mut rec)? {
             tally.row();
             let hadm = text(&rec, c_hadm);
-            let Some((admission, shift)) = self.admission(hadm, &mut tally, n, &rec) else { continue };
+            let Some((admission, shift)) = self.admission(hadm, &mut tally, n, &rec) else {
+                continue;
+            };
             let Some(date) = field(&rec, c_date).and_then(parse_date) else {
                 tally.malformed(Stream::Billing, "chartdate is not a date", n, &rec);
                 continue;
@@ -452,7 +593,11 @@ mod tests {
     use wardstream_schemas::time::parse_rfc3339;
 
     fn replay() -> (Vec<FileSummary>, Vec<SourceRecord>) {
-        let opts = ReplayOptions { data_dir: test_data_dir(), data_sets: vec![DataSet::MimicIvDemo], ..ReplayOptions::default() };
+        let opts = ReplayOptions {
+            data_dir: test_data_dir(),
+            data_sets: vec![DataSet::MimicIvDemo],
+            ..ReplayOptions::default()
+        };
         let mut out = Vec::new();
         let files = load(&opts, &mut out).expect("MIMIC-IV demo");
         crate::source::sort_by_event_time(&mut out);
@@ -484,14 +629,33 @@ mod tests {
     #[test]
     fn file_counts() {
         let (files, out) = replay();
-        let [adt, drg, hcpcs] = &files[..] else { panic!("three files") };
-        assert_eq!((adt.file.as_str(), adt.rows, adt.events, adt.rejected_total()), (TRANSFERS, 1_190, 1_190 + 54, 0));
+        let [adt, drg, hcpcs] = &files[..] else {
+            panic!("three files")
+        };
+        assert_eq!(
+            (
+                adt.file.as_str(),
+                adt.rows,
+                adt.events,
+                adt.rejected_total()
+            ),
+            (TRANSFERS, 1_190, 1_190 + 54, 0)
+        );
         assert!(adt.skipped.is_empty());
         assert_eq!((drg.rows, drg.events), (454, 231));
-        assert_eq!(drg.rejected, BTreeMap::from([(RejectReason::UnpricedCode, 2)]));
-        assert_eq!(drg.skipped, BTreeMap::from([("apr_drg (not billed)".to_owned(), 221)]));
+        assert_eq!(
+            drg.rejected,
+            BTreeMap::from([(RejectReason::UnpricedCode, 2)])
+        );
+        assert_eq!(
+            drg.skipped,
+            BTreeMap::from([("apr_drg (not billed)".to_owned(), 221)])
+        );
         assert_eq!((hcpcs.rows, hcpcs.events), (61, 16));
-        assert_eq!(hcpcs.rejected, BTreeMap::from([(RejectReason::UnpricedCode, 45)]));
+        assert_eq!(
+            hcpcs.rejected,
+            BTreeMap::from([(RejectReason::UnpricedCode, 45)])
+        );
 
         let kinds = adts(&out).iter().fold([0; 3], |mut k, a| {
             k[a.kind as usize] += 1;
@@ -503,9 +667,13 @@ mod tests {
         let mut unpriced_drgs: Vec<String> = out
             .iter()
             .filter_map(|r| match r {
-                SourceRecord::Rejected(r) if r.origin.starts_with(DRGCODES) => {
-                    Some(String::from_utf8_lossy(&r.raw).split(',').nth(3).unwrap_or("").to_owned())
-                }
+                SourceRecord::Rejected(r) if r.origin.starts_with(DRGCODES) => Some(
+                    String::from_utf8_lossy(&r.raw)
+                        .split(',')
+                        .nth(3)
+                        .unwrap_or("")
+                        .to_owned(),
+                ),
                 _ => None,
             })
             .collect();
@@ -518,7 +686,10 @@ mod tests {
         let (_, out) = replay();
         let mut by_encounter: BTreeMap<&str, Vec<&Adt>> = BTreeMap::new();
         for a in adts(&out) {
-            by_encounter.entry(a.encounter_id.as_str()).or_default().push(a);
+            by_encounter
+                .entry(a.encounter_id.as_str())
+                .or_default()
+                .push(a);
         }
         assert_eq!(by_encounter.len(), 275 + 54);
         for (encounter, events) in &by_encounter {
@@ -532,15 +703,28 @@ mod tests {
                 .sum();
             assert_eq!(census, 0, "encounter {encounter}");
             assert_eq!(events[0].kind, AdtKind::Admit, "encounter {encounter}");
-            assert_eq!(events.last().map(|a| a.kind), Some(AdtKind::Discharge), "encounter {encounter}");
+            assert_eq!(
+                events.last().map(|a| a.kind),
+                Some(AdtKind::Discharge),
+                "encounter {encounter}"
+            );
             for w in events.windows(2) {
                 assert!(w[0].event_time <= w[1].event_time);
                 if w[1].kind != AdtKind::Admit {
-                    assert_eq!(w[1].from_care_unit, w[0].care_unit, "{} after {}", w[1].event_id, w[0].event_id);
+                    assert_eq!(
+                        w[1].from_care_unit, w[0].care_unit,
+                        "{} after {}",
+                        w[1].event_id, w[0].event_id
+                    );
                 }
             }
         }
-        assert!(by_encounter.keys().filter(|e| e.starts_with("ed-")).all(|e| by_encounter[e][0].care_unit.as_deref() == Some("Emergency Department")));
+        assert!(
+            by_encounter
+                .keys()
+                .filter(|e| e.starts_with("ed-"))
+                .all(|e| by_encounter[e][0].care_unit.as_deref() == Some("Emergency Department"))
+        );
     }
 
     /// Subject 10004235 (10004235 % 365 = 315): first admittime 2196-02-24 14:38:00 (admission
@@ -554,23 +738,69 @@ mod tests {
     fn re_anchoring_and_pricing() {
         let anchor = parse_rfc3339("2025-01-01T00:00:00Z").expect("time");
         let first = parse_naive("2196-02-24 14:38:00").expect("time");
-        assert_eq!(first + subject_shift(10_004_235, first, anchor), parse_rfc3339("2025-11-12T14:38:00Z").expect("time"));
+        assert_eq!(
+            first + subject_shift(10_004_235, first, anchor),
+            parse_rfc3339("2025-11-12T14:38:00Z").expect("time")
+        );
 
         let (_, out) = replay();
-        let admit = adts(&out).into_iter().find(|a| a.event_id == "mimic-transfer-38926302").expect("transfer 38926302");
-        assert_eq!((admit.kind, admit.encounter_id.as_str(), admit.patient_id.as_str()), (AdtKind::Admit, "24181354", "10004235"));
-        assert_eq!(Some(admit.event_time), parse_rfc3339("2025-11-12T12:15:00Z"));
+        let admit = adts(&out)
+            .into_iter()
+            .find(|a| a.event_id == "mimic-transfer-38926302")
+            .expect("transfer 38926302");
+        assert_eq!(
+            (
+                admit.kind,
+                admit.encounter_id.as_str(),
+                admit.patient_id.as_str()
+            ),
+            (AdtKind::Admit, "24181354", "10004235")
+        );
+        assert_eq!(
+            Some(admit.event_time),
+            parse_rfc3339("2025-11-12T12:15:00Z")
+        );
         assert_eq!(admit.care_unit.as_deref(), Some("Emergency Department"));
 
-        let drg = charges(&out).into_iter().find(|c| c.event_id == "mimic-drg-22187210-864").expect("DRG 864");
-        assert_eq!((drg.code_system, drg.code.as_str(), drg.amount_minor, drg.currency.as_str()), (CodeSystem::MsDrg, "864", 540_790, "USD"));
-        assert_eq!((drg.status, Some(drg.event_time)), (ChargeStatus::Posted, parse_rfc3339("2026-03-11T13:30:00Z")));
+        let drg = charges(&out)
+            .into_iter()
+            .find(|c| c.event_id == "mimic-drg-22187210-864")
+            .expect("DRG 864");
+        assert_eq!(
+            (
+                drg.code_system,
+                drg.code.as_str(),
+                drg.amount_minor,
+                drg.currency.as_str()
+            ),
+            (CodeSystem::MsDrg, "864", 540_790, "USD")
+        );
+        assert_eq!(
+            (drg.status, Some(drg.event_time)),
+            (ChargeStatus::Posted, parse_rfc3339("2026-03-11T13:30:00Z"))
+        );
 
         let all = charges(&out);
-        let drg_total: i64 = all.iter().filter(|c| c.code_system == CodeSystem::MsDrg).map(|c| c.amount_minor).sum();
-        let hcpcs_total: i64 = all.iter().filter(|c| c.code_system == CodeSystem::Hcpcs).map(|c| c.amount_minor).sum();
+        let drg_total: i64 = all
+            .iter()
+            .filter(|c| c.code_system == CodeSystem::MsDrg)
+            .map(|c| c.amount_minor)
+            .sum();
+        let hcpcs_total: i64 = all
+            .iter()
+            .filter(|c| c.code_system == CodeSystem::Hcpcs)
+            .map(|c| c.amount_minor)
+            .sum();
         assert_eq!((drg_total, hcpcs_total), (381_435_212, 864_700));
-        assert!(all.iter().all(|c| c.care_unit.is_some() && c.diagnoses.len() <= MAX_DIAGNOSES));
-        assert_eq!(all.iter().filter(|c| c.code_system == CodeSystem::MsDrg && !c.diagnoses.is_empty()).count(), 99 - 1);
+        assert!(
+            all.iter()
+                .all(|c| c.care_unit.is_some() && c.diagnoses.len() <= MAX_DIAGNOSES)
+        );
+        assert_eq!(
+            all.iter()
+                .filter(|c| c.code_system == CodeSystem::MsDrg && !c.diagnoses.is_empty())
+                .count(),
+            99 - 1
+        );
     }
 }

@@ -51,7 +51,10 @@ pub fn load_ndjson(path: &Path) -> Result<Replay> {
             }
         }
         if files.is_empty() {
-            return Err(Error::DataSet { path: path.to_path_buf(), detail: "no *.ndjson or *.jsonl files".into() });
+            return Err(Error::DataSet {
+                path: path.to_path_buf(),
+                detail: "no *.ndjson or *.jsonl files".into(),
+            });
         }
         files.sort();
         files.into_iter().map(|(_, p)| p).collect()
@@ -68,20 +71,33 @@ pub fn load_ndjson(path: &Path) -> Result<Replay> {
 }
 
 fn read_file(path: &Path, out: &mut Vec<SourceRecord>) -> Result<FileSummary> {
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader: Box<dyn BufRead> = if name.ends_with(".gz") {
-        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(BufReader::new(file))))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(BufReader::new(file)),
+        ))
     } else {
         Box::new(BufReader::with_capacity(1 << 16, file))
     };
-    let mut summary = FileSummary { file: name, ..FileSummary::default() };
+    let mut summary = FileSummary {
+        file: name,
+        ..FileSummary::default()
+    };
     let mut buf = Vec::new();
     let mut last_time: Millis = 0;
     let mut last_stream: Option<Stream> = None;
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))? == 0 {
+        if reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?
+            == 0
+        {
             break;
         }
         summary.rows += 1;
@@ -103,7 +119,9 @@ fn read_file(path: &Path, out: &mut Vec<SourceRecord>) -> Result<FileSummary> {
                 let order_time = own_time(line).unwrap_or(last_time);
                 *summary.rejected.entry(reject.reason).or_insert(0) += 1;
                 let origin = format!("{}:{}", summary.file, summary.rows);
-                out.push(SourceRecord::rejected(stream, origin, line, reject, order_time));
+                out.push(SourceRecord::rejected(
+                    stream, origin, line, reject, order_time,
+                ));
             }
         }
     }
@@ -136,8 +154,13 @@ mod tests {
 
     impl TempDir {
         fn new(tag: &str) -> Self {
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-            let dir = std::env::temp_dir().join(format!("wardstream-replay-{tag}-{}-{nanos}", std::process::id()));
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let dir = std::env::temp_dir().join(format!(
+                "wardstream-replay-{tag}-{}-{nanos}",
+                std::process::id()
+            ));
             std::fs::create_dir_all(&dir).expect("temp dir");
             TempDir(dir)
         }
@@ -152,7 +175,9 @@ mod tests {
     const HR: &str = r#"{"type":"vital_sign","event_id":"ID","tenant_id":"general","event_time":"TIME","patient_id":"p1","encounter_id":"e1","code":"8867-4","value":VALUE,"unit":"/min"}"#;
 
     fn hr(id: &str, time: &str, value: &str) -> String {
-        HR.replace("ID", id).replace("TIME", time).replace("VALUE", value)
+        HR.replace("ID", id)
+            .replace("TIME", time)
+            .replace("VALUE", value)
     }
 
     #[test]
@@ -184,10 +209,17 @@ mod tests {
         assert_eq!(a.skipped, BTreeMap::from([("empty line".to_owned(), 2)]));
         assert_eq!(
             a.rejected,
-            BTreeMap::from([(RejectReason::Malformed, 1), (RejectReason::ValueOutOfRange, 1), (RejectReason::UnknownEventType, 1)])
+            BTreeMap::from([
+                (RejectReason::Malformed, 1),
+                (RejectReason::ValueOutOfRange, 1),
+                (RejectReason::UnknownEventType, 1)
+            ])
         );
         let b = &replay.files[1];
-        assert_eq!((b.file.as_str(), b.rows, b.events, b.rejected_total()), ("b.jsonl.gz", 2, 2, 0));
+        assert_eq!(
+            (b.file.as_str(), b.rows, b.events, b.rejected_total()),
+            ("b.jsonl.gz", 2, 2, 0)
+        );
 
         let rejected: Vec<_> = replay
             .records
@@ -200,19 +232,48 @@ mod tests {
         let t = |s: &str| parse_rfc3339(s).expect("time");
         // The malformed line: raw bytes kept (no CR/LF), stream of the line before it (ADT),
         // ordered at that line's time.
-        let malformed = rejected.iter().find(|r| r.reject.reason == RejectReason::Malformed).expect("malformed line");
-        assert_eq!((malformed.raw.as_slice(), malformed.origin.as_str()), (&b"{not json at all"[..], "a-day.ndjson:4"));
-        assert_eq!((malformed.stream, malformed.order_time), (Stream::Adt, t("2026-11-21T07:00:00Z")));
+        let malformed = rejected
+            .iter()
+            .find(|r| r.reject.reason == RejectReason::Malformed)
+            .expect("malformed line");
+        assert_eq!(
+            (malformed.raw.as_slice(), malformed.origin.as_str()),
+            (&b"{not json at all"[..], "a-day.ndjson:4")
+        );
+        assert_eq!(
+            (malformed.stream, malformed.order_time),
+            (Stream::Adt, t("2026-11-21T07:00:00Z"))
+        );
         // The impossible heart rate: its own stream and time.
-        let hr400 = rejected.iter().find(|r| r.reject.reason == RejectReason::ValueOutOfRange).expect("HR 400");
-        assert_eq!((hr400.stream, hr400.order_time, hr400.origin.as_str()), (Stream::Vitals, t("2026-11-21T09:00:00Z"), "a-day.ndjson:5"));
-        assert_eq!(hr400.raw, hr("v2", "2026-11-21T09:00:00Z", "400").into_bytes());
+        let hr400 = rejected
+            .iter()
+            .find(|r| r.reject.reason == RejectReason::ValueOutOfRange)
+            .expect("HR 400");
+        assert_eq!(
+            (hr400.stream, hr400.order_time, hr400.origin.as_str()),
+            (Stream::Vitals, t("2026-11-21T09:00:00Z"), "a-day.ndjson:5")
+        );
+        assert_eq!(
+            hr400.raw,
+            hr("v2", "2026-11-21T09:00:00Z", "400").into_bytes()
+        );
         // The unknown type: no guessable stream, so the previous good line's (ADT), and its time.
-        let lab = rejected.iter().find(|r| r.reject.reason == RejectReason::UnknownEventType).expect("lab line");
-        assert_eq!((lab.stream, lab.order_time, lab.origin.as_str()), (Stream::Adt, t("2026-11-21T07:00:00Z"), "a-day.ndjson:7"));
+        let lab = rejected
+            .iter()
+            .find(|r| r.reject.reason == RejectReason::UnknownEventType)
+            .expect("lab line");
+        assert_eq!(
+            (lab.stream, lab.order_time, lab.origin.as_str()),
+            (Stream::Adt, t("2026-11-21T07:00:00Z"), "a-day.ndjson:7")
+        );
 
         // Sorted by order time across files: the 2016 appointment first, then v0 at 06:00.
-        assert!(replay.records.windows(2).all(|w| w[0].order_time() <= w[1].order_time()));
+        assert!(
+            replay
+                .records
+                .windows(2)
+                .all(|w| w[0].order_time() <= w[1].order_time())
+        );
         assert_eq!(replay.records[0].stream(), Stream::Appointments);
         assert!(matches!(&replay.records[1], SourceRecord::Event(e) if e.event_id() == "v0"));
 
@@ -221,7 +282,10 @@ mod tests {
         assert_eq!(single.records.len(), 2);
         let empty = TempDir::new("ndjson-empty");
         assert!(matches!(load_ndjson(&empty.0), Err(Error::DataSet { .. })));
-        assert!(matches!(load_ndjson(&empty.0.join("missing.ndjson")), Err(Error::Io { .. })));
+        assert!(matches!(
+            load_ndjson(&empty.0.join("missing.ndjson")),
+            Err(Error::Io { .. })
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! whether the patient came. File `noshow-appointments/KaggleV2-May-2016.csv.gz`. Tenant
 //! `vitoria`. Real 2016 dates are kept (the data has a calendar).
 //!
-//! ## Columns -> [`Appointment`](wardstream_schemas::Appointment)
+//! ## Columns -> [`Appointment`]
 //! Each row gives two events that both carry the appointment's details:
 //! - `booked` at `event_time` = `ScheduledDay` (the booking timestamp, UTC), id
 //!   `noshow-<AppointmentID>-booked`;
@@ -60,16 +60,21 @@ pub fn patient_id(written: &str) -> Cow<'_, str> {
 
 fn whole_number(s: &str) -> Option<String> {
     let (mantissa, exp) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], s[i + 1..].trim_start_matches('+').parse::<i32>().ok()?),
+        Some(i) => (
+            &s[..i],
+            s[i + 1..].trim_start_matches('+').parse::<i32>().ok()?,
+        ),
         None => (s, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let digits: String = [int, frac].concat();
     let point = i64::from(exp) + int.len() as i64; // digits before the decimal point
-    if point < 0 || point > 40 {
+    if !(0..=40).contains(&point) {
         return None;
     }
     let point = point as usize;
@@ -81,7 +86,11 @@ fn whole_number(s: &str) -> Option<String> {
         }
         digits[..point].to_owned()
     };
-    let zeros = out.bytes().take_while(|&b| b == b'0').count().min(out.len().saturating_sub(1));
+    let zeros = out
+        .bytes()
+        .take_while(|&b| b == b'0')
+        .count()
+        .min(out.len().saturating_sub(1));
     out.drain(..zeros);
     if out.is_empty() { None } else { Some(out) }
 }
@@ -89,8 +98,15 @@ fn whole_number(s: &str) -> Option<String> {
 /// Replays the appointments into `out`.
 pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<Vec<FileSummary>> {
     let mut table = Table::open(&opts.data_dir, FILE)?;
-    let [c_pid, c_id, c_booked, c_day, c_age, c_clinic, c_outcome] =
-        table.columns(["PatientId", "AppointmentID", "ScheduledDay", "AppointmentDay", "Age", "Neighbourhood", "No-show"])?;
+    let [c_pid, c_id, c_booked, c_day, c_age, c_clinic, c_outcome] = table.columns([
+        "PatientId",
+        "AppointmentID",
+        "ScheduledDay",
+        "AppointmentDay",
+        "Age",
+        "Neighbourhood",
+        "No-show",
+    ])?;
     let mut tally = Tally::new(table.file(), out);
     let mut rec = ByteRecord::new();
     while let Some(n) = table.next(&mut rec)? {
@@ -100,7 +116,12 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
             continue;
         };
         let Some(day) = field(&rec, c_day).and_then(time).map(day_start) else {
-            tally.malformed(Stream::Appointments, "AppointmentDay is not a date", n, &rec);
+            tally.malformed(
+                Stream::Appointments,
+                "AppointmentDay is not a date",
+                n,
+                &rec,
+            );
             continue;
         };
         let Some(age) = field(&rec, c_age).and_then(|s| s.parse::<i32>().ok()) else {
@@ -133,7 +154,12 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
         tally.check(booked, n, &rec);
         match outcome {
             Some(outcome) => tally.check(outcome, n, &rec),
-            None => tally.malformed(Stream::Appointments, "No-show is neither Yes nor No", n, &rec),
+            None => tally.malformed(
+                Stream::Appointments,
+                "No-show is neither Yes nor No",
+                n,
+                &rec,
+            ),
         }
     }
     Ok(vec![tally.finish()])
@@ -164,13 +190,23 @@ mod tests {
     /// `invalid_age`); no row has both problems.
     #[test]
     fn kaggle_counts() {
-        let opts = ReplayOptions { data_dir: test_data_dir(), data_sets: vec![DataSet::Noshow], ..ReplayOptions::default() };
+        let opts = ReplayOptions {
+            data_dir: test_data_dir(),
+            data_sets: vec![DataSet::Noshow],
+            ..ReplayOptions::default()
+        };
         let mut out = Vec::new();
         let files = load(&opts, &mut out).expect("no-show");
         let f = &files[0];
         assert_eq!((f.file.as_str(), f.rows), (FILE, 110_527));
         assert_eq!(f.events, 2 * 110_527 - 12);
-        assert_eq!(f.rejected, BTreeMap::from([(RejectReason::BookedAfterAppointment, 10), (RejectReason::InvalidAge, 2)]));
+        assert_eq!(
+            f.rejected,
+            BTreeMap::from([
+                (RejectReason::BookedAfterAppointment, 10),
+                (RejectReason::InvalidAge, 2)
+            ])
+        );
         assert!(f.skipped.is_empty());
 
         let mut completed = 0;
@@ -186,7 +222,10 @@ mod tests {
                 SourceRecord::Rejected(r) => {
                     let raw = String::from_utf8_lossy(&r.raw);
                     assert_eq!(r.stream, Stream::Appointments);
-                    assert!(r.origin.starts_with("noshow-appointments/KaggleV2-May-2016.csv.gz:"));
+                    assert!(
+                        r.origin
+                            .starts_with("noshow-appointments/KaggleV2-May-2016.csv.gz:")
+                    );
                     if r.reject.reason == RejectReason::BookedAfterAppointment {
                         booked_after.push(raw.split(',').nth(1).unwrap_or("").to_owned());
                     } else {
@@ -200,15 +239,30 @@ mod tests {
         assert_eq!((completed, no_show), (88_208 - 1, 22_319 - 5));
         booked_after.sort();
         booked_after.dedup();
-        assert_eq!(booked_after, ["5655637", "5664962", "5679978", "5686628", "5715660"]);
+        assert_eq!(
+            booked_after,
+            ["5655637", "5664962", "5679978", "5686628", "5715660"]
+        );
 
         let first = out.iter().find_map(|r| match r {
-            SourceRecord::Event(Event::Appointment(a)) if a.event_id == "noshow-5642903-booked" => Some(a),
+            SourceRecord::Event(Event::Appointment(a)) if a.event_id == "noshow-5642903-booked" => {
+                Some(a)
+            }
             _ => None,
         });
         let first = first.expect("first row booked");
-        assert_eq!((first.patient_id.as_str(), first.clinic.as_str(), first.patient_age), ("29872499824296", "JARDIM DA PENHA", Some(62)));
+        assert_eq!(
+            (
+                first.patient_id.as_str(),
+                first.clinic.as_str(),
+                first.patient_age
+            ),
+            ("29872499824296", "JARDIM DA PENHA", Some(62))
+        );
         assert_eq!(first.lead_days(), 0);
-        assert_eq!(Some(first.event_time), parse_rfc3339("2016-04-29T18:38:08Z"));
+        assert_eq!(
+            Some(first.event_time),
+            parse_rfc3339("2016-04-29T18:38:08Z")
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Vital-sign events from charted values, shared by the PhysioNet and eICU mappings: a LOINC
 //! quantity in its UCUM unit, GCS -> ACVPU, and FiO2 -> supplemental oxygen.
 
-use wardstream_schemas::{Acvpu, Event, Milli, Millis, Reject, RejectReason, SCHEMA_VERSION, VitalCode, VitalSign};
+use wardstream_schemas::{
+    Acvpu, Event, Milli, Millis, Reject, RejectReason, SCHEMA_VERSION, VitalCode, VitalSign,
+};
 
 /// What a charted value says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +25,13 @@ pub(crate) struct Subject<'a> {
 }
 
 /// A vital-sign event (not yet validated).
-pub(crate) fn vital(event_id: String, who: Subject<'_>, event_time: Millis, what: Observed, device: Option<&str>) -> Event {
+pub(crate) fn vital(
+    event_id: String,
+    who: Subject<'_>,
+    event_time: Millis,
+    what: Observed,
+    device: Option<&str>,
+) -> Event {
     let mut v = VitalSign {
         event_id,
         tenant_id: who.tenant.to_owned(),
@@ -65,7 +73,12 @@ pub(crate) fn number(text: &str) -> Option<Milli> {
 /// of cut-offs below 15 does not change any score. Errors: `value_out_of_range` unless a whole
 /// number in 3–15.
 pub(crate) fn acvpu_from_gcs(gcs: Milli) -> Result<Acvpu, Reject> {
-    let out_of_range = || Reject::new(RejectReason::ValueOutOfRange, format!("GCS {} is not a whole number in 3..=15", gcs.as_f64()));
+    let out_of_range = || {
+        Reject::new(
+            RejectReason::ValueOutOfRange,
+            format!("GCS {} is not a whole number in 3..=15", gcs.as_f64()),
+        )
+    };
     if gcs.0 % 1000 != 0 {
         return Err(out_of_range());
     }
@@ -90,7 +103,10 @@ pub(crate) fn supplemental_oxygen_from_fio2(fio2: Milli) -> Result<bool, Reject>
     if !(21_000..=100_000).contains(&percent_milli) {
         return Err(Reject::new(
             RejectReason::ValueOutOfRange,
-            format!("FiO2 {} % outside 21..=100 %", Milli(percent_milli).as_f64()),
+            format!(
+                "FiO2 {} % outside 21..=100 %",
+                Milli(percent_milli).as_f64()
+            ),
         ));
     }
     Ok(percent_milli > 21_000)
@@ -106,12 +122,24 @@ mod tests {
 
     #[test]
     fn gcs_bands() {
-        let bands = [(15.0, Acvpu::A), (14.0, Acvpu::C), (13.0, Acvpu::V), (9.0, Acvpu::V), (8.0, Acvpu::P), (4.0, Acvpu::P), (3.0, Acvpu::U)];
+        let bands = [
+            (15.0, Acvpu::A),
+            (14.0, Acvpu::C),
+            (13.0, Acvpu::V),
+            (9.0, Acvpu::V),
+            (8.0, Acvpu::P),
+            (4.0, Acvpu::P),
+            (3.0, Acvpu::U),
+        ];
         for (gcs, level) in bands {
             assert_eq!(acvpu_from_gcs(m(gcs)), Ok(level), "GCS {gcs}");
         }
         for bad in [2.0, 16.0, 14.5, -1.0] {
-            assert_eq!(acvpu_from_gcs(m(bad)).map_err(|r| r.reason), Err(RejectReason::ValueOutOfRange), "GCS {bad}");
+            assert_eq!(
+                acvpu_from_gcs(m(bad)).map_err(|r| r.reason),
+                Err(RejectReason::ValueOutOfRange),
+                "GCS {bad}"
+            );
         }
     }
 

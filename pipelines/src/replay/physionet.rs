@@ -37,6 +37,10 @@
 //! The GCS -> ACVPU bands are an approximation (GCS and ACVPU are different scales); only
 //! "A" versus "not A" changes NEWS2, and that split (GCS 15 versus below) is the usual one.
 //!
+//! 54 of the 4,000 records carry no vital sign at all (only descriptors and labs); they still
+//! take their admission slot `i`, so the placement of every other stay does not depend on
+//! which parameters are mapped.
+//!
 //! Impossible values are not filtered here: the schemas' validation rejects them (set A has 129
 //! temperatures outside 15–46 °C: 0, -17.8 (0 °F), 1.2 …, all dead letters `value_out_of_range`).
 //!
@@ -47,7 +51,9 @@
 //! (MAP, NIMAP: not a NEWS2 input, derivable from systolic/diastolic), `urine output`, and
 //! `unknown parameter`.
 
-use super::observation::{Observed, Subject, acvpu_from_gcs, number, supplemental_oxygen_from_fio2, vital};
+use super::observation::{
+    Observed, Subject, acvpu_from_gcs, number, supplemental_oxygen_from_fio2, vital,
+};
 use super::table::{Table, Tally, field, text};
 use super::{FileSummary, ReplayOptions};
 use crate::error::{Error, Result};
@@ -94,9 +100,11 @@ fn param(name: &[u8], elapsed: &[u8]) -> Param {
         b"Weight" => Param::Skip("weight"),
         b"MAP" | b"NIMAP" => Param::Skip("mean arterial pressure"),
         b"Urine" => Param::Skip("urine output"),
-        b"pH" | b"PaCO2" | b"PaO2" | b"HCT" | b"K" | b"Platelets" | b"Creatinine" | b"BUN" | b"HCO3" | b"Mg"
-        | b"Na" | b"Glucose" | b"WBC" | b"Lactate" | b"Bilirubin" | b"AST" | b"ALT" | b"ALP" | b"Albumin"
-        | b"TroponinT" | b"TroponinI" | b"Cholesterol" => Param::Skip("lab parameter"),
+        b"pH" | b"PaCO2" | b"PaO2" | b"HCT" | b"K" | b"Platelets" | b"Creatinine" | b"BUN"
+        | b"HCO3" | b"Mg" | b"Na" | b"Glucose" | b"WBC" | b"Lactate" | b"Bilirubin" | b"AST"
+        | b"ALT" | b"ALP" | b"Albumin" | b"TroponinT" | b"TroponinI" | b"Cholesterol" => {
+            Param::Skip("lab parameter")
+        }
         _ => Param::Skip("unknown parameter"),
     }
 }
@@ -109,7 +117,8 @@ pub fn stay_admission(anchor: Millis, i: i64) -> Millis {
 /// Replays set A into `out`.
 pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<Vec<FileSummary>> {
     let mut table = Table::open(&opts.data_dir, FILE)?;
-    let [c_id, c_elapsed, c_param, c_value] = table.columns(["record_id", "elapsed_min", "parameter", "value"])?;
+    let [c_id, c_elapsed, c_param, c_value] =
+        table.columns(["record_id", "elapsed_min", "parameter", "value"])?;
     let mut tally = Tally::new(table.file(), out);
     let mut rec = ByteRecord::new();
     let mut current: Option<u64> = None;
@@ -159,7 +168,10 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
                 tally.skip("mechvent 0");
                 continue;
             }
-            Param::MechVent => Err(Reject::new(RejectReason::ValueOutOfRange, "MechVent is not 0 or 1")),
+            Param::MechVent => Err(Reject::new(
+                RejectReason::ValueOutOfRange,
+                "MechVent is not 0 or 1",
+            )),
             Param::Skip(_) => continue,
         };
         let device = match what {
@@ -168,8 +180,22 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
         };
         match observed {
             Ok(observed) => {
-                let who = Subject { tenant: TENANT, patient: &record_id, encounter: &record_id };
-                tally.check(vital(format!("physionet-{record_id}-{n}"), who, time, observed, device), n, &rec);
+                let who = Subject {
+                    tenant: TENANT,
+                    patient: &record_id,
+                    encounter: &record_id,
+                };
+                tally.check(
+                    vital(
+                        format!("physionet-{record_id}-{n}"),
+                        who,
+                        time,
+                        observed,
+                        device,
+                    ),
+                    n,
+                    &rec,
+                );
             }
             Err(reject) => tally.reject(Stream::Vitals, reject, n, &rec, Some(time)),
         }
@@ -201,22 +227,50 @@ mod tests {
     /// 4,000 records.
     #[test]
     fn set_a_counts() {
-        let opts = ReplayOptions { data_dir: test_data_dir(), data_sets: vec![DataSet::Physionet2012], ..ReplayOptions::default() };
+        let opts = ReplayOptions {
+            data_dir: test_data_dir(),
+            data_sets: vec![DataSet::Physionet2012],
+            ..ReplayOptions::default()
+        };
         let mut out = Vec::new();
         let files = load(&opts, &mut out).expect("set A");
         let f = &files[0];
         assert_eq!(f.file, FILE);
         assert_eq!(f.rows, 1_753_980);
-        let quantities = 228_538 + 145_650 + 145_567 + 98_331 + 98_210 + (86_405 - 129) + 55_051 + 8_185;
+        let quantities =
+            228_538 + 145_650 + 145_567 + 98_331 + 98_210 + (86_405 - 129) + 55_051 + 8_185;
         assert_eq!(f.events, quantities + 61_563 + 32_390 + 31_144);
-        assert_eq!(f.rejected, BTreeMap::from([(RejectReason::ValueOutOfRange, 129)]));
+        assert_eq!(
+            f.rejected,
+            BTreeMap::from([(RejectReason::ValueOutOfRange, 129)])
+        );
         let skipped = |k: &str| f.skipped.get(k).copied().unwrap_or(0);
         assert_eq!(skipped("descriptor row"), 5 * 4_000);
         assert_eq!(skipped("weight"), 129_165 - 4_000);
         assert_eq!(skipped("mean arterial pressure"), 145_760 + 96_871);
         assert_eq!(skipped("urine output"), 136_918);
-        let labs = 24_355 + 23_293 + 23_268 + 18_271 + 14_440 + 14_104 + 13_983 + 13_916 + 13_613 + 13_590 + 13_570 + 13_021
-            + 12_910 + 8_024 + 3_191 + 3_182 + 3_177 + 3_092 + 2_356 + 2_126 + 435 + 315;
+        let labs = 24_355
+            + 23_293
+            + 23_268
+            + 18_271
+            + 14_440
+            + 14_104
+            + 13_983
+            + 13_916
+            + 13_613
+            + 13_590
+            + 13_570
+            + 13_021
+            + 12_910
+            + 8_024
+            + 3_191
+            + 3_182
+            + 3_177
+            + 3_092
+            + 2_356
+            + 2_126
+            + 435
+            + 315;
         assert_eq!(skipped("lab parameter"), labs);
         assert_eq!(f.rows, f.events + f.rejected_total() + f.skipped_total());
 
@@ -225,28 +279,70 @@ mod tests {
             SourceRecord::Rejected(r) => Some(r),
             SourceRecord::Event(_) => None,
         }) {
-            assert!(String::from_utf8_lossy(&r.raw).contains(",Temp,"), "{:?}", r);
-            assert!(r.origin.starts_with("physionet-2012-icu-vitals/set-a_long.csv.gz:"));
+            assert!(
+                String::from_utf8_lossy(&r.raw).contains(",Temp,"),
+                "{:?}",
+                r
+            );
+            assert!(
+                r.origin
+                    .starts_with("physionet-2012-icu-vitals/set-a_long.csv.gz:")
+            );
         }
 
-        // The first record (132539): GCS 15 at minute 7 is Alert; HR 73; 4,000 distinct stays.
-        let mut stays = HashMap::new();
+        // 54 of the 4,000 records have no vital sign at all (labs and descriptors only, e.g.
+        // 132595, the 25th), yet every record takes its admission slot: 132597 (the 26th) is
+        // stay 25, its first vital (GCS 15, data record 10,071) at minute 63; the last record,
+        // 142673, is stay 3999 (first vital: DiasABP at minute 216, data record 1,753,185).
+        let mut first_vital: HashMap<&str, (Millis, &str)> = HashMap::new();
         for r in &out {
             if let SourceRecord::Event(Event::VitalSign(v)) = r {
-                stays.entry(v.encounter_id.clone()).or_insert(v.event_time);
+                first_vital
+                    .entry(v.encounter_id.as_str())
+                    .or_insert((v.event_time, v.event_id.as_str()));
             }
         }
-        assert_eq!(stays.len(), 4_000);
+        assert_eq!(first_vital.len(), 3_946);
+        assert!(!first_vital.contains_key("132595"));
+        assert_eq!(
+            first_vital["132597"],
+            (
+                stay_admission(opts.anchor, 25) + 63 * MINUTE_MS,
+                "physionet-132597-10071"
+            )
+        );
+        assert_eq!(
+            first_vital["142673"],
+            (
+                stay_admission(opts.anchor, 3999) + 216 * MINUTE_MS,
+                "physionet-142673-1753185"
+            )
+        );
+
+        // The first record (132539): GCS 15 at minute 7 is Alert; HR 73; NIBP by cuff.
         let first_time = opts.anchor + 7 * MINUTE_MS;
         let first: Vec<&wardstream_schemas::VitalSign> = out
             .iter()
             .filter_map(|r| match r {
-                SourceRecord::Event(Event::VitalSign(v)) if v.encounter_id == "132539" && v.event_time == first_time => Some(v),
+                SourceRecord::Event(Event::VitalSign(v))
+                    if v.encounter_id == "132539" && v.event_time == first_time =>
+                {
+                    Some(v)
+                }
                 _ => None,
             })
             .collect();
-        assert!(first.iter().any(|v| v.consciousness == Some(Acvpu::A) && v.event_id == "physionet-132539-6"));
-        assert!(first.iter().any(|v| v.code.as_deref() == Some("8867-4") && v.value == Some(Milli(73_000)) && v.unit.as_deref() == Some("/min")));
-        assert!(first.iter().any(|v| v.code.as_deref() == Some("8480-6") && v.device_id.as_deref() == Some("nibp-cuff")));
+        assert!(
+            first
+                .iter()
+                .any(|v| v.consciousness == Some(Acvpu::A) && v.event_id == "physionet-132539-6")
+        );
+        assert!(first.iter().any(|v| v.code.as_deref() == Some("8867-4")
+            && v.value == Some(Milli(73_000))
+            && v.unit.as_deref() == Some("/min")));
+        assert!(
+            first.iter().any(|v| v.code.as_deref() == Some("8480-6")
+                && v.device_id.as_deref() == Some("nibp-cuff"))
+        );
     }
 }

@@ -48,14 +48,22 @@ impl Decimal {
         };
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
         let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) || frac.len() > 9 || int.len() > 9 {
+        if (int.is_empty() && frac.is_empty())
+            || !all_digits(int)
+            || !all_digits(frac)
+            || frac.len() > 9
+            || int.len() > 9
+        {
             return None;
         }
         let mut mantissa: i64 = 0;
         for b in int.bytes().chain(frac.bytes()) {
             mantissa = mantissa * 10 + i64::from(b - b'0');
         }
-        Some(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale: frac.len() as u32 })
+        Some(Decimal {
+            mantissa: if negative { -mantissa } else { mantissa },
+            scale: frac.len() as u32,
+        })
     }
 
     /// `self × factor`, rounded half away from zero to a whole number.
@@ -113,7 +121,9 @@ impl DrgWeights {
     /// The DRG's price in minor units: `relative_weight × base_rate_minor`, rounded half away
     /// from zero. `None` when the DRG is not in the table or its weight is 0.
     pub fn price_minor(&self, drg: &str, base_rate_minor: i64) -> Option<i64> {
-        self.weight(drg).filter(|w| !w.is_zero()).map(|w| w.times_rounded(base_rate_minor))
+        self.weight(drg)
+            .filter(|w| !w.is_zero())
+            .map(|w| w.times_rounded(base_rate_minor))
     }
 
     /// Number of DRGs with a weight.
@@ -139,7 +149,8 @@ impl FeeSchedule {
     /// [`crate::Error::DataSet`] if the file or a column is missing.
     pub fn load(data_dir: &Path) -> Result<FeeSchedule> {
         let mut table = Table::open(data_dir, FEE_SCHEDULE_FILE)?;
-        let [c_code, c_modifier, c_amount] = table.columns(["hcpcs", "modifier", "fac_national_amount_derived"])?;
+        let [c_code, c_modifier, c_amount] =
+            table.columns(["hcpcs", "modifier", "fac_national_amount_derived"])?;
         let mut rec = ByteRecord::new();
         let mut cents = HashMap::new();
         while table.next(&mut rec)?.is_some() {
@@ -177,12 +188,21 @@ mod tests {
 
     #[test]
     fn decimals_round_half_away_from_zero() {
-        assert_eq!(Decimal::parse("0.8482"), Some(Decimal { mantissa: 8482, scale: 4 }));
+        assert_eq!(
+            Decimal::parse("0.8482"),
+            Some(Decimal {
+                mantissa: 8482,
+                scale: 4
+            })
+        );
         assert_eq!(Decimal::parse("0.0").map(Decimal::is_zero), Some(true));
         assert_eq!(Decimal::parse("1.5").map(|d| d.times_rounded(1)), Some(2));
         assert_eq!(Decimal::parse("-1.5").map(|d| d.times_rounded(1)), Some(-2));
         assert_eq!(Decimal::parse("1.49").map(|d| d.times_rounded(1)), Some(1));
-        assert_eq!(Decimal::parse("213.83").map(|d| d.times_rounded(100)), Some(21_383));
+        assert_eq!(
+            Decimal::parse("213.83").map(|d| d.times_rounded(100)),
+            Some(21_383)
+        );
         for bad in ["", ".", "1.2.3", "1e5", "abc", "1.0000000001"] {
             assert_eq!(Decimal::parse(bad), None, "{bad:?}");
         }

@@ -38,19 +38,40 @@ impl Table {
         let path = data_dir.join(file);
         let f = File::open(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::DataSet { path: path.clone(), detail: "file not found".into() }
+                Error::DataSet {
+                    path: path.clone(),
+                    detail: "file not found".into(),
+                }
             } else {
                 Error::io(&path, e)
             }
         })?;
-        let input: Box<dyn Read> =
-            if file.ends_with(".gz") { Box::new(MultiGzDecoder::new(BufReader::new(f))) } else { Box::new(f) };
-        let mut reader = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 16).from_reader(input);
-        let headers = reader.byte_headers().map_err(|e| csv_error(&path, e))?.clone();
+        let input: Box<dyn Read> = if file.ends_with(".gz") {
+            Box::new(MultiGzDecoder::new(BufReader::new(f)))
+        } else {
+            Box::new(f)
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .buffer_capacity(1 << 16)
+            .from_reader(input);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| csv_error(&path, e))?
+            .clone();
         if headers.iter().all(<[u8]>::is_empty) {
-            return Err(Error::DataSet { path, detail: "no header row".into() });
+            return Err(Error::DataSet {
+                path,
+                detail: "no header row".into(),
+            });
         }
-        Ok(Table { path, file: file.to_owned(), reader, headers, count: 0 })
+        Ok(Table {
+            path,
+            file: file.to_owned(),
+            reader,
+            headers,
+            count: 0,
+        })
     }
 
     /// The file's name relative to the data directory (the prefix of every origin).
@@ -62,10 +83,14 @@ impl Table {
     pub(crate) fn columns<const N: usize>(&self, names: [&str; N]) -> Result<[usize; N]> {
         let mut out = [0; N];
         for (slot, name) in out.iter_mut().zip(names) {
-            *slot = self.headers.iter().position(|h| h == name.as_bytes()).ok_or_else(|| Error::DataSet {
-                path: self.path.clone(),
-                detail: format!("no column {name:?}"),
-            })?;
+            *slot = self
+                .headers
+                .iter()
+                .position(|h| h == name.as_bytes())
+                .ok_or_else(|| Error::DataSet {
+                    path: self.path.clone(),
+                    detail: format!("no column {name:?}"),
+                })?;
         }
         Ok(out)
     }
@@ -87,14 +112,19 @@ impl Table {
 fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => Error::DataSet { path: path.to_path_buf(), detail: format!("CSV error: {other:?}") },
+        other => Error::DataSet {
+            path: path.to_path_buf(),
+            detail: format!("CSV error: {other:?}"),
+        },
     }
 }
 
 /// Field `i` of `rec` as text with surrounding whitespace trimmed; `None` when the row is too
 /// short or the field is not UTF-8.
 pub(crate) fn field(rec: &ByteRecord, i: usize) -> Option<&str> {
-    rec.get(i).and_then(|b| std::str::from_utf8(b).ok()).map(str::trim)
+    rec.get(i)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .map(str::trim)
 }
 
 /// Field `i` as text, `""` when missing or not UTF-8.
@@ -169,7 +199,13 @@ impl<'a> Tally<'a> {
 
     /// As [`Tally::check`], and a valid event is still rejected with `after` when given (used for
     /// codes without a price: the schemas' shape checks come first, then pricing).
-    pub(crate) fn check_then(&mut self, event: Event, after: Option<Reject>, n: u64, rec: &ByteRecord) {
+    pub(crate) fn check_then(
+        &mut self,
+        event: Event,
+        after: Option<Reject>,
+        n: u64,
+        rec: &ByteRecord,
+    ) {
         let time = event.event_time();
         let stream = event.stream();
         let file = &self.file;
@@ -195,16 +231,41 @@ impl<'a> Tally<'a> {
 
     /// A dead letter for row `rec` (record `n`); ordered at `time`, or after the previous good
     /// event of this file when the row has no usable time.
-    pub(crate) fn reject(&mut self, stream: Stream, reject: Reject, n: u64, rec: &ByteRecord, time: Option<Millis>) {
+    pub(crate) fn reject(
+        &mut self,
+        stream: Stream,
+        reject: Reject,
+        n: u64,
+        rec: &ByteRecord,
+        time: Option<Millis>,
+    ) {
         *self.rejected.entry(reject.reason).or_insert(0) += 1;
         let origin = format!("{}:{n}", self.file);
-        self.out.push(SourceRecord::rejected(stream, origin, raw_row(rec), reject, time.unwrap_or(self.last_time)));
+        self.out.push(SourceRecord::rejected(
+            stream,
+            origin,
+            raw_row(rec),
+            reject,
+            time.unwrap_or(self.last_time),
+        ));
     }
 
     /// A `malformed` dead letter: a field could not be read. `detail` names the field, never
     /// its patient-identifying value.
-    pub(crate) fn malformed(&mut self, stream: Stream, detail: impl Into<String>, n: u64, rec: &ByteRecord) {
-        self.reject(stream, Reject::new(RejectReason::Malformed, detail), n, rec, None);
+    pub(crate) fn malformed(
+        &mut self,
+        stream: Stream,
+        detail: impl Into<String>,
+        n: u64,
+        rec: &ByteRecord,
+    ) {
+        self.reject(
+            stream,
+            Reject::new(RejectReason::Malformed, detail),
+            n,
+            rec,
+            None,
+        );
     }
 
     /// The file's summary.
@@ -214,7 +275,11 @@ impl<'a> Tally<'a> {
             rows: self.rows,
             events: self.events,
             rejected: self.rejected,
-            skipped: self.skipped.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            skipped: self
+                .skipped
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
         }
     }
 }
@@ -226,7 +291,10 @@ mod tests {
     #[test]
     fn raw_rows_requote_fields() {
         let rec = ByteRecord::from(vec!["1", "a,b", "say \"hi\"", "two\nlines", ""]);
-        assert_eq!(raw_row(&rec), b"1,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",".to_vec());
+        assert_eq!(
+            raw_row(&rec),
+            b"1,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",".to_vec()
+        );
         assert_eq!(field(&rec, 0), Some("1"));
         assert_eq!(field(&rec, 9), None);
     }
@@ -234,9 +302,15 @@ mod tests {
     #[test]
     fn missing_files_and_columns_are_data_set_errors() {
         let data = super::super::test_data_dir();
-        assert!(matches!(Table::open(&data, "eicu-demo/nope.csv.gz"), Err(Error::DataSet { .. })));
+        assert!(matches!(
+            Table::open(&data, "eicu-demo/nope.csv.gz"),
+            Err(Error::DataSet { .. })
+        ));
         let t = Table::open(&data, "eicu-demo/hospital.csv.gz").expect("hospital table");
-        assert_eq!(t.columns(["region", "hospitalid"]).expect("columns"), [3, 0]);
+        assert_eq!(
+            t.columns(["region", "hospitalid"]).expect("columns"),
+            [3, 0]
+        );
         match t.columns(["hospitalid", "beds"]) {
             Err(Error::DataSet { detail, .. }) => assert!(detail.contains("beds")),
             other => panic!("expected a data-set error, got {:?}", other.map(|_| ())),
