@@ -65,10 +65,13 @@ pub struct AdtHourlyRow {
 /// The ordering key of an encounter's events: time, then kind, then id.
 pub type AdtOrder = (Millis, AdtKind, String);
 
+/// `(tenant, encounter)`.
+pub type EncounterKey = (String, String);
+
 /// An encounter's events as `((tenant, encounter), (order key, care unit after the event))`.
 pub fn by_encounter<'s>(
     adt: VecCollection<'s, u64, Adt>,
-) -> VecCollection<'s, u64, ((String, String), (AdtOrder, Option<String>))> {
+) -> VecCollection<'s, u64, (EncounterKey, (AdtOrder, Option<String>))> {
     adt.map(|a| {
         let unit = if a.kind == AdtKind::Discharge {
             None

@@ -256,10 +256,10 @@ pub fn run(
                     store.received(s, n);
                 }
                 local.borrow_mut().flush(&store);
-                if index == 0 {
-                    if let Some(f) = probe.with_frontier(|f| f.first().copied()) {
-                        store.advance(f);
-                    }
+                if index == 0
+                    && let Some(f) = probe.with_frontier(|f| f.first().copied())
+                {
+                    store.advance(f);
                 }
                 if exhausted {
                     completed = true;
@@ -270,10 +270,10 @@ pub fn run(
             while !probe.done() {
                 worker.step_or_park(Some(Duration::from_millis(config.epoch_ms)));
                 local.borrow_mut().flush(&store);
-                if index == 0 {
-                    if let Some(f) = probe.with_frontier(|f| f.first().copied()) {
-                        store.advance(f);
-                    }
+                if index == 0
+                    && let Some(f) = probe.with_frontier(|f| f.first().copied())
+                {
+                    store.advance(f);
                 }
             }
             local.borrow_mut().flush(&store);

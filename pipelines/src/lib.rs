@@ -9,7 +9,7 @@
 //! - [`store`]: [`ViewStore`], the views at one frontier plus ingest counters and dead letters.
 //! - [`view_arrow`]: the Arrow form of each view.
 //! - [`sql`]: DataFusion SQL over a [`Snapshot`](store::Snapshot).
-//! - [`error`]: [`Error`].
+//! - [`error`]: the crate's [`Error`] type.
 //!
 //! Invariants: no record is lost (every record received is applied, a duplicate, or a dead
 //! letter with its raw bytes); a snapshot holds every view at one frontier.

@@ -314,10 +314,10 @@ impl ViewStore {
         let now = Instant::now();
         let done: Vec<u64> = state.epochs.range(..frontier).map(|(e, _)| *e).collect();
         for e in done {
-            if let Some((at, n)) = state.epochs.remove(&e) {
-                if n > 0 {
-                    state.latencies.push((now - at, n));
-                }
+            if let Some((at, n)) = state.epochs.remove(&e)
+                && n > 0
+            {
+                state.latencies.push((now - at, n));
             }
         }
     }

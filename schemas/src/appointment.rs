@@ -118,13 +118,13 @@ impl Appointment {
                 ),
             ));
         }
-        if let Some(age) = self.patient_age {
-            if !(0..=130).contains(&age) {
-                return Err(Reject::new(
-                    RejectReason::InvalidAge,
-                    format!("age {age} outside 0..=130"),
-                ));
-            }
+        if let Some(age) = self.patient_age
+            && !(0..=130).contains(&age)
+        {
+            return Err(Reject::new(
+                RejectReason::InvalidAge,
+                format!("age {age} outside 0..=130"),
+            ));
         }
         Ok(())
     }

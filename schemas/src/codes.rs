@@ -93,10 +93,10 @@ pub fn is_icd10(code: &str) -> bool {
     if !(3..=7).contains(&b.len()) {
         return false;
     }
-    if let Some(dot) = code.find('.') {
-        if dot != 3 || code.len() == 4 {
-            return false;
-        }
+    if let Some(dot) = code.find('.')
+        && (dot != 3 || code.len() == 4)
+    {
+        return false;
     }
     b[0].is_ascii_uppercase()
         && b[1].is_ascii_digit()

@@ -66,12 +66,12 @@ fn perturb(events: &[Event], seed: u64, corrections: bool) -> Vec<Event> {
         match rng.next() % 20 {
             0 => out.push((arrival, e.clone())),
             1 if corrections => {
-                if let Event::VitalSign(v) = e {
-                    if let Some(value) = v.value {
-                        let mut c = v.clone();
-                        c.value = Some(Milli(value.0 - value.0 % 1000));
-                        out.push((arrival + 1, Event::VitalSign(c)));
-                    }
+                if let Event::VitalSign(v) = e
+                    && let Some(value) = v.value
+                {
+                    let mut c = v.clone();
+                    c.value = Some(Milli(value.0 - value.0 % 1000));
+                    out.push((arrival + 1, Event::VitalSign(c)));
                 }
             }
             2 => {
