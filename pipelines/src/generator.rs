@@ -892,16 +892,4 @@ mod tests {
         assert_eq!(ids.mint("enc", 0), "enc-42-0");
         assert_eq!(ids.mint("enc", u64::MAX), format!("enc-42-{}", u64::MAX));
     }
-
-    /// Throughput in this build (debug unless run with --release); prints, asserts nothing.
-    #[test]
-    #[ignore = "measurement, run by hand"]
-    fn throughput() {
-        let t = std::time::Instant::now();
-        let n = Generator::new(GeneratorConfig::default())
-            .take(2_000_000)
-            .count();
-        let s = t.elapsed().as_secs_f64();
-        println!("{n} events in {s:.2} s: {:.0} events/s", n as f64 / s);
-    }
 }

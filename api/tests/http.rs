@@ -1,0 +1,151 @@
+//! The HTTP API against a real listener on 127.0.0.1, over views the engine computed.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use wardstream_pipelines::{EngineConfig, SourceRecord, ViewStore, records_source};
+use wardstream_schemas::Event;
+
+fn events() -> Vec<SourceRecord> {
+    let adt = |id: &str, enc: &str, kind: &str, unit: &str, minute: u32| {
+        let line = format!(
+            r#"{{"type":"adt","event_id":"{id}","tenant_id":"general","event_time":"2026-11-21T08:{minute:02}:00Z","kind":"{kind}","patient_id":"p-{enc}","encounter_id":"{enc}","care_unit":"{unit}","from_care_unit":"ED"}}"#
+        );
+        SourceRecord::Event(Event::decode(line.as_bytes()).unwrap_or_else(|e| panic!("{e}")))
+    };
+    vec![
+        adt("a1", "e1", "admit", "ED", 0),
+        adt("a2", "e2", "admit", "ED", 1),
+        adt("a3", "e3", "admit", "ICU", 2),
+        adt("t1", "e1", "transfer", "ICU", 10),
+    ]
+}
+
+async fn start() -> (String, Arc<ViewStore>) {
+    let store = Arc::new(ViewStore::new());
+    let config = EngineConfig {
+        epoch_records: Some(2),
+        ..EngineConfig::default()
+    };
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || {
+        wardstream_pipelines::run(
+            &config,
+            records_source(Arc::new(events())),
+            Vec::new(),
+            s,
+            Arc::new(AtomicBool::new(false)),
+        )
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(wardstream_api::serve(
+        listener,
+        store.clone(),
+        std::future::pending(),
+    ));
+    (format!("http://{addr}"), store)
+}
+
+async fn post(url: String, body: String) -> (u16, String, Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        let r = reqwest::blocking::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = r.status().as_u16();
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, ctype, r.bytes().unwrap_or_default().to_vec())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_returns_arrow_and_json_of_the_live_views() {
+    let (base, _store) = start().await;
+    let query = r#"{"sql":"SELECT care_unit, patients FROM census ORDER BY care_unit"}"#.to_owned();
+    let (status, ctype, body) = post(format!("{base}/v1/sql"), query.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(ctype, "application/vnd.apache.arrow.stream");
+    let reader = arrow::ipc::reader::StreamReader::try_new(body.as_slice(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let batches: Vec<_> = reader
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let table = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_string();
+    assert!(table.contains("| ED        | 1        |"), "{table}");
+    assert!(table.contains("| ICU       | 2        |"), "{table}");
+
+    let (status, ctype, body) = post(format!("{base}/v1/sql?format=json"), query).await;
+    assert_eq!((status, ctype.as_str()), (200, "application/json"));
+    let rows: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(
+        rows,
+        serde_json::json!([{"care_unit": "ED", "patients": 1}, {"care_unit": "ICU", "patients": 2}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_answer_problem_json() {
+    let (base, _store) = start().await;
+    let (status, ctype, body) = post(
+        format!("{base}/v1/sql"),
+        r#"{"sql":"SELEKT nonsense"}"#.into(),
+    )
+    .await;
+    assert_eq!((status, ctype.as_str()), (400, "application/problem+json"));
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(problem["code"], "invalid_sql");
+    assert_eq!(problem["status"], 400);
+
+    let (status, _, body) = post(format!("{base}/v1/sql"), "not json".into()).await;
+    assert_eq!(status, 400);
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(problem["code"], "bad_request");
+
+    let (status, _, _) = post(
+        format!("{base}/v1/sql"),
+        r#"{"sql":"SELECT * FROM no_such_table"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_what_was_received() {
+    let (base, _store) = start().await;
+    let body = tokio::task::spawn_blocking(move || {
+        reqwest::blocking::get(format!("{base}/v1/status"))
+            .and_then(|r| r.text())
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let status: wardstream_api::Status =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(status.received, 4);
+    assert_eq!(status.dead_lettered, 0);
+    assert_eq!(
+        status.frontier,
+        u64::MAX,
+        "a finished run has folded every epoch in"
+    );
+    assert_eq!(
+        status.max_event_time.as_deref(),
+        Some("2026-11-21T08:10:00Z")
+    );
+}
