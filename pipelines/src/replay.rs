@@ -247,18 +247,23 @@ pub fn load_path(path: &Path, opts: &ReplayOptions) -> Result<Replay> {
     }
 }
 
-/// The data directory for tests over real data: `$WARDSTREAM_DATA_DIR`, else the first
-/// `shared/data` found walking up from this crate's folder.
-#[cfg(test)]
-pub(crate) fn test_data_dir() -> PathBuf {
+/// The real data folder for tests and benchmarks: `$WARDSTREAM_DATA_DIR`, else the first
+/// `shared/data` found walking up from `start` (a crate's folder), else `../shared/data`.
+pub fn find_data_dir(start: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("WARDSTREAM_DATA_DIR") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    start
         .ancestors()
         .map(|a| a.join("shared").join("data"))
         .find(|d| d.is_dir())
-        .expect("no shared/data above the crate; set WARDSTREAM_DATA_DIR")
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}
+
+/// The data directory for this crate's tests (see [`find_data_dir`]).
+#[cfg(test)]
+pub(crate) fn test_data_dir() -> PathBuf {
+    find_data_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 #[cfg(test)]

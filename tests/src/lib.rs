@@ -19,19 +19,7 @@ use wardstream_schemas::{Event, batch};
 
 /// The real data folder: `$WARDSTREAM_DATA_DIR`, else `shared/data` found above this crate.
 pub fn data_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("WARDSTREAM_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared").join("data");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        if !dir.pop() {
-            return PathBuf::from("../shared/data");
-        }
-    }
+    wardstream_pipelines::replay::find_data_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Runs every view over `records` with `workers` workers, a new epoch every `epoch_records`
