@@ -26,13 +26,7 @@ pub fn write(batches: &[RecordBatch], format: Format, out: &mut impl Write) -> a
             writeln!(out, "{table}")?;
         }
         Format::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(Vec::new());
-            for b in batches {
-                writer.write(b)?;
-            }
-            writer.finish()?;
-            let body = writer.into_inner();
-            out.write_all(if body.is_empty() { b"[]" } else { &body })?;
+            out.write_all(&wardstream_api::encode_json(batches)?)?;
             writeln!(out)?;
         }
         Format::Csv => {

@@ -107,15 +107,10 @@ async fn run_sql(
                 .into_response())
         }
         "json" => {
-            let mut writer = arrow::json::ArrayWriter::new(Vec::new());
-            for b in &batches {
-                writer.write(b).map_err(|_| Problem::internal())?;
-            }
-            writer.finish().map_err(|_| Problem::internal())?;
-            let mut body = writer.into_inner();
-            if body.is_empty() {
-                body = b"[]".to_vec();
-            }
+            let body = encode_json(&batches).map_err(|e| {
+                tracing::error!(error = %e, "JSON encoding failed");
+                Problem::internal()
+            })?;
             Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
         other => Err(Problem::bad_request(format!(
@@ -138,6 +133,23 @@ pub fn encode_ipc(
         writer.finish()?;
     }
     Ok(out)
+}
+
+/// Encodes batches as one JSON array of row objects (`[]` when there are no rows).
+pub fn encode_json(
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.finish()?;
+    let body = writer.into_inner();
+    Ok(if body.is_empty() {
+        b"[]".to_vec()
+    } else {
+        body
+    })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

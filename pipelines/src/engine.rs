@@ -122,6 +122,13 @@ fn sink<'s, R: Stored>(
         .probe_with(probe);
 }
 
+/// Folds into the store everything before the probe's frontier (leader only).
+fn advance_store(store: &ViewStore, probe: &ProbeHandle<u64>) {
+    if let Some(f) = probe.with_frontier(|f| f.first().copied()) {
+        store.advance(f);
+    }
+}
+
 /// Runs the views over `source` until it is exhausted or `stop` is set, keeping `store` current.
 /// Blocks; run it on its own thread to serve queries meanwhile.
 pub fn run(
@@ -256,10 +263,8 @@ pub fn run(
                     store.received(s, n);
                 }
                 local.borrow_mut().flush(&store);
-                if index == 0
-                    && let Some(f) = probe.with_frontier(|f| f.first().copied())
-                {
-                    store.advance(f);
+                if index == 0 {
+                    advance_store(&store, &probe);
                 }
                 if exhausted {
                     completed = true;
@@ -270,10 +275,8 @@ pub fn run(
             while !probe.done() {
                 worker.step_or_park(Some(Duration::from_millis(config.epoch_ms)));
                 local.borrow_mut().flush(&store);
-                if index == 0
-                    && let Some(f) = probe.with_frontier(|f| f.first().copied())
-                {
-                    store.advance(f);
+                if index == 0 {
+                    advance_store(&store, &probe);
                 }
             }
             local.borrow_mut().flush(&store);

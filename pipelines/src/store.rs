@@ -65,25 +65,23 @@ impl<R: ViewRow> Table<R> {
         self.current.retain(|_, d| *d != 0);
     }
 
-    fn batch(&self) -> Result<RecordBatch, ArrowError> {
-        let mut rows: Vec<&R> = Vec::with_capacity(self.current.len());
-        for (row, n) in &self.current {
-            for _ in 0..(*n).max(0) {
-                rows.push(row);
-            }
-        }
-        rows.sort();
-        R::to_batch(&rows)
-    }
-
-    fn rows(&self) -> Vec<R> {
-        let mut rows: Vec<R> = self
+    /// The rows, each repeated by its multiplicity, sorted.
+    fn sorted(&self) -> Vec<&R> {
+        let mut rows: Vec<&R> = self
             .current
             .iter()
-            .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), (*n).max(0) as usize))
+            .flat_map(|(row, n)| std::iter::repeat_n(row, (*n).max(0) as usize))
             .collect();
         rows.sort();
         rows
+    }
+
+    fn batch(&self) -> Result<RecordBatch, ArrowError> {
+        R::to_batch(&self.sorted())
+    }
+
+    fn rows(&self) -> Vec<R> {
+        self.sorted().into_iter().cloned().collect()
     }
 }
 

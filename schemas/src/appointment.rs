@@ -1,6 +1,6 @@
 //! Outpatient appointment lifecycle events.
 
-use crate::header::{default_schema_version, require_id, validate_header};
+use crate::header::{default_schema_version, require_id, validate_header, validate_time};
 use crate::reject::{Reject, RejectReason};
 use crate::time::{DAY_MS, Millis, day_start, rfc3339};
 use serde::{Deserialize, Serialize};
@@ -97,18 +97,8 @@ impl Appointment {
         require_id(&self.appointment_id, "appointment_id")?;
         require_id(&self.patient_id, "patient_id")?;
         require_id(&self.clinic, "clinic")?;
-        validate_header(
-            &self.event_id,
-            &self.tenant_id,
-            self.scheduled_start,
-            self.schema_version,
-        )?;
-        validate_header(
-            &self.event_id,
-            &self.tenant_id,
-            self.booked_at,
-            self.schema_version,
-        )?;
+        validate_time(self.scheduled_start, "scheduled_start")?;
+        validate_time(self.booked_at, "booked_at")?;
         if self.lead_days() < 0 {
             return Err(Reject::new(
                 RejectReason::BookedAfterAppointment,

@@ -26,13 +26,19 @@ pub fn validate_header(
             format!("schema_version {schema_version}, this build reads {SCHEMA_VERSION}"),
         ));
     }
-    if !(MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&event_time) {
-        return Err(Reject::new(
+    validate_time(event_time, "event_time")
+}
+
+/// Requires a real time (1900–2300 UTC) in `field`.
+pub fn validate_time(time: Millis, field: &str) -> Result<(), Reject> {
+    if (MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&time) {
+        Ok(())
+    } else {
+        Err(Reject::new(
             RejectReason::InvalidTime,
-            "event_time outside 1900..2300",
-        ));
+            format!("{field} outside 1900..2300"),
+        ))
     }
-    Ok(())
 }
 
 /// Requires a non-empty identifier.
