@@ -3,6 +3,7 @@
 pub mod replay;
 pub mod run;
 pub mod sql;
+pub mod twin;
 
 use crate::config::Config;
 use crate::progress::Progress;

@@ -39,6 +39,8 @@ enum Command {
     Sql(commands::sql::SqlArgs),
     /// Validate and count a replay without running the views.
     Replay(commands::replay::ReplayArgs),
+    /// Digital twin: calibrate a hospital, run what-if scenarios, compare them.
+    Twin(commands::twin::TwinArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +58,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => commands::run::run(config, args),
         Command::Sql(args) => commands::sql::run(config, args),
         Command::Replay(args) => commands::replay::run(config, args),
+        Command::Twin(args) => commands::twin::run(config, args),
     }
 }

@@ -1,0 +1,1681 @@
+//! Calibration: estimates a [`Hospital`] from replayed ADT events.
+//!
+//! [`calibrate`] reads the admissions, transfers and discharges of one tenant (by default the
+//! MIMIC-IV demo replay, tenant `mimic-iv-demo`) and writes down the hospital they imply:
+//! care units with beds, length of stay (LOS) and routing, arrival streams, the emergency
+//! department and the discharge-hour profile. Every estimate carries its sample size and
+//! source ([`Estimate`]), and [`Calibration::report`] lists them one per line;
+//! [`to_commented_toml`] writes the hospital file with that table and the
+//! [`ASSUMPTIONS`] as `#` comments above it.
+//!
+//! ## From events to unit stays
+//! Events are deduplicated by `(tenant_id, event_id)` (a re-sent id replaces the earlier
+//! version, as everywhere in wardstream), grouped by `encounter_id` and sorted by
+//! `(event_time, kind)` with admit < transfer < discharge. Each encounter is replayed into its
+//! **unit stays** `(unit, start, end)`: an admit opens the first stay, a transfer closes the
+//! current stay and opens the next, a discharge closes the last one. A transfer into the unit
+//! the patient is already in (a bed move) continues the stay. An encounter whose events do not
+//! form such a sequence (a transfer or discharge before the admit, a second admit, an event
+//! after the discharge, a transfer from a unit the patient is not in, an admit or transfer
+//! without a care unit) is skipped and counted in the report under `data.skipped`. An
+//! encounter without a discharge is still in hospital when the data end: its last stay is
+//! **open** (right-censored).
+//!
+//! ## The ED
+//! Units of kind [`UnitKind::Ed`] (by [`unit_kind`]: `Emergency Department`, `Emergency
+//! Department Observation`) are not care units of the model: the ED is the hospital's
+//! [`EmergencyDepartment`]. The ED stays at the start of an encounter form one **ED visit**
+//! (so `Emergency Department` → `Emergency Department Observation` is one visit), and such an
+//! encounter arrives through the `ed` stream; every other encounter arrives through the
+//! `direct` stream into its first unit. An ED stay later in an encounter (a return to the ED
+//! from a ward) is skipped: the unit before it routes to the next inpatient unit after it (or
+//! to discharge), and if that is the same unit, the two stays are one (the bed is taken as
+//! held during the trip).
+//!
+//! ## Estimates
+//! - **LOS** per unit: lognormal maximum-likelihood fit, `mu` = mean of ln(h), `sigma` =
+//!   population standard deviation of ln(h), over the unit's completed stays. Stays of 0 h
+//!   (ln undefined) and open stays are left out and counted. A unit with fewer than
+//!   [`CalibrationOptions::min_stays`] stays is fitted on the stays of all units of its kind,
+//!   then of all inpatient units. With [`CalibrationOptions::pool_icu_los`], ICU units also
+//!   pool every other tenant's ICU unit stays (the eICU demo's 2,520 unit stays at 186
+//!   hospitals, tenants `eicu-<hospitalid>`).
+//! - **Routing** per unit: the empirical shares of the next inpatient unit over the unit's
+//!   departures; the rest is discharge.
+//! - **Beds** per unit: the peak concurrent census over the replayed timeline, at least 1 — a
+//!   lower bound on the physical beds. `initial_census` is 0.
+//! - **Arrivals**: encounter starts per UTC hour of day divided by the days spanned by the
+//!   tenant's events (24 values, not 168: the MIMIC-IV replay re-anchors each patient by whole
+//!   days, so its time of day is real and its weekday is not).
+//! - **ED**: treatment = lognormal fit of ED visit durations; one admission probability (the
+//!   share of completed ED visits that move on to an inpatient unit) for every acuity level;
+//!   assumed ESI shares [`ASSUMED_ESI_SHARES`]; `admit_to` = first inpatient unit after the
+//!   visit; bays = peak concurrent ED census; no LWBS patience and no diversion (the data
+//!   have neither).
+//! - **Discharge hour**: discharges from inpatient units per UTC hour of day.
+//!
+//! Calibration is deterministic: the same events, in any order, give the same hospital.
+use crate::scenario::{
+    ArrivalKind, ArrivalStream, CareUnit, Duration, EmergencyDepartment, Estimate, Hospital, Route,
+    UnitKind,
+};
+use crate::{Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use wardstream_schemas::time::{DAY_MS, HOUR_MS};
+use wardstream_schemas::{Adt, AdtKind, Millis};
+
+/// The tenant calibrated by default: the MIMIC-IV Clinical Database Demo v2.2 replay
+/// (Johnson A. et al., PhysioNet 2023).
+pub const DEFAULT_TENANT: &str = "mimic-iv-demo";
+
+/// Default [`CalibrationOptions::min_stays`].
+pub const DEFAULT_MIN_STAYS: usize = 10;
+
+/// ED triage acuity shares, ESI level 1 (most urgent) to 5, used because the ADT data carry no
+/// triage acuity. An **assumed** typical mix for a US adult ED (most patients ESI 3, few ESI
+/// 1), not an estimate from the data; edit it in the hospital file.
+pub const ASSUMED_ESI_SHARES: [f64; 5] = [0.01, 0.15, 0.45, 0.30, 0.09];
+
+/// The modelling assumptions behind every calibration, written above the hospital file by
+/// [`to_commented_toml`].
+pub const ASSUMPTIONS: &[&str] = &[
+    "Times are UTC; hour-of-day profiles use the UTC hour of the event time.",
+    "Arrival rates have 24 hour-of-day values, not 168: replayed data sets such as the MIMIC-IV \
+     demo are re-anchored by whole days, so time of day is real and weekday is not.",
+    "Arrival rate = encounter starts in that hour of day / days spanned by the tenant's events \
+     (first to last event, at least 1). A sample of patients (MIMIC-IV demo: the full \
+     histories of 100 patients over years) gives rates far below a whole hospital's; scale \
+     them with [changes] arrival_multiplier.",
+    "Beds = peak observed concurrent census: a lower bound on the physical beds; edit.",
+    "initial_census = 0: the simulation starts empty; delete a warm-up.",
+    "LOS: lognormal MLE, mu = mean ln(h), sigma = population sd of ln(h). Stays of 0 h and \
+     stays still open when the data end are left out of LOS fits and routing (open stays \
+     count in the census until the last event).",
+    "A transfer into the same unit (a bed move) continues the stay.",
+    "ED units (kind ed) are the [ed], not care units. The ED stays at the start of an \
+     encounter are one ED visit; ed.treatment is fitted to whole ED visits (waiting, \
+     treatment and boarding), an upper bound on treatment time.",
+    "A return to the ED in mid-stay is skipped: the unit before it routes to the next \
+     inpatient unit (or discharge); a return to the same unit continues its stay.",
+    "ED acuity shares are assumed (no triage acuity in ADT); ed.admit_probability is the same \
+     for every acuity level; no LWBS (patience none) and no diversion (the data have neither).",
+    "Unit kinds come from unit names (calibrate::unit_kind); check them, they select the \
+     nurse ratios.",
+];
+
+/// What to calibrate and how to pool small samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalibrationOptions {
+    /// Tenant whose flow (units, routing, arrivals, beds, ED) is calibrated. Default
+    /// [`DEFAULT_TENANT`] (`mimic-iv-demo`).
+    pub tenant: String,
+    /// Pool ICU length-of-stay observations from every other tenant (eICU unit stays) into
+    /// this tenant's ICU-kind units' LOS fits. Default true.
+    pub pool_icu_los: bool,
+    /// Units with fewer LOS observations than this get pooled with all units of the same
+    /// kind (then all units) for their LOS fit. Default [`DEFAULT_MIN_STAYS`] (10).
+    pub min_stays: usize,
+}
+
+impl Default for CalibrationOptions {
+    fn default() -> Self {
+        CalibrationOptions {
+            tenant: DEFAULT_TENANT.to_owned(),
+            pool_icu_los: true,
+            min_stays: DEFAULT_MIN_STAYS,
+        }
+    }
+}
+
+/// A calibrated hospital and the estimates behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    /// The hospital, validated ([`Hospital::validate`]).
+    pub hospital: Hospital,
+    /// One line per estimate (and per data summary), in file order.
+    pub report: Vec<EstimateLine>,
+}
+
+/// One estimate, as a row of a human-readable table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EstimateLine {
+    /// What is estimated, as a path into the hospital file, e.g. `units["MICU"].los`, or
+    /// `data.*` for a summary of the input.
+    pub parameter: String,
+    /// The value, formatted for reading (units included).
+    pub value: String,
+    /// Observations behind it (0 for assumptions and rules).
+    pub n: u64,
+    /// Data and method, or that it was assumed.
+    pub source: String,
+}
+
+/// The kind of a care unit, from its name (case-insensitive). First match wins:
+///
+/// 1. [`Icu`](UnitKind::Icu) if "intensive care", "critical care", "coronary care", or a word ending
+///    in `ICU` or `CCU` (`MICU`, `SICU`, `CTICU`, `Med-Surg ICU`, `CCU-CTICU`, `NICU`, `PICU`);
+/// 2. [`Ed`](UnitKind::Ed) if "emergency", or the word `ED`;
+/// 3. [`Pacu`](UnitKind::Pacu) if the word `PACU`, "post-anesthesia"/"post anaesthesia", "recovery
+///    room";
+/// 4. [`StepDown`](UnitKind::StepDown) if "stepdown", "step-down", "step down", "intermediate",
+///    "progressive care", the words `IMC`, `IMCU`, `PCU`;
+/// 5. [`Telemetry`](UnitKind::Telemetry) if "telemetry", the word `TELE`;
+/// 6. [`Pediatrics`](UnitKind::Pediatrics) if "pediatric"/"paediatric", and also "neonatal", "nursery",
+///    "newborn": newborn care is paediatric care, there is no neonatal kind, and neonatal
+///    intensive care already matched rule 1;
+/// 7. [`Psychiatric`](UnitKind::Psychiatric) if "psych";
+/// 8. [`Obstetrics`](UnitKind::Obstetrics) if "obstetric", and the words `labor`, `labour`, `delivery`,
+///    `postpartum`, `antepartum`, `maternity`;
+/// 9. [`MedSurg`](UnitKind::MedSurg) if "med/surg", "med-surg", "medsurg", "medicine", "surgery",
+///    "medical", "surgical";
+/// 10. otherwise [`UnitKind::Other`] (e.g. MIMIC's `Neurology`, `Transplant`, `Vascular`,
+///     `Hematology/Oncology`, `Discharge Lounge`, `Observation`).
+///
+/// Quoted strings match anywhere in the name; "words" are maximal alphanumeric runs.
+pub fn unit_kind(name: &str) -> UnitKind {
+    let lower = name.to_lowercase();
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_uppercase)
+        .collect();
+    let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
+    let word = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
+    if has(&["intensive care", "critical care", "coronary care"])
+        || words
+            .iter()
+            .any(|w| w.ends_with("ICU") || w.ends_with("CCU"))
+    {
+        UnitKind::Icu
+    } else if has(&["emergency"]) || word(&["ED"]) {
+        UnitKind::Ed
+    } else if word(&["PACU"])
+        || has(&[
+            "post-anesthesia",
+            "post anesthesia",
+            "postanesthesia",
+            "post-anaesthesia",
+            "post anaesthesia",
+            "postanaesthesia",
+            "recovery room",
+        ])
+    {
+        UnitKind::Pacu
+    } else if has(&[
+        "stepdown",
+        "step-down",
+        "step down",
+        "intermediate",
+        "progressive care",
+    ]) || word(&["IMC", "IMCU", "PCU"])
+    {
+        UnitKind::StepDown
+    } else if has(&["telemetry"]) || word(&["TELE"]) {
+        UnitKind::Telemetry
+    } else if has(&["pediatric", "paediatric", "neonatal", "nursery", "newborn"]) {
+        UnitKind::Pediatrics
+    } else if has(&["psych"]) {
+        UnitKind::Psychiatric
+    } else if has(&["obstetric"])
+        || word(&[
+            "LABOR",
+            "LABOUR",
+            "DELIVERY",
+            "POSTPARTUM",
+            "ANTEPARTUM",
+            "MATERNITY",
+        ])
+    {
+        UnitKind::Obstetrics
+    } else if has(&[
+        "med/surg", "med-surg", "medsurg", "medicine", "surgery", "medical", "surgical",
+    ]) {
+        UnitKind::MedSurg
+    } else {
+        UnitKind::Other
+    }
+}
+
+/// Estimates a hospital from `events`: the flow of tenant `opts.tenant`, and (with
+/// `opts.pool_icu_los`) the ICU lengths of stay of every other tenant. See the module docs
+/// for each estimate; events may come in any order.
+///
+/// Errors: [`Error::Calibration`] if the tenant has no events, no inpatient (non-ED) unit
+/// stay, no completed inpatient stay to fit a length of stay on, or ED arrivals but no
+/// completed ED visit; or (a bug) if the result fails [`Hospital::validate`].
+pub fn calibrate(events: &[Adt], opts: &CalibrationOptions) -> Result<Calibration> {
+    let tenant = opts.tenant.as_str();
+    let (latest, duplicates) = dedup(events);
+    let mine: Vec<&Adt> = latest
+        .iter()
+        .filter(|((t, _), _)| *t == tenant)
+        .map(|(_, e)| *e)
+        .collect();
+    let (Some(first_t), Some(last_t)) = (
+        mine.iter().map(|e| e.event_time).min(),
+        mine.iter().map(|e| e.event_time).max(),
+    ) else {
+        return Err(Error::Calibration(format!(
+            "no ADT events for tenant {tenant:?}"
+        )));
+    };
+    let span_days = ((last_t - first_t) as f64 / DAY_MS as f64).max(1.0);
+
+    let mut report = Vec::new();
+    let mut line = |parameter: String, value: String, n: u64, source: String| {
+        report.push(EstimateLine {
+            parameter,
+            value,
+            n,
+            source,
+        })
+    };
+
+    // 1. Encounters -> unit stays.
+    let (encounters, skipped) = encounters(mine.iter().copied());
+    let mut kinds: BTreeMap<&str, UnitKind> = BTreeMap::new();
+    for enc in &encounters {
+        for s in &enc.stays {
+            kinds.entry(s.unit).or_insert_with(|| unit_kind(s.unit));
+        }
+    }
+    let is_ed = |unit: &str| kinds.get(unit) == Some(&UnitKind::Ed);
+    let flows: Vec<Flow> = encounters.iter().map(|e| Flow::new(e, &is_ed)).collect();
+
+    let skipped_total: u64 = skipped.values().sum();
+    let skipped_text = if skipped.is_empty() {
+        String::new()
+    } else {
+        let reasons: Vec<String> = skipped.iter().map(|(r, c)| format!("{c} {r}")).collect();
+        format!("; skipped as malformed: {}", reasons.join(", "))
+    };
+    line(
+        "data.events".into(),
+        format!("{} ADT events, {:.2} days", mine.len(), span_days),
+        mine.len() as u64,
+        format!(
+            "tenant {tenant}, first to last event (at least 1 day); {duplicates} re-sent event \
+             ids replaced by their latest version (all tenants)"
+        ),
+    );
+    line(
+        "data.encounters".into(),
+        format!("{} used, {} skipped", encounters.len(), skipped_total),
+        encounters.len() as u64 + skipped_total,
+        format!("encounters of {tenant} rebuilt into unit stays{skipped_text}"),
+    );
+    let bed_moves: u64 = encounters.iter().map(|e| e.bed_moves).sum();
+    let open = encounters.iter().filter(|e| e.discharged.is_none()).count() as u64;
+    let ed_returns: u64 = flows.iter().map(|f| f.ed_returns).sum();
+    let ed_rejoins: u64 = flows.iter().map(|f| f.rejoined).sum();
+    line(
+        "data.bed_moves".into(),
+        bed_moves.to_string(),
+        bed_moves,
+        "transfers into the unit the patient was already in; the stay continues".into(),
+    );
+    line(
+        "data.open_encounters".into(),
+        open.to_string(),
+        open,
+        "encounters without a discharge: their last stay is censored (not in LOS or routing; \
+         in the census until the last event)"
+            .into(),
+    );
+    line(
+        "data.ed_returns".into(),
+        format!("{ed_returns} ({ed_rejoins} back into the same unit)"),
+        ed_returns,
+        "ED stays after an inpatient stay: skipped in routing; a return to the same unit \
+         continues its stay"
+            .into(),
+    );
+
+    // 2.–5. Units: kind, LOS, routing, beds.
+    let mut units: BTreeMap<&str, UnitObs> = kinds
+        .iter()
+        .filter(|(_, k)| **k != UnitKind::Ed)
+        .map(|(u, k)| (*u, UnitObs::new(*k)))
+        .collect();
+    if units.is_empty() {
+        return Err(Error::Calibration(format!(
+            "no inpatient (non-ED) unit stays for tenant {tenant:?}"
+        )));
+    }
+    let mut ed_intervals: Vec<(Millis, Option<Millis>)> = Vec::new();
+    for (enc, flow) in encounters.iter().zip(&flows) {
+        for s in enc.stays.iter().filter(|s| is_ed(s.unit)) {
+            ed_intervals.push((s.start, s.end));
+        }
+        for (k, s) in flow.inpatient.iter().enumerate() {
+            let Some(u) = units.get_mut(s.unit) else {
+                continue;
+            };
+            u.stays += 1;
+            u.intervals.push((s.start, s.end));
+            let Some(end) = s.end else {
+                u.open += 1;
+                continue;
+            };
+            let hours = (end - s.start) as f64 / HOUR_MS as f64;
+            if hours > 0.0 {
+                u.los.push(hours);
+            } else {
+                u.zero += 1;
+            }
+            match flow.inpatient.get(k + 1) {
+                Some(next) => *u.to.entry(next.unit).or_insert(0) += 1,
+                None if enc.discharged.is_some() => u.discharged += 1,
+                None => {} // back in the ED when the data end: censored
+            }
+        }
+    }
+
+    let icu_pool = if opts.pool_icu_los && units.values().any(|u| u.kind == UnitKind::Icu) {
+        let pool = icu_pool(&latest, tenant);
+        line(
+            "data.pooled_icu_stays".into(),
+            format!(
+                "{} ICU unit stays from {} other tenants",
+                pool.hours.len(),
+                pool.tenants.len()
+            ),
+            pool.hours.len() as u64,
+            format!(
+                "completed stays > 0 h in ICU-kind units of every tenant but {tenant} \
+                 (pool_icu_los; {} encounters skipped as malformed)",
+                pool.skipped
+            ),
+        );
+        Some(pool)
+    } else {
+        None
+    };
+
+    let mut care_units = Vec::with_capacity(units.len());
+    for (name, u) in &units {
+        let (los, los_n, los_source) = fit_los(name, &units, icu_pool.as_ref(), opts)?;
+        let departures = u.discharged + u.to.values().sum::<u64>();
+        let routing: Vec<Route> =
+            u.to.iter()
+                .map(|(to, c)| Route {
+                    to: (*to).to_owned(),
+                    p: *c as f64 / departures as f64,
+                })
+                .collect();
+        let beds = u32::try_from(peak_census(&u.intervals))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let key = |what: &str| format!("units[{name:?}].{what}");
+        line(
+            key("kind"),
+            kind_label(u.kind).into(),
+            0,
+            "from the unit name (calibrate::unit_kind); check it, it selects the nurse ratio"
+                .into(),
+        );
+        line(
+            key("beds"),
+            beds.to_string(),
+            u.stays,
+            format!(
+                "peak observed census over {} stays in {tenant} (a lower bound; edit)",
+                u.stays
+            ),
+        );
+        line(
+            key("los"),
+            duration_text(&los),
+            los_n,
+            format!(
+                "{los_source}; {} stays of 0 h and {} open stays left out",
+                u.zero, u.open
+            ),
+        );
+        line(
+            key("routing"),
+            routes_text(&routing, "discharge"),
+            departures,
+            format!(
+                "empirical shares of the next inpatient unit over {departures} departures from \
+                 the unit in {tenant} (rest: discharge)"
+            ),
+        );
+        care_units.push(CareUnit {
+            name: (*name).to_owned(),
+            kind: u.kind,
+            beds,
+            los,
+            routing,
+            initial_census: 0,
+            estimate: Some(Estimate {
+                n: u.stays,
+                source: format!(
+                    "{tenant} ADT, {} stays: beds = peak observed census (a lower bound; \
+                     edit); los: {los_source}; routing: empirical shares over {departures} \
+                     departures",
+                    u.stays
+                ),
+            }),
+        });
+    }
+
+    // 6. Arrivals.
+    let mut ed_starts = [0u64; 24];
+    let mut direct_starts = [0u64; 24];
+    let mut direct_to: BTreeMap<&str, u64> = BTreeMap::new();
+    for (enc, flow) in encounters.iter().zip(&flows) {
+        let Some(first) = enc.stays.first() else {
+            continue;
+        };
+        if flow.ed_visit.is_some() {
+            ed_starts[hour_of_day(first.start)] += 1;
+        } else {
+            direct_starts[hour_of_day(first.start)] += 1;
+            *direct_to.entry(first.unit).or_insert(0) += 1;
+        }
+    }
+    let ed_units: Vec<&str> = kinds
+        .iter()
+        .filter(|(_, k)| **k == UnitKind::Ed)
+        .map(|(u, _)| *u)
+        .collect();
+    let rates =
+        |starts: &[u64; 24]| -> Vec<f64> { starts.iter().map(|c| *c as f64 / span_days).collect() };
+    let rate_source = |who: &str, n: u64| {
+        format!(
+            "{tenant} ADT: {n} encounter starts ({who}) per UTC hour of day / {span_days:.2} \
+             days spanned by the tenant's events; 24 hour-of-day values because replayed \
+             weekdays (MIMIC-IV demo) are not real"
+        )
+    };
+    let mut arrivals = Vec::new();
+    let n_ed: u64 = ed_starts.iter().sum();
+    if n_ed > 0 {
+        let who = format!("first unit an ED unit: {}", ed_units.join(", "));
+        let per_hour = rates(&ed_starts);
+        line(
+            "arrivals[\"ed\"].per_hour".into(),
+            rates_text(&per_hour),
+            n_ed,
+            rate_source(&who, n_ed),
+        );
+        arrivals.push(ArrivalStream {
+            name: "ed".into(),
+            kind: ArrivalKind::Ed,
+            per_hour,
+            to: Vec::new(),
+            estimate: Some(Estimate {
+                n: n_ed,
+                source: rate_source(&who, n_ed),
+            }),
+        });
+    }
+    let n_direct: u64 = direct_starts.iter().sum();
+    if n_direct > 0 {
+        let who = "first unit an inpatient unit";
+        let per_hour = rates(&direct_starts);
+        let to = shares(&direct_to);
+        line(
+            "arrivals[\"direct\"].per_hour".into(),
+            rates_text(&per_hour),
+            n_direct,
+            rate_source(who, n_direct),
+        );
+        line(
+            "arrivals[\"direct\"].to".into(),
+            routes_text(&to, ""),
+            n_direct,
+            format!(
+                "{tenant} ADT: empirical shares of the first unit of {n_direct} direct admissions"
+            ),
+        );
+        arrivals.push(ArrivalStream {
+            name: "direct".into(),
+            kind: ArrivalKind::Direct,
+            per_hour,
+            to,
+            estimate: Some(Estimate {
+                n: n_direct,
+                source: format!(
+                    "{}; first unit: empirical shares",
+                    rate_source(who, n_direct)
+                ),
+            }),
+        });
+    }
+
+    // 7. The ED.
+    let ed = if n_ed > 0 {
+        let mut visit_hours = Vec::new();
+        let (mut zero, mut censored, mut admitted, mut home) = (0u64, 0u64, 0u64, 0u64);
+        let mut admit_to: BTreeMap<&str, u64> = BTreeMap::new();
+        for (enc, flow) in encounters.iter().zip(&flows) {
+            let Some(visit) = &flow.ed_visit else {
+                continue;
+            };
+            let Some(end) = visit.end else {
+                censored += 1;
+                continue;
+            };
+            let hours = (end - visit.start) as f64 / HOUR_MS as f64;
+            if hours > 0.0 {
+                visit_hours.push(hours);
+            } else {
+                zero += 1;
+            }
+            match flow.inpatient.first() {
+                Some(s) => {
+                    admitted += 1;
+                    *admit_to.entry(s.unit).or_insert(0) += 1;
+                }
+                None if enc.discharged.is_some() => home += 1,
+                None => censored += 1, // left the ED for an open ED stay: cannot happen
+            }
+        }
+        if visit_hours.is_empty() {
+            return Err(Error::Calibration(format!(
+                "tenant {tenant:?} has {n_ed} ED arrivals but no completed ED visit longer \
+                 than 0 h to fit the ED treatment time on"
+            )));
+        }
+        let (mu, sigma) = lognormal_mle(&visit_hours);
+        let treatment = Duration::Lognormal { mu, sigma };
+        let decided = admitted + home;
+        let p_admit = if decided == 0 {
+            0.0
+        } else {
+            admitted as f64 / decided as f64
+        };
+        let admit_to = shares(&admit_to);
+        let bays = u32::try_from(peak_census(&ed_intervals))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let treatment_source = format!(
+            "lognormal MLE of ln(h) over {} completed ED visits (arrival in the \
+             ED to leaving it: includes waiting and boarding, an upper bound on treatment \
+             time); {zero} visits of 0 h and {censored} open visits left out",
+            visit_hours.len()
+        );
+        line(
+            "ed.treatment".into(),
+            duration_text(&treatment),
+            visit_hours.len() as u64,
+            format!("{tenant} ADT: {treatment_source}"),
+        );
+        line(
+            "ed.admit_probability".into(),
+            format!("{p_admit:.4} at every acuity level"),
+            decided,
+            format!(
+                "{tenant} ADT: {admitted} of {decided} completed ED visits moved on to an \
+                 inpatient unit; the same value for every acuity level (assumed: no triage \
+                 acuity in the data)"
+            ),
+        );
+        line(
+            "ed.acuity".into(),
+            format!("{ASSUMED_ESI_SHARES:?}"),
+            0,
+            "ASSUMED, not from the data: typical ESI 1–5 mix; ADT has no triage acuity; edit"
+                .into(),
+        );
+        line(
+            "ed.admit_to".into(),
+            routes_text(&admit_to, ""),
+            admitted,
+            format!("{tenant} ADT: first inpatient unit after {admitted} admitting ED visits"),
+        );
+        line(
+            "ed.bays".into(),
+            bays.to_string(),
+            ed_intervals.len() as u64,
+            format!(
+                "{tenant} ADT: peak observed concurrent census of the ED units ({}) over {} \
+                 ED stays (a lower bound; edit)",
+                ed_units.join(", "),
+                ed_intervals.len()
+            ),
+        );
+        line(
+            "ed.patience".into(),
+            "none (nobody leaves without being seen)".into(),
+            0,
+            "ASSUMED: the ADT data record no LWBS; set a duration to model it".into(),
+        );
+        line(
+            "ed.diversion_queue".into(),
+            "none (never diverts)".into(),
+            0,
+            "ASSUMED: the ADT data record no ambulance diversion".into(),
+        );
+        Some(EmergencyDepartment {
+            bays,
+            acuity: ASSUMED_ESI_SHARES.to_vec(),
+            treatment,
+            admit_probability: vec![p_admit; ASSUMED_ESI_SHARES.len()],
+            admit_to,
+            patience: None,
+            diversion_queue: None,
+            estimate: Some(Estimate {
+                n: n_ed,
+                source: format!(
+                    "from {tenant} ADT ({n_ed} ED arrivals): treatment = {treatment_source}; \
+                     admit_probability ({admitted}/{decided}, one value for all levels), \
+                     admit_to, bays (peak census, a lower bound). ASSUMED: acuity shares \
+                     (ESI 1–5 {ASSUMED_ESI_SHARES:?}), no LWBS, no diversion"
+                ),
+            }),
+        })
+    } else {
+        None
+    };
+
+    // 8. Discharge hour.
+    let mut discharge_counts = [0u64; 24];
+    for enc in &encounters {
+        if let (Some(t), Some(last)) = (enc.discharged, enc.stays.last())
+            && !is_ed(last.unit)
+        {
+            discharge_counts[hour_of_day(t)] += 1;
+        }
+    }
+    let n_discharges: u64 = discharge_counts.iter().sum();
+    let discharge_hour: Vec<f64> = if n_discharges == 0 {
+        Vec::new()
+    } else {
+        discharge_counts.iter().map(|c| *c as f64).collect()
+    };
+    line(
+        "discharge_hour".into(),
+        if discharge_hour.is_empty() {
+            "none (discharge at once)".into()
+        } else {
+            format!("{discharge_counts:?}")
+        },
+        n_discharges,
+        format!("{tenant} ADT: discharges from inpatient units per UTC hour of day (weights)"),
+    );
+
+    let hospital = Hospital {
+        name: format!("calibrated from {tenant}"),
+        discharge_hour,
+        ed,
+        staffing: None,
+        arrivals,
+        units: care_units,
+    };
+    hospital.validate().map_err(|e| {
+        Error::Calibration(format!(
+            "the calibrated hospital does not validate (a bug in calibration): {e}"
+        ))
+    })?;
+    Ok(Calibration { hospital, report })
+}
+
+/// The hospital file of `c` as TOML, preceded by `#` comment lines: `header` (each of its
+/// lines), a table of every estimate (parameter, value, n, source) and [`ASSUMPTIONS`]. The
+/// comments do not change what the file parses to.
+///
+/// Errors: [`Error::Invalid`] if the hospital cannot be written as TOML.
+pub fn to_commented_toml(c: &Calibration, header: &str) -> Result<String> {
+    let body = c.hospital.to_toml()?;
+    let clean = |s: &str| s.replace(['\r', '\n'], " ");
+    let mut out = String::new();
+    let mut comment = |text: &str| {
+        out.push('#');
+        if !text.is_empty() {
+            out.push(' ');
+            out.push_str(text);
+        }
+        out.push('\n');
+    };
+    for l in header.lines() {
+        comment(&clean(l));
+    }
+    if !header.is_empty() {
+        comment("");
+    }
+    comment("Estimates:");
+    let rows: Vec<[String; 4]> = c
+        .report
+        .iter()
+        .map(|l| {
+            [
+                clean(&l.parameter),
+                clean(&l.value),
+                l.n.to_string(),
+                clean(&l.source),
+            ]
+        })
+        .collect();
+    let width = |i: usize, cap: usize, title: &str| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+            .min(cap)
+    };
+    let (wp, wv, wn) = (
+        width(0, 48, "parameter"),
+        width(1, 40, "value"),
+        width(2, 12, "n"),
+    );
+    comment(&format!(
+        "{:<wp$}  {:<wv$}  {:>wn$}  source",
+        "parameter", "value", "n"
+    ));
+    comment(&format!(
+        "{}  {}  {}  {}",
+        "-".repeat(wp),
+        "-".repeat(wv),
+        "-".repeat(wn),
+        "-".repeat(6)
+    ));
+    for [p, v, n, s] in &rows {
+        comment(format!("{p:<wp$}  {v:<wv$}  {n:>wn$}  {s}").trim_end());
+    }
+    comment("");
+    comment("Assumptions:");
+    for a in ASSUMPTIONS {
+        comment(&format!("- {a}"));
+    }
+    out.push('\n');
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// One stay of an encounter in a unit, times in ms; `end` none while still in the unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Stay<'a> {
+    unit: &'a str,
+    start: Millis,
+    end: Option<Millis>,
+}
+
+/// An encounter's unit stays in order, and its discharge time if it has one.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Encounter<'a> {
+    stays: Vec<Stay<'a>>,
+    discharged: Option<Millis>,
+    bed_moves: u64,
+}
+
+/// An encounter as the model sees it: the ED visit it starts with (if any) and its inpatient
+/// stays, with ED returns removed and a return to the same unit merged.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Flow<'a> {
+    /// Start and end of the leading run of ED stays.
+    ed_visit: Option<Stay<'a>>,
+    inpatient: Vec<Stay<'a>>,
+    ed_returns: u64,
+    rejoined: u64,
+}
+
+impl<'a> Flow<'a> {
+    fn new(enc: &Encounter<'a>, is_ed: &impl Fn(&str) -> bool) -> Flow<'a> {
+        let mut flow = Flow::default();
+        let lead = enc.stays.iter().take_while(|s| is_ed(s.unit)).count();
+        if let (Some(first), Some(last)) = (enc.stays.first(), enc.stays[..lead].last()) {
+            flow.ed_visit = Some(Stay {
+                unit: first.unit,
+                start: first.start,
+                end: last.end,
+            });
+        }
+        let mut after_ed = false;
+        for s in &enc.stays[lead..] {
+            if is_ed(s.unit) {
+                flow.ed_returns += 1;
+                after_ed = true;
+                continue;
+            }
+            match flow.inpatient.last_mut() {
+                Some(prev) if after_ed && prev.unit == s.unit => {
+                    prev.end = s.end;
+                    flow.rejoined += 1;
+                }
+                _ => flow.inpatient.push(*s),
+            }
+            after_ed = false;
+        }
+        flow
+    }
+}
+
+/// Observations of one inpatient unit.
+#[derive(Clone, Debug)]
+struct UnitObs<'a> {
+    kind: UnitKind,
+    stays: u64,
+    /// Completed stays > 0 h, hours.
+    los: Vec<f64>,
+    zero: u64,
+    open: u64,
+    to: BTreeMap<&'a str, u64>,
+    discharged: u64,
+    intervals: Vec<(Millis, Option<Millis>)>,
+}
+
+impl UnitObs<'_> {
+    fn new(kind: UnitKind) -> Self {
+        UnitObs {
+            kind,
+            stays: 0,
+            los: Vec::new(),
+            zero: 0,
+            open: 0,
+            to: BTreeMap::new(),
+            discharged: 0,
+            intervals: Vec::new(),
+        }
+    }
+}
+
+/// ICU stays of the other tenants.
+#[derive(Clone, Debug, Default)]
+struct IcuPool<'a> {
+    hours: Vec<f64>,
+    tenants: BTreeSet<&'a str>,
+    skipped: u64,
+}
+
+type Latest<'a> = BTreeMap<(&'a str, &'a str), &'a Adt>;
+
+/// The latest version of each `(tenant_id, event_id)`, and how many versions were replaced.
+fn dedup(events: &[Adt]) -> (Latest<'_>, u64) {
+    let mut latest = BTreeMap::new();
+    let mut replaced = 0;
+    for e in events {
+        if latest
+            .insert((e.tenant_id.as_str(), e.event_id.as_str()), e)
+            .is_some()
+        {
+            replaced += 1;
+        }
+    }
+    (latest, replaced)
+}
+
+/// Rebuilds the encounters of `events` (one tenant), in encounter-id order, and counts the
+/// skipped ones by reason.
+fn encounters<'a>(
+    events: impl Iterator<Item = &'a Adt>,
+) -> (Vec<Encounter<'a>>, BTreeMap<&'static str, u64>) {
+    let mut by_encounter: BTreeMap<&str, Vec<&Adt>> = BTreeMap::new();
+    for e in events {
+        by_encounter
+            .entry(e.encounter_id.as_str())
+            .or_default()
+            .push(e);
+    }
+    let mut out = Vec::with_capacity(by_encounter.len());
+    let mut skipped = BTreeMap::new();
+    for (_, mut evs) in by_encounter {
+        match rebuild(&mut evs) {
+            Ok(enc) => out.push(enc),
+            Err(reason) => *skipped.entry(reason).or_insert(0) += 1,
+        }
+    }
+    (out, skipped)
+}
+
+/// A care unit name, trimmed; none if absent or blank.
+fn unit_name(u: &Option<String>) -> Option<&str> {
+    u.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Replays one encounter's events into unit stays; `Err` names why the sequence is malformed.
+fn rebuild<'a>(evs: &mut [&'a Adt]) -> std::result::Result<Encounter<'a>, &'static str> {
+    evs.sort_by(|a, b| {
+        (a.event_time, a.kind, &a.event_id).cmp(&(b.event_time, b.kind, &b.event_id))
+    });
+    let mut enc = Encounter::default();
+    for i in 0..evs.len() {
+        if enc.discharged.is_some() {
+            return Err("event after the discharge");
+        }
+        // Two transfers at the same time may be chained in either id order: take the one that
+        // leaves the current unit first.
+        if let (AdtKind::Transfer, Some(cur)) = (evs[i].kind, enc.stays.last())
+            && unit_name(&evs[i].from_care_unit).is_some_and(|f| f != cur.unit)
+            && let Some(j) = (i + 1..evs.len()).find(|&j| {
+                evs[j].event_time == evs[i].event_time
+                    && evs[j].kind == AdtKind::Transfer
+                    && unit_name(&evs[j].from_care_unit) == Some(cur.unit)
+            })
+        {
+            evs.swap(i, j);
+        }
+        let e: &'a Adt = evs[i];
+        let t = e.event_time;
+        match e.kind {
+            AdtKind::Admit => {
+                if !enc.stays.is_empty() {
+                    return Err("admit after the first event");
+                }
+                let unit = unit_name(&e.care_unit).ok_or("admit without care unit")?;
+                enc.stays.push(Stay {
+                    unit,
+                    start: t,
+                    end: None,
+                });
+            }
+            AdtKind::Transfer => {
+                let cur = enc.stays.last_mut().ok_or("transfer before the admit")?;
+                if unit_name(&e.from_care_unit).is_some_and(|f| f != cur.unit) {
+                    return Err("transfer from a unit the patient is not in");
+                }
+                let unit = unit_name(&e.care_unit).ok_or("transfer without care unit")?;
+                if unit == cur.unit {
+                    enc.bed_moves += 1;
+                    continue;
+                }
+                cur.end = Some(t);
+                enc.stays.push(Stay {
+                    unit,
+                    start: t,
+                    end: None,
+                });
+            }
+            AdtKind::Discharge => {
+                let cur = enc.stays.last_mut().ok_or("discharge before the admit")?;
+                if unit_name(&e.from_care_unit).is_some_and(|f| f != cur.unit) {
+                    return Err("discharge from a unit the patient is not in");
+                }
+                cur.end = Some(t);
+                enc.discharged = Some(t);
+            }
+        }
+    }
+    Ok(enc)
+}
+
+/// Completed ICU-kind stays > 0 h of every tenant except `tenant`.
+fn icu_pool<'a>(latest: &Latest<'a>, tenant: &str) -> IcuPool<'a> {
+    let mut by_tenant: BTreeMap<&str, Vec<&Adt>> = BTreeMap::new();
+    for (&(t, _), &e) in latest {
+        if t != tenant {
+            by_tenant.entry(t).or_default().push(e);
+        }
+    }
+    let mut pool = IcuPool::default();
+    for (t, evs) in by_tenant {
+        let (encs, skipped) = encounters(evs.into_iter());
+        pool.skipped += skipped.values().sum::<u64>();
+        for s in encs.iter().flat_map(|e| &e.stays) {
+            if let Some(end) = s.end
+                && end > s.start
+                && unit_kind(s.unit) == UnitKind::Icu
+            {
+                pool.hours.push((end - s.start) as f64 / HOUR_MS as f64);
+                pool.tenants.insert(t);
+            }
+        }
+    }
+    pool
+}
+
+/// Lognormal LOS of unit `name`, with the number of observations and the source text; pools
+/// as described in [`CalibrationOptions::min_stays`].
+fn fit_los(
+    name: &str,
+    units: &BTreeMap<&str, UnitObs>,
+    icu_pool: Option<&IcuPool>,
+    opts: &CalibrationOptions,
+) -> Result<(Duration, u64, String)> {
+    let tenant = opts.tenant.as_str();
+    let Some(u) = units.get(name) else {
+        return Err(Error::Calibration(format!("no unit {name:?}")));
+    };
+    let extra: &[f64] = match icu_pool {
+        Some(p) if u.kind == UnitKind::Icu => &p.hours,
+        _ => &[],
+    };
+    let gather = |pick: &dyn Fn(&UnitObs) -> bool| -> (Vec<f64>, usize) {
+        let chosen: Vec<&UnitObs> = units.values().filter(|v| pick(v)).collect();
+        let mut hours: Vec<f64> = chosen.iter().flat_map(|v| v.los.iter().copied()).collect();
+        hours.extend_from_slice(extra);
+        (hours, chosen.len())
+    };
+    let own = u.los.len();
+    let (mut sample, _) = gather(&|v| std::ptr::eq(v, u));
+    let mut scope = format!("the {own} completed stays in this unit ({tenant})");
+    let mut why = String::new();
+    if sample.len() < opts.min_stays {
+        why = format!(
+            "; pooled because this unit has only {own} (< min_stays {})",
+            opts.min_stays
+        );
+        let (same, k) = gather(&|v| v.kind == u.kind);
+        sample = same;
+        scope = format!(
+            "the {} completed stays in all {k} {} units of {tenant}",
+            sample.len() - extra.len(),
+            kind_label(u.kind)
+        );
+        if sample.len() < opts.min_stays {
+            let (all, k) = gather(&|_| true);
+            sample = all;
+            scope = format!(
+                "the {} completed stays in all {k} inpatient units of {tenant}",
+                sample.len() - extra.len()
+            );
+            why.push_str(" and its kind has too few");
+        }
+    }
+    if sample.is_empty() {
+        return Err(Error::Calibration(format!(
+            "tenant {tenant:?} has no completed inpatient stay longer than 0 h to fit a length \
+             of stay on (unit {name:?})"
+        )));
+    }
+    let pooled_icu = match icu_pool {
+        Some(p) if !extra.is_empty() => format!(
+            " + {} ICU unit stays from {} other tenants (pool_icu_los)",
+            p.hours.len(),
+            p.tenants.len()
+        ),
+        _ => String::new(),
+    };
+    let (mu, sigma) = lognormal_mle(&sample);
+    Ok((
+        Duration::Lognormal { mu, sigma },
+        sample.len() as u64,
+        format!("lognormal MLE of ln(h) over {scope}{pooled_icu}{why}"),
+    ))
+}
+
+/// Maximum-likelihood lognormal fit: mean and population standard deviation of ln(hours).
+/// `hours` must be non-empty and positive.
+fn lognormal_mle(hours: &[f64]) -> (f64, f64) {
+    let n = hours.len() as f64;
+    let mu = hours.iter().map(|h| h.ln()).sum::<f64>() / n;
+    let var = hours.iter().map(|h| (h.ln() - mu).powi(2)).sum::<f64>() / n;
+    (mu, var.sqrt())
+}
+
+/// Peak number of overlapping intervals `[start, end)`; open intervals never end. At equal
+/// times leaving comes before arriving, so a patient moving between two units of a group is
+/// not counted twice.
+fn peak_census(intervals: &[(Millis, Option<Millis>)]) -> usize {
+    let mut changes: Vec<(Millis, i64)> = Vec::with_capacity(intervals.len() * 2);
+    for &(start, end) in intervals {
+        changes.push((start, 1));
+        if let Some(end) = end {
+            changes.push((end, -1));
+        }
+    }
+    changes.sort_unstable();
+    let (mut now, mut peak) = (0i64, 0i64);
+    for (_, d) in changes {
+        now += d;
+        peak = peak.max(now);
+    }
+    usize::try_from(peak).unwrap_or(0)
+}
+
+/// UTC hour of day (0–23) of `t`.
+fn hour_of_day(t: Millis) -> usize {
+    usize::try_from(t.rem_euclid(DAY_MS) / HOUR_MS).unwrap_or(0)
+}
+
+/// Counts as routes with probabilities `count / total` (summing to 1 up to rounding), in
+/// name order.
+fn shares(counts: &BTreeMap<&str, u64>) -> Vec<Route> {
+    let total: u64 = counts.values().sum();
+    counts
+        .iter()
+        .map(|(to, c)| Route {
+            to: (*to).to_owned(),
+            p: *c as f64 / total as f64,
+        })
+        .collect()
+}
+
+/// The file name of a unit kind (serde snake_case).
+fn kind_label(k: UnitKind) -> &'static str {
+    match k {
+        UnitKind::Icu => "icu",
+        UnitKind::Pacu => "pacu",
+        UnitKind::StepDown => "step_down",
+        UnitKind::Telemetry => "telemetry",
+        UnitKind::Ed => "ed",
+        UnitKind::Pediatrics => "pediatrics",
+        UnitKind::MedSurg => "med_surg",
+        UnitKind::Psychiatric => "psychiatric",
+        UnitKind::Obstetrics => "obstetrics",
+        UnitKind::Other => "other",
+    }
+}
+
+fn duration_text(d: &Duration) -> String {
+    match d {
+        Duration::Lognormal { mu, sigma } => format!(
+            "lognormal mu {mu:.3} sigma {sigma:.3} (median {:.1} h, mean {:.1} h)",
+            mu.exp(),
+            d.mean()
+        ),
+        other => format!("mean {:.1} h", other.mean()),
+    }
+}
+
+/// `A 0.500, B 0.250, <rest> 0.250`; the remainder is shown when `rest` is not empty.
+fn routes_text(routes: &[Route], rest: &str) -> String {
+    let mut parts: Vec<String> = routes
+        .iter()
+        .map(|r| format!("{} {:.3}", r.to, r.p))
+        .collect();
+    let remainder = 1.0 - routes.iter().map(|r| r.p).sum::<f64>();
+    if !rest.is_empty() && (remainder > 1e-9 || routes.is_empty()) {
+        parts.push(format!("{rest} {:.3}", remainder.max(0.0)));
+    }
+    parts.join(", ")
+}
+
+fn rates_text(per_hour: &[f64]) -> String {
+    let mean = per_hour.iter().sum::<f64>() / per_hour.len().max(1) as f64;
+    let (peak_h, peak) =
+        per_hour.iter().copied().enumerate().fold(
+            (0, 0.0),
+            |best, (h, r)| if r > best.1 { (h, r) } else { best },
+        );
+    format!("mean {mean:.4}/h, peak {peak:.4}/h at {peak_h:02}:00 UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ScenarioFile;
+    use std::path::Path;
+
+    const T: &str = "t";
+    const ED: &str = "Emergency Department";
+    const MICU: &str = "Medical Intensive Care Unit (MICU)";
+    const MS: &str = "Med/Surg";
+
+    fn ev(
+        tenant: &str,
+        id: &str,
+        enc: &str,
+        kind: AdtKind,
+        hour: f64,
+        unit: Option<&str>,
+        from: Option<&str>,
+    ) -> Adt {
+        Adt {
+            event_id: id.into(),
+            tenant_id: tenant.into(),
+            event_time: (hour * HOUR_MS as f64) as Millis,
+            schema_version: 1,
+            kind,
+            patient_id: format!("p-{enc}"),
+            encounter_id: enc.into(),
+            care_unit: unit.map(Into::into),
+            bed: None,
+            from_care_unit: from.map(Into::into),
+            from_bed: None,
+        }
+    }
+
+    fn admit(enc: &str, n: u32, h: f64, unit: &str) -> Adt {
+        ev(
+            T,
+            &format!("{enc}-{n}"),
+            enc,
+            AdtKind::Admit,
+            h,
+            Some(unit),
+            None,
+        )
+    }
+    fn transfer(enc: &str, n: u32, h: f64, from: &str, to: &str) -> Adt {
+        ev(
+            T,
+            &format!("{enc}-{n}"),
+            enc,
+            AdtKind::Transfer,
+            h,
+            Some(to),
+            Some(from),
+        )
+    }
+    fn discharge(enc: &str, n: u32, h: f64, from: &str) -> Adt {
+        ev(
+            T,
+            &format!("{enc}-{n}"),
+            enc,
+            AdtKind::Discharge,
+            h,
+            None,
+            Some(from),
+        )
+    }
+
+    /// Hours from 1970-01-01 00:00 UTC. Stays (h):
+    /// e1 ED 8–12, MICU 12–60, Med/Surg 60–156; e2 ED 30–32, MICU 32–56; e3 Med/Surg 34–106;
+    /// e4 ED 9–10 (ED only); e5 MICU 100–110, ED 110–112, Med/Surg 112–130; e6 malformed;
+    /// e7 Med/Surg 200–220 with a bed move at 210 and an ED trip 214–216.
+    fn events() -> Vec<Adt> {
+        vec![
+            admit("e1", 1, 8.0, ED),
+            transfer("e1", 2, 12.0, ED, MICU),
+            transfer("e1", 3, 60.0, MICU, MS),
+            discharge("e1", 4, 156.0, MS),
+            admit("e2", 1, 30.0, ED),
+            transfer("e2", 2, 32.0, ED, MICU),
+            discharge("e2", 3, 56.0, MICU),
+            admit("e3", 1, 34.0, MS),
+            discharge("e3", 2, 106.0, MS),
+            admit("e4", 1, 9.0, ED),
+            discharge("e4", 2, 10.0, ED),
+            admit("e5", 1, 100.0, MICU),
+            transfer("e5", 2, 110.0, MICU, ED),
+            transfer("e5", 3, 112.0, ED, MS),
+            discharge("e5", 4, 130.0, MS),
+            transfer("e6", 1, 50.0, MS, MICU),
+            admit("e7", 1, 200.0, MS),
+            transfer("e7", 2, 210.0, MS, MS),
+            transfer("e7", 3, 214.0, MS, ED),
+            transfer("e7", 4, 216.0, ED, MS),
+            discharge("e7", 5, 220.0, MS),
+            // Another tenant: two ICU unit stays (30 h, 12 h) and a ward stay.
+            ev(
+                "eicu-1",
+                "x1",
+                "s1",
+                AdtKind::Admit,
+                0.0,
+                Some("Med-Surg ICU"),
+                None,
+            ),
+            ev(
+                "eicu-1",
+                "x2",
+                "s1",
+                AdtKind::Discharge,
+                30.0,
+                None,
+                Some("Med-Surg ICU"),
+            ),
+            ev(
+                "eicu-2",
+                "y1",
+                "s2",
+                AdtKind::Admit,
+                5.0,
+                Some("CCU-CTICU"),
+                None,
+            ),
+            ev(
+                "eicu-2",
+                "y2",
+                "s2",
+                AdtKind::Discharge,
+                17.0,
+                None,
+                Some("CCU-CTICU"),
+            ),
+            ev(
+                "eicu-2",
+                "y3",
+                "s3",
+                AdtKind::Admit,
+                5.0,
+                Some("Floor"),
+                None,
+            ),
+            ev(
+                "eicu-2",
+                "y4",
+                "s3",
+                AdtKind::Discharge,
+                500.0,
+                None,
+                Some("Floor"),
+            ),
+        ]
+    }
+
+    fn opts(min_stays: usize, pool_icu_los: bool) -> CalibrationOptions {
+        CalibrationOptions {
+            tenant: T.into(),
+            pool_icu_los,
+            min_stays,
+        }
+    }
+
+    fn mean_ln(hours: &[f64]) -> f64 {
+        hours.iter().map(|h| h.ln()).sum::<f64>() / hours.len() as f64
+    }
+
+    fn lognormal(u: &CareUnit) -> (f64, f64) {
+        match u.los {
+            Duration::Lognormal { mu, sigma } => (mu, sigma),
+            ref other => panic!("not lognormal: {other:?}"),
+        }
+    }
+
+    fn unit<'a>(h: &'a Hospital, name: &str) -> &'a CareUnit {
+        &h.units[h.unit_index(name).expect("unit exists")]
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn units_routing_los_and_beds() {
+        let c = calibrate(&events(), &opts(1, false)).expect("calibrates");
+        let h = &c.hospital;
+        h.validate().expect("validates");
+        assert_eq!(h.name, "calibrated from t");
+        let names: Vec<&str> = h.units.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, [MS, MICU]); // ED excluded, name order
+        let micu = unit(h, MICU);
+        let ms = unit(h, MS);
+        assert_eq!(micu.kind, UnitKind::Icu);
+        assert_eq!(ms.kind, UnitKind::MedSurg);
+        // MICU departures: e1 -> Med/Surg, e2 -> discharge, e5 -> (ED skipped) -> Med/Surg.
+        assert_eq!(micu.routing.len(), 1);
+        assert_eq!(micu.routing[0].to, MS);
+        assert!(close(micu.routing[0].p, 2.0 / 3.0));
+        assert!(ms.routing.is_empty()); // all four Med/Surg stays end in discharge
+        // LOS: lognormal MLE over the hand-made stays (e7's bed move and ED trip merged).
+        let (mu, sigma) = lognormal(micu);
+        let micu_h = [48.0, 24.0, 10.0];
+        assert!(close(mu, mean_ln(&micu_h)));
+        let var = micu_h
+            .iter()
+            .map(|x: &f64| (x.ln() - mu).powi(2))
+            .sum::<f64>()
+            / 3.0;
+        assert!(close(sigma, var.sqrt()));
+        let (mu, _) = lognormal(ms);
+        assert!(close(mu, mean_ln(&[96.0, 72.0, 18.0, 20.0])));
+        // Peak census: MICU e1 12–60 with e2 32–56; Med/Surg e1 60–156 with e3 or e5.
+        assert_eq!(micu.beds, 2);
+        assert_eq!(ms.beds, 2);
+        assert!(h.units.iter().all(|u| u.initial_census == 0));
+        let skipped = c
+            .report
+            .iter()
+            .find(|l| l.parameter == "data.encounters")
+            .expect("line");
+        assert_eq!(skipped.value, "6 used, 1 skipped");
+        assert!(skipped.source.contains("transfer before the admit"));
+    }
+
+    #[test]
+    fn arrivals_ed_and_discharge_hours() {
+        let c = calibrate(&events(), &opts(1, false)).expect("calibrates");
+        let h = &c.hospital;
+        let days = (220.0 - 8.0) / 24.0;
+        let ed = &h.arrivals[0];
+        assert_eq!((ed.name.as_str(), ed.kind), ("ed", ArrivalKind::Ed));
+        let mut want = vec![0.0; 24];
+        for hour in [8, 6, 9] {
+            want[hour] += 1.0 / days; // e1, e2, e4
+        }
+        assert_eq!(ed.per_hour, want);
+        let direct = &h.arrivals[1];
+        assert_eq!(
+            (direct.name.as_str(), direct.kind),
+            ("direct", ArrivalKind::Direct)
+        );
+        let mut want = vec![0.0; 24];
+        for hour in [10, 4, 8] {
+            want[hour] += 1.0 / days; // e3, e5, e7
+        }
+        assert_eq!(direct.per_hour, want);
+        let to: Vec<(&str, f64)> = direct.to.iter().map(|r| (r.to.as_str(), r.p)).collect();
+        assert_eq!(to, [(MS, 2.0 / 3.0), (MICU, 1.0 / 3.0)]);
+
+        let e = h.ed.as_ref().expect("ed");
+        assert_eq!(e.admit_probability, vec![2.0 / 3.0; 5]); // e1, e2 of e1, e2, e4
+        assert_eq!(e.acuity, ASSUMED_ESI_SHARES.to_vec());
+        assert_eq!(
+            e.admit_to,
+            [Route {
+                to: MICU.into(),
+                p: 1.0
+            }]
+        );
+        assert_eq!(e.bays, 2); // e1 8–12 with e4 9–10
+        assert_eq!(e.patience, None);
+        assert_eq!(e.diversion_queue, None);
+        match e.treatment {
+            Duration::Lognormal { mu, .. } => assert!(close(mu, mean_ln(&[4.0, 2.0, 1.0]))),
+            ref other => panic!("{other:?}"),
+        }
+        let acuity = c
+            .report
+            .iter()
+            .find(|l| l.parameter == "ed.acuity")
+            .expect("line");
+        assert!(acuity.source.contains("ASSUMED"));
+        assert_eq!(acuity.n, 0);
+
+        // Discharges from inpatient units at 156 h (12:00), 56 (08), 106 (10), 130 (10),
+        // 220 (04); e4 left from the ED and does not count.
+        let mut want = vec![0.0; 24];
+        for hour in [12, 8, 10, 10, 4] {
+            want[hour] += 1.0;
+        }
+        assert_eq!(h.discharge_hour, want);
+    }
+
+    #[test]
+    fn small_units_pool_by_kind_then_all_and_icu_pools_other_tenants() {
+        // min_stays 5: MICU has 3 own + 2 eICU ICU stays = 5, enough; Med/Surg has 4, no
+        // other med-surg unit, so all units (7 stays, no eICU: it is not an ICU unit).
+        let c = calibrate(&events(), &opts(5, true)).expect("calibrates");
+        let h = &c.hospital;
+        let (mu, _) = lognormal(unit(h, MICU));
+        assert!(close(mu, mean_ln(&[48.0, 24.0, 10.0, 30.0, 12.0])));
+        assert!(
+            unit(h, MICU)
+                .estimate
+                .as_ref()
+                .expect("estimate")
+                .source
+                .contains("+ 2 ICU unit stays from 2 other tenants")
+        );
+        let (mu, _) = lognormal(unit(h, MS));
+        assert!(close(
+            mu,
+            mean_ln(&[96.0, 72.0, 18.0, 20.0, 48.0, 24.0, 10.0])
+        ));
+        let src = &unit(h, MS).estimate.as_ref().expect("estimate").source;
+        assert!(
+            src.contains("stays in all 2 inpatient units of t; pooled because"),
+            "{src}"
+        );
+
+        // Without ICU pooling MICU's 3 stays are too few as well.
+        let c = calibrate(&events(), &opts(5, false)).expect("calibrates");
+        let (mu, _) = lognormal(unit(&c.hospital, MICU));
+        assert!(close(
+            mu,
+            mean_ln(&[96.0, 72.0, 18.0, 20.0, 48.0, 24.0, 10.0])
+        ));
+    }
+
+    #[test]
+    fn commented_toml_round_trips() {
+        let c = calibrate(
+            &events(),
+            &CalibrationOptions {
+                tenant: T.into(),
+                ..CalibrationOptions::default()
+            },
+        )
+        .expect("calibrates");
+        let text =
+            to_commented_toml(&c, "wardstream twin calibrate\nfrom test events").expect("toml");
+        assert!(text.starts_with("# wardstream twin calibrate\n# from test events\n"));
+        let comments = text.lines().take_while(|l| l.starts_with('#')).count();
+        assert!(comments >= c.report.len() + ASSUMPTIONS.len());
+        assert!(text.contains("ed.acuity"));
+        let file = ScenarioFile::parse(&text, Path::new("calibrated.toml")).expect("parses");
+        assert_eq!(file.hospital.as_ref(), Some(&c.hospital));
+    }
+
+    #[test]
+    fn order_of_events_does_not_matter() {
+        let mut shuffled = events();
+        shuffled.reverse();
+        shuffled.rotate_left(7);
+        let a = calibrate(&events(), &opts(3, true)).expect("calibrates");
+        let b = calibrate(&shuffled, &opts(3, true)).expect("calibrates");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn resent_events_replace_earlier_versions() {
+        let mut evs = events();
+        // e3 re-sent: discharged at 58 h (24:00 + 10 h) instead of 106 h.
+        evs.push(discharge("e3", 2, 58.0, MS));
+        let c = calibrate(&evs, &opts(1, false)).expect("calibrates");
+        let (mu, _) = lognormal(unit(&c.hospital, MS));
+        assert!(close(mu, mean_ln(&[96.0, 24.0, 18.0, 20.0])));
+    }
+
+    #[test]
+    fn too_little_data_is_a_calibration_error() {
+        let err = calibrate(
+            &events(),
+            &CalibrationOptions {
+                tenant: "nobody".into(),
+                ..CalibrationOptions::default()
+            },
+        );
+        assert!(matches!(err, Err(Error::Calibration(m)) if m.contains("no ADT events")));
+        let ed_only = [admit("a", 1, 1.0, ED), discharge("a", 2, 3.0, ED)];
+        let err = calibrate(&ed_only, &opts(1, true));
+        assert!(matches!(err, Err(Error::Calibration(m)) if m.contains("no inpatient")));
+        let open = [admit("a", 1, 1.0, MS)];
+        let err = calibrate(&open, &opts(1, true));
+        assert!(matches!(err, Err(Error::Calibration(m)) if m.contains("no completed")));
+    }
+
+    #[test]
+    fn malformed_sequences_are_skipped_not_fatal() {
+        let evs = [
+            admit("ok", 1, 0.0, MS),
+            discharge("ok", 2, 5.0, MS),
+            admit("twice", 1, 0.0, MS),
+            admit("twice", 2, 1.0, MICU),
+            admit("after", 1, 0.0, MS),
+            discharge("after", 2, 1.0, MS),
+            transfer("after", 3, 2.0, MS, MICU),
+            admit("wrong-from", 1, 0.0, MS),
+            transfer("wrong-from", 2, 1.0, MICU, ED),
+            ev(T, "blank", "blank", AdtKind::Admit, 0.0, Some("  "), None),
+        ];
+        let c = calibrate(&evs, &opts(1, false)).expect("calibrates");
+        assert_eq!(c.hospital.units.len(), 1);
+        let l = c
+            .report
+            .iter()
+            .find(|l| l.parameter == "data.encounters")
+            .expect("line");
+        assert_eq!(l.value, "1 used, 4 skipped");
+    }
+
+    #[test]
+    fn simultaneous_transfers_chain_in_either_id_order() {
+        // Two transfers at 10 h whose ids sort against the movement (z before y).
+        let evs = [
+            admit("c", 1, 0.0, MS),
+            ev(T, "c-z", "c", AdtKind::Transfer, 10.0, Some(MICU), Some(MS)),
+            ev(
+                T,
+                "c-y",
+                "c",
+                AdtKind::Transfer,
+                10.0,
+                Some("Neuro Stepdown"),
+                Some(MICU),
+            ),
+            discharge("c", 9, 20.0, "Neuro Stepdown"),
+        ];
+        let c = calibrate(&evs, &opts(1, false)).expect("calibrates");
+        let h = &c.hospital;
+        assert_eq!(h.units.len(), 3);
+        assert_eq!(unit(h, "Neuro Stepdown").kind, UnitKind::StepDown);
+        assert_eq!(
+            unit(h, MS).routing,
+            [Route {
+                to: MICU.into(),
+                p: 1.0
+            }]
+        );
+        // The 0 h MICU stay is left out of its fit, which falls back to all units.
+        let micu_los = c
+            .report
+            .iter()
+            .find(|l| l.parameter == format!("units[{MICU:?}].los"))
+            .expect("line");
+        assert!(
+            micu_los.source.contains("1 stays of 0 h"),
+            "{}",
+            micu_los.source
+        );
+        assert!(
+            micu_los
+                .source
+                .contains("the 2 completed stays in all 3 inpatient units")
+        );
+    }
+
+    #[test]
+    fn unit_kinds_of_the_real_data_sets() {
+        use UnitKind::*;
+        let cases = [
+            ("Medical Intensive Care Unit (MICU)", Icu),
+            ("Surgical Intensive Care Unit (SICU)", Icu),
+            ("Medical/Surgical Intensive Care Unit (MICU/SICU)", Icu),
+            ("Cardiac Vascular Intensive Care Unit (CVICU)", Icu),
+            ("Trauma SICU (TSICU)", Icu),
+            ("Coronary Care Unit (CCU)", Icu),
+            ("Neuro Surgical Intensive Care Unit (Neuro SICU)", Icu),
+            ("Med-Surg ICU", Icu),
+            ("MICU", Icu),
+            ("CCU-CTICU", Icu),
+            ("CSICU", Icu),
+            ("Neuro ICU", Icu),
+            ("Neonatal Intensive Care Unit (NICU)", Icu),
+            ("Emergency Department", Ed),
+            ("Emergency Department Observation", Ed),
+            ("ED", Ed),
+            ("PACU", Pacu),
+            ("Neuro Stepdown", StepDown),
+            ("Hematology/Oncology Intermediate", StepDown),
+            ("Medicine/Cardiology Intermediate", StepDown),
+            ("Cardiac Step-Down", StepDown),
+            ("Telemetry", Telemetry),
+            ("Pediatric Medicine", Pediatrics),
+            ("Well-Baby Nursery", Pediatrics),
+            ("Psychiatry", Psychiatric),
+            ("Labor & Delivery", Obstetrics),
+            ("Obstetrics Antepartum", Obstetrics),
+            ("Med/Surg", MedSurg),
+            ("Med/Surg/GYN", MedSurg),
+            ("Medicine", MedSurg),
+            ("Medicine/Cardiology", MedSurg),
+            ("Cardiac Surgery", MedSurg),
+            ("Surgery/Trauma", MedSurg),
+            ("Neurology", Other),
+            ("Transplant", Other),
+            ("Discharge Lounge", Other),
+            ("Observation", Other),
+            ("Collaborative Care", Other),
+            ("Unknown", Other),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(unit_kind(name), kind, "{name}");
+        }
+    }
+}
