@@ -47,6 +47,14 @@ struct CalibrateArgs {
     /// Units with fewer stays than this borrow the LOS fit of their kind.
     #[arg(long, default_value_t = 10)]
     min_stays: usize,
+    /// Scale arrivals to this many encounters per day (all streams together), and size beds
+    /// and ED bays for `--target-occupancy` of the resulting offered load. Without it, rates
+    /// and beds are as observed (a demo sample gives a tiny hospital).
+    #[arg(long)]
+    encounters_per_day: Option<f64>,
+    /// Mean occupancy the beds are sized for with `--encounters-per-day` (0–1).
+    #[arg(long, default_value_t = 0.85)]
+    target_occupancy: f64,
     /// Write the hospital file here (default: standard output).
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -156,7 +164,10 @@ fn calibrate_cmd(config: &Config, args: CalibrateArgs) -> anyhow::Result<()> {
         pool_icu_los: !args.no_pool_icu_los,
         min_stays: args.min_stays,
     };
-    let cal = calibrate(&adts, &opts)?;
+    let mut cal = calibrate(&adts, &opts)?;
+    if let Some(n) = args.encounters_per_day {
+        wardstream_twin::sizing::resize(&mut cal, n, args.target_occupancy)?;
+    }
     let header = format!(
         "Hospital calibrated by `wardstream twin calibrate` from {} ({} ADT events), tenant {}.",
         path.display(),
@@ -252,6 +263,9 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let c = replication::compare(&a, &b, &opts, !args.independent, &|| bar.inc(1))?;
     bar.finish_and_clear();
+    for w in [&c.a.warning, &c.b.warning].into_iter().flatten() {
+        tracing::warn!("{w}");
+    }
     match args.settings.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&c)?),
         Format::Table => print_compare(&c, started.elapsed().as_secs_f64(), args.independent),

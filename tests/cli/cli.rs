@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod twin;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wardstream"))
 }

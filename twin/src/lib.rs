@@ -15,6 +15,7 @@
 //!   staffing).
 //! - [`mmc`]: an M/M/c queue on the same engine, for validation against Erlang C.
 //! - [`calibrate`]: estimates a hospital file from ADT events.
+//! - [`sizing`]: traffic equations, offered load, and beds sized for a target occupancy.
 //! - [`replication`]: runs replications in parallel (rayon), deletes the warm-up (MSER-5),
 //!   and reports KPIs with 95% confidence intervals; paired comparisons.
 //! - [`export`]: results as Arrow IPC, Parquet or CSV.
@@ -41,6 +42,7 @@ pub mod random;
 pub mod replication;
 pub mod resource;
 pub mod scenario;
+pub mod sizing;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -77,6 +77,10 @@ pub struct RunResult {
     pub warmup_hours: f64,
     /// Whether the warm-up came from MSER-5.
     pub warmup_automatic: bool,
+    /// Set when MSER-5 truncated near the end of its search window (the first half of the
+    /// horizon): the run probably had not reached steady state, and the horizon should be
+    /// longer.
+    pub warning: Option<String>,
     /// Base seed.
     pub seed: u64,
     /// Events handled over all replications.
@@ -374,8 +378,15 @@ fn summarise(
         });
         add("mean_stay", name, "h", &|t| little(t, u, w as f64).2);
     }
+    let warning = (automatic && w as f64 >= 0.45 * hours as f64).then(|| {
+        format!(
+            "MSER-5 deleted {w} of {hours} h, close to the half it may search: the hospital \
+             probably had not settled; use a longer --horizon (or set --warmup)"
+        )
+    });
     RunResult {
         scenario: scenario_name(scenario),
+        warning,
         replications: traces.len(),
         horizon_hours: hours,
         warmup_hours: w as f64,
