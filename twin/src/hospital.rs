@@ -837,6 +837,41 @@ mod tests {
     }
 
     #[test]
+    fn discharge_before_noon_moves_discharges_to_the_morning() {
+        let mut h = small_hospital();
+        h.units[1].routing.clear();
+        // Profile: half the weight before noon (9-11 h), half after (13-15 h).
+        h.discharge_hour = (0..24)
+            .map(|x| {
+                if (9..12).contains(&x) || (13..16).contains(&x) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let morning_share = |dbn: f64| {
+            let changes = crate::scenario::Changes {
+                discharge_before_noon: Some(dbn),
+                ..Default::default()
+            };
+            let sc =
+                Scenario::new("t".into(), h.clone(), &changes, Default::default()).expect("valid");
+            let t = simulate(&Compiled::new(&sc), 24 * 60, 8, 0);
+            let ends: Vec<f64> = t.stays[1]
+                .iter()
+                .map(|(e, d)| (e + d).rem_euclid(24.0))
+                .collect();
+            ends.iter().filter(|x| **x < 12.0).count() as f64 / ends.len() as f64
+        };
+        let (none, half) = (morning_share(0.0), morning_share(0.5));
+        // Expected: 0.5 without the policy, 0.5 + 0.5 × 0.5 = 0.75 with half of the
+        // afternoon discharges moved.
+        assert!((none - 0.5).abs() < 0.05, "{none}");
+        assert!((half - 0.75).abs() < 0.05, "{half}");
+    }
+
+    #[test]
     fn same_seed_same_trace_different_seed_differs() {
         let sc = Scenario::from_hospital("t", small_hospital()).expect("valid");
         let m = Compiled::new(&sc);

@@ -728,3 +728,95 @@ fn check_shares(what: &str, shares: &[f64]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn community() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/community-hospital.toml")
+    }
+
+    #[test]
+    fn shipped_scenarios_load_and_apply_their_changes() {
+        let base = Scenario::load(&community()).expect("base loads");
+        let dir = community()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let icu = |s: &Scenario| s.hospital.units[s.hospital.unit_index("ICU").unwrap_or(0)].beds;
+        let plus4 = Scenario::load(&dir.join("icu-plus-4.toml")).expect("loads");
+        assert_eq!(icu(&plus4), icu(&base) + 4);
+        let surge = Scenario::load(&dir.join("surge-30.toml")).expect("loads");
+        let ed = |s: &Scenario| s.hospital.arrivals[0].mean_rate();
+        assert!((ed(&surge) - 1.3 * ed(&base)).abs() < 1e-12);
+        assert_eq!(
+            surge.hospital.arrivals[1], base.hospital.arrivals[1],
+            "elective unchanged"
+        );
+        let noon = Scenario::load(&dir.join("discharge-before-noon.toml")).expect("loads");
+        assert_eq!(noon.discharge_before_noon, 0.4);
+        assert_eq!(base.discharge_before_noon, 0.0);
+        let night = Scenario::load(&dir.join("night-staffing-cut.toml")).expect("loads");
+        let nurses = |s: &Scenario| {
+            s.hospital
+                .staffing
+                .as_ref()
+                .map(|st| st.units[3].nurses.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(nurses(&night), vec![29, 24]);
+        assert_eq!(night.name, "night-staffing-cut");
+    }
+
+    #[test]
+    fn a_hospital_round_trips_through_toml() {
+        let base = Scenario::load(&community()).expect("loads");
+        let text = base.hospital.to_toml().expect("writes");
+        let again = ScenarioFile::parse(&text, Path::new("x.toml")).expect("parses");
+        assert_eq!(again.hospital.as_ref(), Some(&base.hospital));
+    }
+
+    #[test]
+    fn bad_scenarios_are_rejected_with_the_reason() {
+        let base = Scenario::load(&community()).expect("loads").hospital;
+        let err = |h: Hospital| match Scenario::from_hospital("x", h) {
+            Err(Error::Invalid(m)) => m,
+            other => panic!("expected Invalid, got {other:?}"),
+        };
+        let mut h = base.clone();
+        h.units[0].routing.push(Route {
+            to: "Nowhere".into(),
+            p: 0.1,
+        });
+        assert!(err(h).contains("no care unit \"Nowhere\""));
+        let mut h = base.clone();
+        h.units[0].routing.push(Route {
+            to: "Telemetry".into(),
+            p: 0.5,
+        });
+        assert!(err(h).contains("sum to"));
+        let mut h = base.clone();
+        h.arrivals[0].per_hour = vec![1.0; 7];
+        assert!(err(h).contains("1, 24 or 168"));
+        let mut h = base.clone();
+        h.ed = None;
+        assert!(err(h).contains("no [ed]"));
+        let mut h = base.clone();
+        if let Some(st) = &mut h.staffing {
+            st.shifts[1].hours = 11;
+        }
+        assert!(err(h).contains("exactly once"));
+        let mut h = base.clone();
+        h.units[1].los = Duration::Exponential { mean_hours: -1.0 };
+        assert!(err(h).contains("out of range"));
+        let changes = Changes {
+            stream_multiplier: [("walk-in".to_owned(), 2.0)].into(),
+            ..Changes::default()
+        };
+        let e = Scenario::new("x".into(), base.clone(), &changes, RunSettings::default());
+        assert!(matches!(e, Err(Error::Invalid(m)) if m.contains("walk-in")));
+        let e = ScenarioFile::parse("units = 3\nbogus = 1", Path::new("bad.toml"));
+        assert!(matches!(e, Err(Error::Toml { .. })), "{e:?}");
+    }
+}
