@@ -5,6 +5,7 @@
 //!
 //! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
 //! - [`router`]: the routes.
+//! - [`twin`]: digital-twin runs.
 //!
 //! Routes:
 //! - `GET /healthz` → `ok`.
@@ -14,10 +15,16 @@
 //!   (`application/vnd.apache.arrow.stream`); a bad query answers 400 problem+json
 //!   `invalid_sql`. Add `?format=json` for a JSON array of rows instead.
 //!
+//! - `POST /v1/twin/runs` with `{"scenario": "<scenario TOML>", "replications": 50,
+//!   "horizon_hours": 672, "seed": 1}` → 201 with the run's id and KPIs (95% intervals);
+//!   `GET /v1/twin/runs/{id}`, `GET /v1/twin/runs`. A bad scenario answers 422
+//!   `invalid_scenario`.
+//!
 //! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
 //! all views it touches are at the same frontier.
 
 pub mod problem;
+pub mod twin;
 
 use axum::Json;
 use axum::Router;
@@ -60,12 +67,18 @@ pub struct Status {
 
 /// The API's routes over a store.
 pub fn router(store: Arc<ViewStore>) -> Router {
+    let runs: twin::SharedRuns = Arc::default();
+    let twin_routes = Router::new()
+        .route("/v1/twin/runs", post(twin::create).get(twin::list))
+        .route("/v1/twin/runs/{id}", get(twin::get_run))
+        .with_state(runs);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
         .route("/v1/tables", get(|| async { Json(TABLES) }))
         .route("/v1/sql", post(run_sql))
         .with_state(store)
+        .merge(twin_routes)
 }
 
 async fn status(State(store): State<Arc<ViewStore>>) -> Json<Status> {

@@ -149,3 +149,94 @@ async fn status_counts_what_was_received() {
         Some("2026-11-21T08:10:00Z")
     );
 }
+
+async fn get(url: String) -> (u16, Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        let r = reqwest::blocking::get(url).unwrap_or_else(|e| panic!("{e}"));
+        (r.status().as_u16(), r.bytes().unwrap_or_default().to_vec())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_runs_are_created_kept_and_validated() {
+    let (base, _store) = start().await;
+    let toml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../twin/scenarios/community-hospital.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let body = serde_json::json!({
+        "scenario": format!("{toml}\n[changes]\nadd_beds = {{ ICU = 4 }}\n"),
+        "name": "icu+4",
+        "replications": 4,
+        "horizon_hours": 24 * 21,
+        "seed": 7,
+    })
+    .to_string();
+    let (status, ctype, created) = post(format!("{base}/v1/twin/runs"), body.clone()).await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (201, "application/json"),
+        "{}",
+        String::from_utf8_lossy(&created)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&created).unwrap_or_default();
+    let id = created["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{created}"));
+    let result = &created["result"];
+    assert_eq!(result["scenario"], "icu+4");
+    assert_eq!(result["replications"], 4);
+    let icu = result["kpis"]
+        .as_array()
+        .and_then(|k| {
+            k.iter()
+                .find(|k| k["name"] == "occupancy" && k["unit"] == "ICU")
+        })
+        .unwrap_or_else(|| panic!("{result}"));
+    assert_eq!(icu["values"].as_array().map(Vec::len), Some(4));
+
+    // Kept: the same result by id, and in the list.
+    let (status, kept) = get(format!("{base}/v1/twin/runs/{id}")).await;
+    assert_eq!(status, 200);
+    let kept: serde_json::Value = serde_json::from_slice(&kept).unwrap_or_default();
+    assert_eq!(&kept, result);
+    let (_, list) = get(format!("{base}/v1/twin/runs")).await;
+    let list: serde_json::Value = serde_json::from_slice(&list).unwrap_or_default();
+    assert_eq!(list[0]["id"], id);
+    // Same seed, same numbers.
+    let (_, _, again) = post(format!("{base}/v1/twin/runs"), body).await;
+    let again: serde_json::Value = serde_json::from_slice(&again).unwrap_or_default();
+    assert_eq!(again["result"]["kpis"], result["kpis"]);
+
+    // Unknown id, a `base` reference, an invalid scenario, a bad body.
+    let (status, _) = get(format!("{base}/v1/twin/runs/999")).await;
+    assert_eq!(status, 404);
+    for (scenario, needle) in [
+        ("base = \"/etc/passwd\"", "not allowed"),
+        (
+            "name = \"x\"\narrivals = []\nunits = []",
+            "at least one care unit",
+        ),
+    ] {
+        let (status, ctype, body) = post(
+            format!("{base}/v1/twin/runs"),
+            serde_json::json!({ "scenario": scenario }).to_string(),
+        )
+        .await;
+        assert_eq!((status, ctype.as_str()), (422, "application/problem+json"));
+        let p: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(p["code"], "invalid_scenario");
+        assert!(p["detail"].as_str().unwrap_or("").contains(needle), "{p}");
+    }
+    let (status, _, _) = post(
+        format!("{base}/v1/twin/runs"),
+        serde_json::json!({ "scenario": toml, "replications": 1_000_000 }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = post(format!("{base}/v1/twin/runs"), "{}".into()).await;
+    assert_eq!(status, 400);
+}

@@ -1,0 +1,191 @@
+//! Digital-twin runs over HTTP: `POST /v1/twin/runs` runs a scenario's replications and keeps
+//! the result; `GET /v1/twin/runs/{id}` reads it back; `GET /v1/twin/runs` lists them.
+//!
+//! The scenario is sent as TOML text, the same as a scenario file, but it must be
+//! self-contained: `base = "…"` would read the server's files, so it is refused. Runs are
+//! CPU work and go to tokio's blocking pool; the last [`KEEP_RUNS`] results are kept in
+//! memory (they are lost on restart; a run is cheap to repeat with its seed).
+use crate::problem::Problem;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use wardstream_twin::replication::{self, RunOptions, RunResult};
+use wardstream_twin::scenario::{Scenario, ScenarioFile};
+
+/// Results kept in memory.
+pub const KEEP_RUNS: usize = 100;
+/// Largest replication count a request may ask for.
+pub const MAX_REPLICATIONS: usize = 1_000;
+/// Longest horizon a request may ask for, h (five years).
+pub const MAX_HORIZON_HOURS: usize = 5 * 8_760;
+
+/// The body of `POST /v1/twin/runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwinRunRequest {
+    /// Scenario TOML (a hospital plus optional `[changes]` and `[run]`; no `base`).
+    pub scenario: String,
+    /// Name for the scenario in the result (default `api`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Replications (default 50, at most [`MAX_REPLICATIONS`]).
+    #[serde(default)]
+    pub replications: Option<usize>,
+    /// Hours per replication (default 672 = 28 days, at most [`MAX_HORIZON_HOURS`]).
+    #[serde(default)]
+    pub horizon_hours: Option<usize>,
+    /// Base seed (default 1).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Warm-up, h (default: the scenario's, else MSER-5).
+    #[serde(default)]
+    pub warmup_hours: Option<f64>,
+}
+
+/// `201 Created` body of `POST /v1/twin/runs`.
+#[derive(Debug, Serialize)]
+pub struct TwinRunCreated {
+    /// The run's id (`GET /v1/twin/runs/{id}`).
+    pub id: u64,
+    /// The result.
+    pub result: Arc<RunResult>,
+}
+
+/// One line of `GET /v1/twin/runs`.
+#[derive(Debug, Serialize)]
+pub struct TwinRunSummary {
+    /// Id.
+    pub id: u64,
+    /// Scenario name.
+    pub scenario: String,
+    /// Replications.
+    pub replications: usize,
+    /// Hours per replication.
+    pub horizon_hours: usize,
+}
+
+/// The kept results.
+#[derive(Debug, Default)]
+pub struct TwinRuns {
+    next: u64,
+    runs: BTreeMap<u64, Arc<RunResult>>,
+}
+
+/// Shared handle on the kept results.
+pub type SharedRuns = Arc<Mutex<TwinRuns>>;
+
+fn invalid(detail: impl Into<String>) -> Problem {
+    Problem {
+        kind: "about:blank",
+        title: "Invalid scenario",
+        status: 422,
+        detail: detail.into(),
+        code: "invalid_scenario",
+    }
+}
+
+fn parse(req: &TwinRunRequest) -> Result<(Scenario, RunOptions), Problem> {
+    let path = std::path::Path::new("request");
+    let file = ScenarioFile::parse(&req.scenario, path).map_err(|e| invalid(e.to_string()))?;
+    if file.base.is_some() {
+        return Err(invalid(
+            "`base` is not allowed over HTTP: send the whole hospital in the scenario",
+        ));
+    }
+    let hospital = file
+        .hospital
+        .ok_or_else(|| invalid("the scenario has no hospital (`units`, `arrivals`)"))?;
+    let name = req.name.clone().unwrap_or_else(|| "api".to_owned());
+    let scenario = Scenario::new(name, hospital, &file.changes, file.run)
+        .map_err(|e| invalid(e.to_string()))?;
+    let replications = req.replications.unwrap_or(50);
+    if !(1..=MAX_REPLICATIONS).contains(&replications) {
+        return Err(invalid(format!(
+            "replications must be 1–{MAX_REPLICATIONS}"
+        )));
+    }
+    let horizon_hours = req.horizon_hours.unwrap_or(28 * 24);
+    if !(1..=MAX_HORIZON_HOURS).contains(&horizon_hours) {
+        return Err(invalid(format!(
+            "horizon_hours must be 1–{MAX_HORIZON_HOURS}"
+        )));
+    }
+    Ok((
+        scenario,
+        RunOptions {
+            replications,
+            horizon_hours,
+            seed: req.seed.unwrap_or(1),
+            warmup_hours: req.warmup_hours,
+            threads: None,
+        },
+    ))
+}
+
+/// `POST /v1/twin/runs`.
+pub async fn create(
+    State(runs): State<SharedRuns>,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let req: TwinRunRequest = serde_json::from_slice(&body).map_err(|e| {
+        Problem::bad_request(format!(
+            "body must be {{\"scenario\": \"<TOML>\", \"replications\": 50, \"horizon_hours\": 672}}: {e}"
+        ))
+    })?;
+    let (scenario, options) = parse(&req)?;
+    let result = tokio::task::spawn_blocking(move || replication::run(&scenario, &options, &|| {}))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "twin run task failed");
+            Problem::internal()
+        })?
+        .map_err(|e| invalid(e.to_string()))?;
+    let result = Arc::new(result);
+    let id = {
+        let mut r = runs.lock().map_err(|_| Problem::internal())?;
+        r.next += 1;
+        let id = r.next;
+        r.runs.insert(id, result.clone());
+        while r.runs.len() > KEEP_RUNS {
+            r.runs.pop_first();
+        }
+        id
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/twin/runs/{id}"))],
+        Json(TwinRunCreated { id, result }),
+    )
+        .into_response())
+}
+
+/// `GET /v1/twin/runs/{id}`.
+pub async fn get_run(
+    State(runs): State<SharedRuns>,
+    Path(id): Path<u64>,
+) -> Result<Json<Arc<RunResult>>, Problem> {
+    let r = runs.lock().map_err(|_| Problem::internal())?;
+    r.runs.get(&id).cloned().map(Json).ok_or_else(|| {
+        Problem::not_found(format!("no twin run {id} (the last {KEEP_RUNS} are kept)"))
+    })
+}
+
+/// `GET /v1/twin/runs`.
+pub async fn list(State(runs): State<SharedRuns>) -> Result<Json<Vec<TwinRunSummary>>, Problem> {
+    let r = runs.lock().map_err(|_| Problem::internal())?;
+    Ok(Json(
+        r.runs
+            .iter()
+            .map(|(id, res)| TwinRunSummary {
+                id: *id,
+                scenario: res.scenario.clone(),
+                replications: res.replications,
+                horizon_hours: res.horizon_hours,
+            })
+            .collect(),
+    ))
+}
