@@ -15,6 +15,7 @@ fn no_progress() {}
 /// snapping: an M/M/c queue for beds.
 fn mmc_hospital(arrivals_per_hour: f64, mean_los_hours: f64, beds: u32, initial: u32) -> Scenario {
     let h = Hospital {
+        max_transfer_wait_hours: None,
         name: format!("M/M/{beds}"),
         discharge_hour: vec![],
         ed: None,
@@ -179,6 +180,7 @@ fn flow_hospital() -> Hospital {
         estimate: None,
     };
     Hospital {
+        max_transfer_wait_hours: None,
         name: "flow".into(),
         discharge_hour: (0..24)
             .map(|h| if (9..18).contains(&h) { 1.0 } else { 0.1 })

@@ -68,6 +68,10 @@ use wardstream_schemas::{Adt, AdtKind, Millis};
 /// (Johnson A. et al., PhysioNet 2023).
 pub const DEFAULT_TENANT: &str = "mimic-iv-demo";
 
+/// The calibrated hospital's `max_transfer_wait_hours` (assumed, not from the data): after a
+/// day blocked in one unit waiting for the next, the patient is placed over capacity.
+pub const DEFAULT_MAX_TRANSFER_WAIT_HOURS: f64 = 24.0;
+
 /// Default [`CalibrationOptions::min_stays`].
 pub const DEFAULT_MIN_STAYS: usize = 10;
 
@@ -697,7 +701,18 @@ pub fn calibrate(events: &[Adt], opts: &CalibrationOptions) -> Result<Calibratio
         format!("{tenant} ADT: discharges from inpatient units per UTC hour of day (weights)"),
     );
 
+    line(
+        "max_transfer_wait_hours".into(),
+        format!("{DEFAULT_MAX_TRANSFER_WAIT_HOURS} h"),
+        0,
+        "ASSUMED: a patient blocked this long waiting for the next unit's bed is placed there \
+         over capacity (hallway / off-service bed, counted as an overflow); without it, \
+         routing loops between full units can gridlock"
+            .into(),
+    );
+
     let hospital = Hospital {
+        max_transfer_wait_hours: Some(DEFAULT_MAX_TRANSFER_WAIT_HOURS),
         name: format!("calibrated from {tenant}"),
         discharge_hour,
         ed,

@@ -17,7 +17,9 @@
 //!   one (**blocking**) — or is discharged at an hour drawn from the discharge-hour profile,
 //!   the occurrence nearest to the end of the stay that is not before admission to the unit.
 //!   Length of stay, routing and discharge hour are drawn on entry to the unit, from streams
-//!   of that unit.
+//!   of that unit. With `max_transfer_wait_hours`, a patient blocked that long is placed in
+//!   the next unit over its bed count (an **overflow** placement: hallway or off-service bed);
+//!   without it, routing loops between full units can gridlock.
 //! - **Staffing**: at each shift start, open beds = min(beds, nurses × patients per nurse);
 //!   patients in bed are never moved out, and every unit-hour with more patients than
 //!   nurses × ratio is a **ratio breach**.
@@ -57,6 +59,7 @@ pub struct Compiled {
     shift_of_hour: Option<[usize; 24]>,
     shift_starts: [bool; 24],
     limit_beds: bool,
+    max_transfer_wait: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +172,7 @@ impl Compiled {
             shift_of_hour,
             shift_starts,
             limit_beds: staffing.is_none_or(|s| s.limit_beds),
+            max_transfer_wait: h.max_transfer_wait_hours,
         }
     }
 
@@ -207,6 +211,8 @@ pub struct Trace {
     pub diversions: Vec<u32>,
     /// Patients leaving without being seen per hour.
     pub lwbs: Vec<u32>,
+    /// Overflow placements (over a unit's bed count after `max_transfer_wait_hours`) per hour.
+    pub overflows: Vec<u32>,
     /// Staffed units in ratio breach at each hour's end.
     pub ratio_breaches: Vec<u32>,
     /// Staffed units (unit-hours at risk of breach) — constant per hour.
@@ -246,6 +252,10 @@ struct Patient {
     unit: u16,
     /// Next unit after the current stay, or NO_UNIT for discharge.
     next_unit: u16,
+    /// Unit whose bed queue the patient is in, or NO_UNIT.
+    waiting_for: u16,
+    /// Counts the patient's blocked waits, so a stale timeout is recognised.
+    block: u32,
     arrived: f64,
     /// Start of the current wait (bay, bed) or of the stay in `unit`.
     mark: f64,
@@ -259,6 +269,7 @@ enum Event {
     Patience(u32),
     TreatmentDone(u32),
     StayDone(u32),
+    BlockTimeout(u32, u32),
     Hour,
 }
 
@@ -361,6 +372,8 @@ impl Sim<'_> {
             first_unit,
             unit: NO_UNIT,
             next_unit: NO_UNIT,
+            waiting_for: NO_UNIT,
+            block: 0,
             arrived: now,
             mark: now,
             entered: now,
@@ -426,12 +439,36 @@ impl Sim<'_> {
         self.patients[id as usize].mark = cal.now();
         if self.beds[unit as usize].request(id, BED_PRIORITY) == Request::Granted {
             self.enter_unit(cal, id, unit);
+        } else {
+            self.patients[id as usize].waiting_for = unit;
+            if let (State::Blocked, Some(max)) =
+                (self.patients[id as usize].state, self.m.max_transfer_wait)
+            {
+                let p = &mut self.patients[id as usize];
+                p.block = p.block.wrapping_add(1);
+                cal.schedule(max, Event::BlockTimeout(id, p.block));
+            }
         }
+    }
+
+    /// A blocked patient has waited `max_transfer_wait_hours`: place them over capacity.
+    fn block_timeout(&mut self, cal: &mut Calendar<Event>, id: u32, block: u32) {
+        let p = self.patients[id as usize];
+        if p.state != State::Blocked || p.block != block || p.waiting_for == NO_UNIT {
+            return;
+        }
+        let unit = p.waiting_for;
+        // Its queue entry stays behind and is skipped when reached (see `serve_unit`).
+        self.beds[unit as usize].force_grant();
+        let h = self.hour_index(cal.now());
+        self.trace.overflows[h] += 1;
+        self.enter_unit(cal, id, unit);
     }
 
     /// `id` has just been granted a bed in `unit`: leave where it was, start the stay.
     fn enter_unit(&mut self, cal: &mut Calendar<Event>, id: u32, unit: u16) {
         let now = cal.now();
+        self.patients[id as usize].waiting_for = NO_UNIT;
         let p = self.patients[id as usize];
         match p.state {
             State::EdBoarding => {
@@ -515,6 +552,11 @@ impl Sim<'_> {
 
     fn serve_unit(&mut self, cal: &mut Calendar<Event>, u: usize) {
         while let Some(next) = self.beds[u].next_waiting() {
+            if self.patients[next as usize].waiting_for != u as u16 {
+                // Placed elsewhere meanwhile (overflow): a stale queue entry.
+                self.beds[u].unreserve();
+                continue;
+            }
             self.enter_unit(cal, next, u as u16);
         }
     }
@@ -618,6 +660,7 @@ impl Model for Sim<'_> {
             Event::Patience(id) => self.patience(cal, id),
             Event::TreatmentDone(id) => self.treatment_done(cal, id),
             Event::StayDone(id) => self.stay_done(cal, id),
+            Event::BlockTimeout(id, block) => self.block_timeout(cal, id, block),
             Event::Hour => self.hour_tick(cal),
         }
     }
@@ -664,6 +707,7 @@ pub fn simulate(model: &Compiled, horizon_hours: usize, seed: u64, replication: 
             ed_arrivals: vec![0; hours],
             diversions: vec![0; hours],
             lwbs: vec![0; hours],
+            overflows: vec![0; hours],
             ratio_breaches: vec![0; hours],
             staffed_units: model.units.iter().filter(|u| u.staff.is_some()).count() as u32,
             stays: vec![Vec::new(); units],
@@ -683,6 +727,8 @@ pub fn simulate(model: &Compiled, horizon_hours: usize, seed: u64, replication: 
                 first_unit: u as u16,
                 unit: NO_UNIT,
                 next_unit: NO_UNIT,
+                waiting_for: NO_UNIT,
+                block: 0,
                 arrived: 0.0,
                 mark: 0.0,
                 entered: 0.0,
@@ -731,6 +777,7 @@ mod tests {
 
     fn small_hospital() -> Hospital {
         Hospital {
+            max_transfer_wait_hours: None,
             name: "test".into(),
             discharge_hour: (0..24)
                 .map(|h| if (10..16).contains(&h) { 1.0 } else { 0.0 })
@@ -869,6 +916,83 @@ mod tests {
         // afternoon discharges moved.
         assert!((none - 0.5).abs() < 0.05, "{none}");
         assert!((half - 0.75).abs() < 0.05, "{half}");
+    }
+
+    /// Two one-bed units feeding each other: A → B always, B → A half the time.
+    fn loop_hospital(max_wait: Option<f64>) -> Hospital {
+        let direct = |name: &str, to: &str| ArrivalStream {
+            name: name.into(),
+            kind: ArrivalKind::Direct,
+            per_hour: vec![0.05],
+            to: vec![Route {
+                to: to.into(),
+                p: 1.0,
+            }],
+            estimate: None,
+        };
+        Hospital {
+            max_transfer_wait_hours: max_wait,
+            name: "loop".into(),
+            discharge_hour: vec![],
+            ed: None,
+            staffing: None,
+            arrivals: vec![direct("a", "A"), direct("b", "B")],
+            units: vec![
+                unit(
+                    "A",
+                    1,
+                    10.0,
+                    vec![Route {
+                        to: "B".into(),
+                        p: 1.0,
+                    }],
+                ),
+                unit(
+                    "B",
+                    1,
+                    10.0,
+                    vec![Route {
+                        to: "A".into(),
+                        p: 0.5,
+                    }],
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn overflow_placements_break_gridlock_between_full_units() {
+        let entries_late = |t: &Trace| {
+            (0..t.units)
+                .map(|u| {
+                    t.entries[u * t.hours + t.hours / 2..(u + 1) * t.hours]
+                        .iter()
+                        .sum::<u32>()
+                })
+                .sum::<u32>()
+        };
+        let hours = 24 * 200;
+        let stuck = simulate(
+            &Compiled::new(&Scenario::from_hospital("t", loop_hospital(None)).expect("valid")),
+            hours,
+            1,
+            0,
+        );
+        // Without a limit, A's patient waits for B's bed while B's waits for A's: forever.
+        assert_eq!(entries_late(&stuck), 0, "expected gridlock");
+        assert_eq!(stuck.overflows.iter().sum::<u32>(), 0);
+        let flowing = simulate(
+            &Compiled::new(
+                &Scenario::from_hospital("t", loop_hospital(Some(24.0))).expect("valid"),
+            ),
+            hours,
+            1,
+            0,
+        );
+        assert!(entries_late(&flowing) > 100, "{}", entries_late(&flowing));
+        assert!(flowing.overflows.iter().sum::<u32>() > 0);
+        // Each overflow is a placement over the bed count: census can exceed 1 bed.
+        assert!(flowing.census.iter().any(|c| *c > 1.0));
     }
 
     #[test]

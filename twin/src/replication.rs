@@ -357,6 +357,9 @@ fn summarise(
         add("diversions", None, "/day", &|t| per_day(&t.diversions));
         add("lwbs", None, "/day", &|t| per_day(&t.lwbs));
     }
+    if h.max_transfer_wait_hours.is_some() {
+        add("overflows", None, "/day", &|t| per_day(&t.overflows));
+    }
     add("bed_wait_mean", None, "h", &|t| window(&t.bed_waits, None));
     add("bed_wait_p90", None, "h", &|t| {
         window(&t.bed_waits, Some(0.9))

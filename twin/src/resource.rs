@@ -98,6 +98,13 @@ impl Resource {
         self.release();
     }
 
+    /// Takes a server even if none is free (over capacity: an overflow placement). The
+    /// entity's queue entry, if any, stays and must be skipped with [`Resource::unreserve`].
+    #[inline]
+    pub fn force_grant(&mut self) {
+        self.in_use += 1;
+    }
+
     /// Sets the number of open servers (staffing changes); holders are never evicted.
     pub fn set_capacity(&mut self, capacity: u32) {
         self.capacity = capacity;

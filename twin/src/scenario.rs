@@ -323,6 +323,11 @@ pub struct Hospital {
     /// empty means at once.
     #[serde(default)]
     pub discharge_hour: Vec<f64>,
+    /// A patient waiting this long (h) for a bed in the next unit is placed there over its
+    /// bed count (hallway / off-service bed), counted as an overflow; none means they wait
+    /// as long as it takes (routing loops between full units can then gridlock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_transfer_wait_hours: Option<f64>,
     /// Emergency department, needed by `ed` arrival streams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ed: Option<EmergencyDepartment>,
@@ -641,6 +646,12 @@ impl Hospital {
             }
             let admits = ed.admit_probability.iter().any(|p| *p > 0.0);
             self.check_routes("ed.admit_to", &ed.admit_to, admits)?;
+        }
+        if self
+            .max_transfer_wait_hours
+            .is_some_and(|h| !(h.is_finite() && h >= 0.0))
+        {
+            return bad("max_transfer_wait_hours must be ≥ 0".into());
         }
         if self.discharge_hour.len() > 1 && self.discharge_hour.len() != 24 {
             return bad("discharge_hour needs 24 weights (or none)".into());

@@ -4,15 +4,34 @@
 //! times their admission probability) and routing probabilities `P(v → u)`, the flow into
 //! each unit solves `λ = γ + Pᵀλ` (Jackson 1957's traffic equations). The offered load of a
 //! unit is `λ_u · E[LOS_u]` patients: the mean census it would have with unlimited beds
-//! (Little's law). Beds sized as `⌈load / target occupancy⌉` give the mean occupancy the
-//! planner asks for; 85% is the usual planning figure (Bagust, Place & Posnett 1999, BMJ
-//! 319:155, on the risk of bed crises above it).
+//! (Little's law). Beds are sized as the larger of
+//! - `⌈load / target occupancy⌉`, the mean occupancy the planner asks for (85% is the usual
+//!   planning figure: Bagust, Place & Posnett 1999, BMJ 319:155), and
+//! - the fewest beds whose Erlang loss probability `B(c, load)` is at most [`MAX_BLOCKING`]
+//!   (de Bruin, Bekker, van Zanten & Koole 2010, "Dimensioning hospital wards using the
+//!   Erlang loss model", Ann. Oper. Res. 178:23–43). Small units need this: an offered load
+//!   of 1.6 patients at 85% would get 2 beds and turn away a patient a third of the time.
 //!
 //! Ignored by these formulas, and so only approximate in the simulator: blocking (a patient
 //! waiting for the next unit holds the current bed), the discharge-hour shift of each
 //! discharge (±12 h, near zero on average), and bed limits themselves.
 use crate::calibrate::{Calibration, EstimateLine};
 use crate::scenario::{ArrivalKind, Estimate, Hospital};
+use crate::stats::erlang_b;
+
+/// Largest Erlang loss probability a sized unit may have (1%).
+pub const MAX_BLOCKING: f64 = 0.01;
+
+/// Beds for an offered `load` (patients): the larger of `⌈load / target_occupancy⌉` and the
+/// fewest beds with Erlang loss `B(c, load) ≤ MAX_BLOCKING`; at least 1.
+pub fn beds_for(load: f64, target_occupancy: f64) -> u32 {
+    let by_occupancy = (load / target_occupancy).ceil().max(1.0) as u32;
+    let mut c = 1u32;
+    while erlang_b(c, load) > MAX_BLOCKING && c < 100_000 {
+        c += 1;
+    }
+    by_occupancy.max(c)
+}
 use crate::{Error, Result};
 
 /// Flows (patients/h) into each unit and offered loads (patients) of `hospital`, in unit
@@ -146,12 +165,13 @@ pub fn resize(c: &mut Calibration, encounters_per_day: f64, target_occupancy: f6
     }
     let load = offered_load(h)?;
     for (u, unit) in h.units.iter_mut().enumerate() {
-        let beds = ((load.load[u] / target_occupancy).ceil() as u32).max(1);
+        let beds = beds_for(load.load[u], target_occupancy);
         unit.beds = beds;
         let n = unit.estimate.as_ref().map_or(0, |e| e.n);
         let why = format!(
-            "sized for {:.0}% mean occupancy: offered load {:.2} patients = flow {:.3}/h × mean \
-             LOS {:.1} h (traffic equations; Bagust et al. 1999)",
+            "sized for ≤ {:.0}% mean occupancy and ≤ 1% Erlang loss: offered load {:.2} \
+             patients = flow {:.3}/h × mean LOS {:.1} h (traffic equations; Bagust et al. 1999; \
+             de Bruin et al. 2010)",
             target_occupancy * 100.0,
             load.load[u],
             load.flow[u],
@@ -168,14 +188,14 @@ pub fn resize(c: &mut Calibration, encounters_per_day: f64, target_occupancy: f6
         }
     }
     if let (Some(ed), Some(ed_load)) = (&mut h.ed, load.ed_load) {
-        ed.bays = ((ed_load / target_occupancy).ceil() as u32).max(1);
+        ed.bays = beds_for(ed_load, target_occupancy);
         c.report.push(EstimateLine {
             parameter: "ed.bays".into(),
             value: ed.bays.to_string(),
             n: 0,
             source: format!(
-                "sized for {:.0}% mean occupancy of an offered load of {ed_load:.2} patients \
-                 (ED arrivals/h × mean ED time)",
+                "sized for ≤ {:.0}% mean occupancy and ≤ 1% Erlang loss of an offered load of \
+                 {ed_load:.2} patients (ED arrivals/h × mean ED time)",
                 target_occupancy * 100.0
             ),
         });
@@ -205,6 +225,7 @@ mod tests {
         // 2/h into A; A → B with 0.5; B → A with 0.2. λ_A = 2 + 0.2 λ_B, λ_B = 0.5 λ_A
         // → λ_A = 2 / 0.9, λ_B = 1 / 0.9.
         let h = Hospital {
+            max_transfer_wait_hours: None,
             name: "t".into(),
             discharge_hour: vec![],
             ed: None,
@@ -246,5 +267,15 @@ mod tests {
         closed.units[1].routing[0].p = 1.0;
         closed.units[0].routing[0].p = 1.0;
         assert!(offered_load(&closed).is_err());
+    }
+
+    #[test]
+    fn beds_by_occupancy_or_erlang_loss() {
+        // Large load: the occupancy target decides (100 / 0.85 → 118; B(118, 100) < 1%).
+        assert_eq!(beds_for(100.0, 0.85), 118);
+        // Small load: Erlang loss decides (B(5, 1.6) = 2.0% > 1%, B(6, 1.6) = 0.5%).
+        assert!(erlang_b(5, 1.6) > MAX_BLOCKING && erlang_b(6, 1.6) <= MAX_BLOCKING);
+        assert_eq!(beds_for(1.6, 0.85), 6);
+        assert_eq!(beds_for(0.0, 0.85), 1);
     }
 }
