@@ -52,8 +52,8 @@ const MMC_CUSTOMERS: u64 = 1_000_000;
 const TARGET_BEDS: f64 = 500.0;
 /// Mean occupancy beds are sized for.
 const TARGET_OCCUPANCY: f64 = 0.85;
-/// Rounds of the encounters/day search for [`TARGET_BEDS`].
-const SIZING_ROUNDS: usize = 3;
+/// Bisection rounds of the encounters/day search for [`TARGET_BEDS`].
+const SIZING_ROUNDS: usize = 30;
 /// One simulated year, h.
 const YEAR_HOURS: usize = 8_760;
 /// Replications per `replication::run` call.
@@ -171,8 +171,9 @@ fn sized(calibration: &Calibration, per_day: f64) -> anyhow::Result<(Calibration
     Ok((c, beds))
 }
 
-/// The calibrated hospital scaled to about [`TARGET_BEDS`] beds: the encounters/day guess is
-/// scaled linearly by target / beds for [`SIZING_ROUNDS`] rounds.
+/// The calibrated hospital scaled to about [`TARGET_BEDS`] beds: the smallest encounters/day
+/// (bisection, [`SIZING_ROUNDS`] rounds) whose sized hospital has at least that many beds.
+/// Beds grow with volume but not linearly (small units are sized by Erlang loss).
 fn hospital_500() -> anyhow::Result<Scenario> {
     let started = Instant::now();
     let adts = adt_events()?;
@@ -184,12 +185,17 @@ fn hospital_500() -> anyhow::Result<Scenario> {
         .map(|s| s.mean_rate())
         .sum::<f64>()
         * 24.0;
-    let mut per_day = observed.max(1.0);
-    let (mut best, mut beds) = sized(&calibration, per_day)?;
+    let (mut low, mut high) = (observed.max(0.01), 10_000.0_f64);
     for _ in 0..SIZING_ROUNDS {
-        per_day *= TARGET_BEDS / f64::from(beds.max(1));
-        (best, beds) = sized(&calibration, per_day)?;
+        let mid = 0.5 * (low + high);
+        if f64::from(sized(&calibration, mid)?.1) >= TARGET_BEDS {
+            high = mid;
+        } else {
+            low = mid;
+        }
     }
+    let per_day = high;
+    let (best, beds) = sized(&calibration, per_day)?;
     let h = &best.hospital;
     eprintln!(
         "  hospital: {} ADT events → {} units, {beds} inpatient beds, {} ED bays at {per_day:.1} \
