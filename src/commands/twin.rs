@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use wardstream_pipelines::SourceRecord;
 use wardstream_schemas::Event;
@@ -207,16 +208,49 @@ fn options(s: &RunSettings) -> anyhow::Result<RunOptions> {
     })
 }
 
-fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+/// Replications done: a bar on a terminal, a log line every 10% otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: usize,
+    done: AtomicUsize,
+    log: bool,
+}
+
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (!quiet && terminal).then(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} replications · {elapsed} · eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            total: total.max(1),
+            done: AtomicUsize::new(0),
+            log: !quiet && !terminal,
+        }
     }
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} replications · {elapsed} · eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
+
+    fn tick(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        } else if self.log && done * 10 / self.total != (done - 1) * 10 / self.total {
+            tracing::info!(done, total = self.total, "replications");
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn load(path: &Path) -> anyhow::Result<Scenario> {
@@ -226,7 +260,7 @@ fn load(path: &Path) -> anyhow::Result<Scenario> {
 fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
     let scenario = load(&args.scenario)?;
     let opts = options(&args.settings)?;
-    let bar = progress_bar(opts.replications, args.settings.quiet);
+    let bar = Progress::new(opts.replications, args.settings.quiet);
     let started = Instant::now();
     tracing::info!(
         scenario = %scenario.name,
@@ -234,8 +268,8 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         horizon_hours = opts.horizon_hours,
         "twin run"
     );
-    let result = replication::run(&scenario, &opts, &|| bar.inc(1))?;
-    bar.finish_and_clear();
+    let result = replication::run(&scenario, &opts, &|| bar.tick())?;
+    bar.finish();
     let elapsed = started.elapsed().as_secs_f64();
     tracing::info!(
         events = result.events,
@@ -259,10 +293,10 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<()> {
     let a = load(&args.a)?;
     let b = load(&args.b)?;
     let opts = options(&args.settings)?;
-    let bar = progress_bar(2 * opts.replications, args.settings.quiet);
+    let bar = Progress::new(2 * opts.replications, args.settings.quiet);
     let started = Instant::now();
-    let c = replication::compare(&a, &b, &opts, !args.independent, &|| bar.inc(1))?;
-    bar.finish_and_clear();
+    let c = replication::compare(&a, &b, &opts, !args.independent, &|| bar.tick())?;
+    bar.finish();
     for w in [&c.a.warning, &c.b.warning].into_iter().flatten() {
         tracing::warn!("{w}");
     }

@@ -138,9 +138,34 @@ pub fn run(
     options: &RunOptions,
     progress: &(dyn Fn() + Sync),
 ) -> Result<RunResult> {
-    let traces = simulate_all(scenario, options, options.seed, progress)?;
-    let (warmup, automatic) = warmup(scenario, options, &[&traces])?;
-    Ok(summarise(scenario, options, &traces, warmup, automatic))
+    check(options)?;
+    in_pool(options, || {
+        let traces = simulate_all(scenario, options, options.seed, progress);
+        let (warmup, automatic) = warmup(scenario, options, &[&traces])?;
+        Ok(summarise(scenario, options, &traces, warmup, automatic))
+    })
+}
+
+/// Runs `work` on a pool of `options.threads` threads (rayon's global pool when `None`).
+fn in_pool<T: Send>(options: &RunOptions, work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    match options.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot start {n} threads: {e}")))?
+            .install(work),
+        None => work(),
+    }
+}
+
+fn check(options: &RunOptions) -> Result<()> {
+    if options.replications == 0 {
+        return Err(Error::Invalid("replications must be at least 1".into()));
+    }
+    if options.horizon_hours == 0 {
+        return Err(Error::Invalid("the horizon must be at least 1 hour".into()));
+    }
+    Ok(())
 }
 
 /// Runs scenarios `a` and `b` with the same seeds (common random numbers) — or, with
@@ -153,13 +178,26 @@ pub fn compare(
     common_random_numbers: bool,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Comparison> {
-    let ta = simulate_all(a, options, options.seed, progress)?;
+    check(options)?;
+    in_pool(options, || {
+        compare_in_pool(a, b, options, common_random_numbers, progress)
+    })
+}
+
+fn compare_in_pool(
+    a: &Scenario,
+    b: &Scenario,
+    options: &RunOptions,
+    common_random_numbers: bool,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Comparison> {
+    let ta = simulate_all(a, options, options.seed, progress);
     let seed_b = if common_random_numbers {
         options.seed
     } else {
         crate::random::splitmix64(options.seed ^ 0x5eed)
     };
-    let tb = simulate_all(b, options, seed_b, progress)?;
+    let tb = simulate_all(b, options, seed_b, progress);
     let (wa, auto_a) = warmup(a, options, &[&ta, &tb])?;
     let (wb, auto_b) = warmup(b, options, &[&ta, &tb])?;
     let w = wa.max(wb);
@@ -205,34 +243,16 @@ fn simulate_all(
     options: &RunOptions,
     seed: u64,
     progress: &(dyn Fn() + Sync),
-) -> Result<Vec<Trace>> {
-    if options.replications == 0 {
-        return Err(Error::Invalid("replications must be at least 1".into()));
-    }
-    if options.horizon_hours == 0 {
-        return Err(Error::Invalid("the horizon must be at least 1 hour".into()));
-    }
+) -> Vec<Trace> {
     let model = Compiled::new(scenario);
-    let work = || {
-        (0..options.replications as u64)
-            .into_par_iter()
-            .map(|r| {
-                let t = simulate(&model, options.horizon_hours, seed, r);
-                progress();
-                t
-            })
-            .collect::<Vec<_>>()
-    };
-    match options.threads {
-        Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n.max(1))
-                .build()
-                .map_err(|e| Error::Invalid(format!("cannot start {n} threads: {e}")))?;
-            Ok(pool.install(work))
-        }
-        None => Ok(work()),
-    }
+    (0..options.replications as u64)
+        .into_par_iter()
+        .map(|r| {
+            let t = simulate(&model, options.horizon_hours, seed, r);
+            progress();
+            t
+        })
+        .collect()
 }
 
 /// Mean over replications of the total hourly census (inpatient + ED).
@@ -304,18 +324,20 @@ fn summarise(
     let hours = options.horizon_hours;
     let days = (hours - w) as f64 / 24.0;
     let mut kpis: Vec<Kpi> = Vec::new();
-    let mut add =
-        |name: &str, unit: Option<&str>, measure: &'static str, f: &dyn Fn(&Trace) -> f64| {
-            let values: Vec<f64> = traces.iter().map(f).collect();
-            let ci = mean_ci(&values, LEVEL);
-            kpis.push(Kpi {
-                name: name.to_owned(),
-                unit: unit.map(str::to_owned),
-                measure,
-                values,
-                ci,
-            });
-        };
+    let mut add = |name: &str,
+                   unit: Option<&str>,
+                   measure: &'static str,
+                   f: &(dyn Fn(&Trace) -> f64 + Sync)| {
+        let values: Vec<f64> = traces.par_iter().map(f).collect();
+        let ci = mean_ci(&values, LEVEL);
+        kpis.push(Kpi {
+            name: name.to_owned(),
+            unit: unit.map(str::to_owned),
+            measure,
+            values,
+            ci,
+        });
+    };
     let window = |v: &[(f64, f64)], q: Option<f64>| -> f64 {
         let mut xs: Vec<f64> = v
             .iter()
