@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use wardstream_twin::replication::{self, RunOptions, RunResult};
-use wardstream_twin::scenario::{Scenario, ScenarioFile};
+use wardstream_twin::scenario::Scenario;
 
 /// Results kept in memory.
 pub const KEEP_RUNS: usize = 100;
@@ -89,18 +89,8 @@ fn invalid(detail: impl Into<String>) -> Problem {
 }
 
 fn parse(req: &TwinRunRequest) -> Result<(Scenario, RunOptions), Problem> {
-    let path = std::path::Path::new("request");
-    let file = ScenarioFile::parse(&req.scenario, path).map_err(|e| invalid(e.to_string()))?;
-    if file.base.is_some() {
-        return Err(invalid(
-            "`base` is not allowed over HTTP: send the whole hospital in the scenario",
-        ));
-    }
-    let hospital = file
-        .hospital
-        .ok_or_else(|| invalid("the scenario has no hospital (`units`, `arrivals`)"))?;
     let name = req.name.clone().unwrap_or_else(|| "api".to_owned());
-    let scenario = Scenario::new(name, hospital, &file.changes, file.run)
+    let scenario = Scenario::from_toml(name, &req.scenario, std::path::Path::new("request"), None)
         .map_err(|e| invalid(e.to_string()))?;
     let replications = req.replications.unwrap_or(50);
     if !(1..=MAX_REPLICATIONS).contains(&replications) {

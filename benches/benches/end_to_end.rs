@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-use wardstream_benches::{data_dir, print_header, print_row};
+use wardstream_benches::{data_dir, print_header, print_row, workloads};
 use wardstream_pipelines::generator::{Generator, GeneratorConfig};
 use wardstream_pipelines::replay::{self, DataSet, ReplayOptions};
 use wardstream_pipelines::{
@@ -72,14 +72,9 @@ fn real_records() -> anyhow::Result<Vec<SourceRecord>> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    if std::env::args().any(|a| a == "--list") {
+    let Some(wanted) = workloads() else {
         return Ok(());
-    }
-    let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    };
     print_header();
     if wanted("real") {
         let records = Arc::new(real_records()?);

@@ -22,10 +22,8 @@
 //! Run: `cargo bench -p wardstream-benches --bench twin [-- WORKLOAD]`.
 
 use std::time::{Duration, Instant};
-use wardstream_benches::{data_dir, max_rss_mib};
-use wardstream_pipelines::SourceRecord;
+use wardstream_benches::{data_dir, max_rss_mib, workloads};
 use wardstream_pipelines::replay::{self, DataSet, ReplayOptions};
-use wardstream_schemas::Event;
 use wardstream_twin::calibrate::{Calibration, CalibrationOptions, calibrate};
 use wardstream_twin::hospital::{self, Compiled};
 use wardstream_twin::mmc::{self, MmcConfig};
@@ -153,14 +151,7 @@ fn adt_events() -> anyhow::Result<Vec<wardstream_schemas::Adt>> {
         data_sets: vec![DataSet::MimicIvDemo, DataSet::EicuDemo],
         ..ReplayOptions::default()
     };
-    Ok(replay::load_data_sets(&opts)?
-        .records
-        .into_iter()
-        .filter_map(|r| match r {
-            SourceRecord::Event(Event::Adt(a)) => Some(a),
-            _ => None,
-        })
-        .collect())
+    Ok(replay::load_data_sets(&opts)?.into_adt_events())
 }
 
 /// Inpatient beds of `calibration` resized to `per_day` encounters/day.
@@ -306,14 +297,9 @@ fn replications_workload(scenario: &Scenario) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    if std::env::args().any(|a| a == "--list") {
+    let Some(wanted) = workloads() else {
         return Ok(());
-    }
-    let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    };
     print_header();
     if wanted("mmc") {
         mmc_workload();

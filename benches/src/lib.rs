@@ -9,6 +9,19 @@ pub fn data_dir() -> PathBuf {
     wardstream_pipelines::replay::find_data_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
+/// Which workloads to run: the names given after `--` (`cargo bench … -- NAME…`; none means
+/// all), as a predicate. `None` when cargo only asks the harness to `--list` its benches.
+pub fn workloads() -> Option<impl Fn(&str) -> bool> {
+    if std::env::args().any(|a| a == "--list") {
+        return None;
+    }
+    let names: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    Some(move |name: &str| names.is_empty() || names.iter().any(|a| a == name))
+}
+
 /// Peak resident set size of this process so far, in MiB (`VmHWM` from `/proc/self/status`).
 pub fn max_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

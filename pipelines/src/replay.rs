@@ -184,6 +184,19 @@ pub struct Replay {
     pub files: Vec<FileSummary>,
 }
 
+impl Replay {
+    /// The valid ADT events, in event-time order (what the twin calibrates from).
+    pub fn into_adt_events(self) -> Vec<wardstream_schemas::Adt> {
+        self.records
+            .into_iter()
+            .filter_map(|r| match r {
+                SourceRecord::Event(wardstream_schemas::Event::Adt(a)) => Some(a),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Reads the data sets `opts.data_sets` from `opts.data_dir`.
 ///
 /// Errors: [`Error::DataSet`] when a data-set folder, file or column is missing;

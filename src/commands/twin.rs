@@ -10,8 +10,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use wardstream_pipelines::SourceRecord;
-use wardstream_schemas::Event;
 use wardstream_twin::calibrate::{CalibrationOptions, calibrate, to_commented_toml};
 use wardstream_twin::export;
 use wardstream_twin::replication::{self, Comparison, RunOptions, RunResult};
@@ -151,14 +149,7 @@ pub fn run(config: Config, args: TwinArgs) -> anyhow::Result<()> {
 fn calibrate_cmd(config: &Config, args: CalibrateArgs) -> anyhow::Result<()> {
     let path = args.path.clone().unwrap_or_else(|| config.data_dir.clone());
     let replay = load_replay(&path, config)?;
-    let adts: Vec<_> = replay
-        .records
-        .into_iter()
-        .filter_map(|r| match r {
-            SourceRecord::Event(Event::Adt(a)) => Some(a),
-            _ => None,
-        })
-        .collect();
+    let adts = replay.into_adt_events();
     tracing::info!(adt_events = adts.len(), path = %path.display(), "calibrating");
     let opts = CalibrationOptions {
         tenant: args.tenant.clone(),

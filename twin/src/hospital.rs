@@ -28,9 +28,9 @@
 //! LWBS, ratio breaches) and per-patient waits, from which [`crate::replication`] computes
 //! KPIs after deleting the warm-up.
 use crate::calendar::{Calendar, Model, run};
-use crate::random::{self, Stream, pick_route, pick_weighted, resolve_routes};
+use crate::random::{self, Stream, pick_route, pick_weighted};
 use crate::resource::{Request, Resource};
-use crate::scenario::{ArrivalKind, Duration, HOURS_PER_WEEK, Scenario};
+use crate::scenario::{ArrivalKind, Duration, HOURS_PER_WEEK, Route, Scenario};
 use crate::stats::TimeAverage;
 
 const NO_UNIT: u16 = u16::MAX;
@@ -43,7 +43,6 @@ const STREAM_ATTRIBUTES: u64 = 2_000;
 const STREAM_LOS: u64 = 3_000;
 const STREAM_ROUTING: u64 = 4_000;
 const STREAM_DISCHARGE: u64 = 5_000;
-const STREAM_INITIAL: u64 = 6_000;
 
 /// A scenario compiled for fast simulation (names resolved to indices, profiles expanded).
 #[derive(Clone, Debug)]
@@ -89,6 +88,14 @@ struct EdModel {
     admit_to: Vec<(u16, f64)>,
     patience: Option<Duration>,
     diversion_queue: Option<u32>,
+}
+
+/// Named routes as `(unit index, probability)` (the scenario is validated, so names exist).
+fn resolve_routes(routes: &[Route], index: impl Fn(&str) -> Option<usize>) -> Vec<(u16, f64)> {
+    routes
+        .iter()
+        .filter_map(|r| Some((u16::try_from(index(&r.to)?).ok()?, r.p)))
+        .collect()
 }
 
 impl Compiled {
@@ -185,11 +192,6 @@ impl Compiled {
     pub fn beds(&self) -> Vec<u32> {
         self.units.iter().map(|u| u.beds).collect()
     }
-
-    /// Whether unit `u` is staffed (has nurses and a ratio).
-    pub fn staffed(&self, u: usize) -> bool {
-        self.units[u].staff.is_some()
-    }
 }
 
 /// What one replication recorded. Hourly series are indexed `[unit * hours + hour]`.
@@ -215,8 +217,6 @@ pub struct Trace {
     pub overflows: Vec<u32>,
     /// Staffed units in ratio breach at each hour's end.
     pub ratio_breaches: Vec<u32>,
-    /// Staffed units (unit-hours at risk of breach) — constant per hour.
-    pub staffed_units: u32,
     /// (arrival time h, wait h) from ED arrival to a treatment bay.
     pub ed_waits: Vec<(f64, f64)>,
     /// (decision time h, wait h) from the ED admission decision to an inpatient bed.
@@ -628,8 +628,8 @@ impl Sim<'_> {
                     (&self.m.units[u].staff, self.m.shift_of_hour)
                 {
                     // The shift that covered the hour that just ended.
-                    let shift = of[(h % 24 + 24) % 24];
-                    if self.census[u].level() > f64::from(nurses[shift] * ratio) {
+                    let shift = of[h % 24];
+                    if self.census[u].level() > f64::from(nurses[shift].saturating_mul(*ratio)) {
                         breaches += 1;
                     }
                 }
@@ -709,7 +709,6 @@ pub fn simulate(model: &Compiled, horizon_hours: usize, seed: u64, replication: 
             lwbs: vec![0; hours],
             overflows: vec![0; hours],
             ratio_breaches: vec![0; hours],
-            staffed_units: model.units.iter().filter(|u| u.staff.is_some()).count() as u32,
             stays: vec![Vec::new(); units],
             ..Trace::default()
         },
@@ -717,10 +716,8 @@ pub fn simulate(model: &Compiled, horizon_hours: usize, seed: u64, replication: 
     let mut cal = Calendar::with_capacity(1024);
     sim.apply_shift(&mut cal, 0);
     // Initial census: patients already in bed at time 0.
-    let mut initial_rng = random::stream(seed, replication, STREAM_INITIAL);
     for u in 0..units {
         for _ in 0..model.units[u].initial.min(model.units[u].beds) {
-            let _ = random::uniform(&mut initial_rng);
             let id = sim.new_patient(Patient {
                 state: State::WaitingBed,
                 admit: true,

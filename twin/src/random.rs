@@ -5,7 +5,7 @@
 //! Generators are `Xoshiro256PlusPlus` (portable: the same numbers on every platform and rand
 //! release), seeded from `(base seed, replication, stream)` through SplitMix64, so a
 //! replication's numbers do not depend on which thread runs it.
-use crate::scenario::{Duration, Route};
+use crate::scenario::Duration;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -88,17 +88,6 @@ pub fn pick_route(routes: &[(u16, f64)], u: f64) -> Option<u16> {
         x -= p;
     }
     None
-}
-
-/// Resolves named routes to unit indices (the scenario is validated, so names exist).
-pub fn resolve_routes(routes: &[Route], index: impl Fn(&str) -> Option<usize>) -> Vec<(u16, f64)> {
-    routes
-        .iter()
-        .filter_map(|r| {
-            let i = index(&r.to)?;
-            Some((u16::try_from(i).ok()?, r.p))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -141,7 +141,8 @@ pub fn run(
     check(options)?;
     in_pool(options, || {
         let traces = simulate_all(scenario, options, options.seed, progress);
-        let (warmup, automatic) = warmup(scenario, options, &[&traces])?;
+        let fixed = options.warmup_hours.or(scenario.run.warmup_hours);
+        let (warmup, automatic) = warmup(fixed, options, &[&traces])?;
         Ok(summarise(scenario, options, &traces, warmup, automatic))
     })
 }
@@ -170,7 +171,8 @@ fn check(options: &RunOptions) -> Result<()> {
 
 /// Runs scenarios `a` and `b` with the same seeds (common random numbers) — or, with
 /// `common_random_numbers = false`, `b` on different seeds — and reports paired differences.
-/// Both use the same warm-up (the larger of the two MSER-5 points when automatic).
+/// Both use the same warm-up: the given one, else the larger of the scenarios' own, else
+/// MSER-5 on both scenarios' replications together.
 pub fn compare(
     a: &Scenario,
     b: &Scenario,
@@ -198,11 +200,15 @@ fn compare_in_pool(
         crate::random::splitmix64(options.seed ^ 0x5eed)
     };
     let tb = simulate_all(b, options, seed_b, progress);
-    let (wa, auto_a) = warmup(a, options, &[&ta, &tb])?;
-    let (wb, auto_b) = warmup(b, options, &[&ta, &tb])?;
-    let w = wa.max(wb);
-    let ra = summarise(a, options, &ta, w, auto_a);
-    let mut rb = summarise(b, options, &tb, w, auto_b);
+    let fixed = options
+        .warmup_hours
+        .or(match (a.run.warmup_hours, b.run.warmup_hours) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        });
+    let (w, automatic) = warmup(fixed, options, &[&ta, &tb])?;
+    let ra = summarise(a, options, &ta, w, automatic);
+    let mut rb = summarise(b, options, &tb, w, automatic);
     rb.seed = seed_b;
     let differences = ra
         .kpis
@@ -273,12 +279,8 @@ pub fn mean_census_series(traces: &[&Vec<Trace>]) -> Vec<f64> {
     series
 }
 
-fn warmup(
-    scenario: &Scenario,
-    options: &RunOptions,
-    traces: &[&Vec<Trace>],
-) -> Result<(f64, bool)> {
-    let fixed = options.warmup_hours.or(scenario.run.warmup_hours);
+/// The warm-up to delete: `fixed`, or MSER-5 on the mean census of `traces`.
+fn warmup(fixed: Option<f64>, options: &RunOptions, traces: &[&Vec<Trace>]) -> Result<(f64, bool)> {
     let (w, automatic) = match fixed {
         Some(w) => (w, false),
         None => (mser5(&mean_census_series(traces)) as f64, true),
@@ -303,13 +305,11 @@ pub fn little(trace: &Trace, u: usize, warmup_hours: f64) -> (f64, f64, f64) {
     let entries = &trace.entries[u * hours + w..(u + 1) * hours];
     let l = census.iter().sum::<f64>() / span;
     let lambda = entries.iter().map(|e| f64::from(*e)).sum::<f64>() / span;
-    let stays: Vec<f64> = trace.stays[u]
+    let (sum, n) = trace.stays[u]
         .iter()
         .filter(|(t, _)| *t >= w as f64)
-        .map(|(_, d)| *d)
-        .collect();
-    let mean_stay = stays.iter().sum::<f64>() / stays.len() as f64;
-    (l, lambda, mean_stay)
+        .fold((0.0, 0usize), |(sum, n), (_, d)| (sum + d, n + 1));
+    (l, lambda, sum / n as f64)
 }
 
 fn summarise(
@@ -324,19 +324,24 @@ fn summarise(
     let hours = options.horizon_hours;
     let days = (hours - w) as f64 / 24.0;
     let mut kpis: Vec<Kpi> = Vec::new();
+    let per_trace =
+        |f: &(dyn Fn(&Trace) -> f64 + Sync)| -> Vec<f64> { traces.par_iter().map(f).collect() };
+    let mut add_values =
+        |name: &str, unit: Option<&str>, measure: &'static str, values: Vec<f64>| {
+            let ci = mean_ci(&values, LEVEL);
+            kpis.push(Kpi {
+                name: name.to_owned(),
+                unit: unit.map(str::to_owned),
+                measure,
+                values,
+                ci,
+            });
+        };
     let mut add = |name: &str,
                    unit: Option<&str>,
                    measure: &'static str,
                    f: &(dyn Fn(&Trace) -> f64 + Sync)| {
-        let values: Vec<f64> = traces.par_iter().map(f).collect();
-        let ci = mean_ci(&values, LEVEL);
-        kpis.push(Kpi {
-            name: name.to_owned(),
-            unit: unit.map(str::to_owned),
-            measure,
-            values,
-            ci,
-        });
+        add_values(name, unit, measure, per_trace(f));
     };
     let window = |v: &[(f64, f64)], q: Option<f64>| -> f64 {
         let mut xs: Vec<f64> = v
@@ -391,17 +396,23 @@ fn summarise(
             per_day(&t.ratio_breaches)
         });
     }
+    // Little's-law terms once per replication and unit: [replication][unit] = (L, λ, W).
+    let littles: Vec<Vec<(f64, f64, f64)>> = traces
+        .par_iter()
+        .map(|t| (0..h.units.len()).map(|u| little(t, u, w as f64)).collect())
+        .collect();
+    let column = |u: usize, f: fn((f64, f64, f64)) -> f64| -> Vec<f64> {
+        littles.iter().map(|r| f(r[u])).collect()
+    };
     for (u, unit) in h.units.iter().enumerate() {
         let name = Some(unit.name.as_str());
         let beds = f64::from(unit.beds.max(1));
-        add("occupancy", name, "%", &|t| {
-            100.0 * little(t, u, w as f64).0 / beds
-        });
-        add("census", name, "patients", &|t| little(t, u, w as f64).0);
-        add("admissions", name, "/day", &|t| {
-            24.0 * little(t, u, w as f64).1
-        });
-        add("mean_stay", name, "h", &|t| little(t, u, w as f64).2);
+        let census = column(u, |x| x.0);
+        let occupancy = census.iter().map(|c| 100.0 * c / beds).collect();
+        add_values("occupancy", name, "%", occupancy);
+        add_values("census", name, "patients", census);
+        add_values("admissions", name, "/day", column(u, |x| 24.0 * x.1));
+        add_values("mean_stay", name, "h", column(u, |x| x.2));
     }
     let warning = (automatic && w as f64 >= 0.45 * hours as f64).then(|| {
         format!(
@@ -410,7 +421,7 @@ fn summarise(
         )
     });
     RunResult {
-        scenario: scenario_name(scenario),
+        scenario: scenario.name.clone(),
         warning,
         replications: traces.len(),
         horizon_hours: hours,
@@ -420,8 +431,4 @@ fn summarise(
         events: traces.iter().map(|t| t.events).sum(),
         kpis,
     }
-}
-
-fn scenario_name(s: &Scenario) -> String {
-    s.name.clone()
 }

@@ -450,27 +450,45 @@ impl Scenario {
     /// unknown unit or stream.
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let file = ScenarioFile::parse(&text, path)?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".to_owned());
-        let hospital = match (&file.base, file.hospital) {
-            (Some(base), None) => {
-                let base_path = path.parent().unwrap_or(Path::new(".")).join(base);
-                Hospital::load(&base_path)?
-            }
-            (None, Some(h)) => h,
-            (Some(_), Some(_)) => {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Scenario::from_toml(name, &text, path, Some(dir))
+    }
+
+    /// Builds a scenario from TOML text; `origin` names it in errors. `base = "…"` is read
+    /// relative to `base_dir`; with `None` (text from outside, e.g. over HTTP) a `base` is
+    /// refused rather than read from this machine's files.
+    ///
+    /// Errors: as [`Scenario::load`].
+    pub fn from_toml(
+        name: String,
+        text: &str,
+        origin: &Path,
+        base_dir: Option<&Path>,
+    ) -> Result<Scenario> {
+        let file = ScenarioFile::parse(text, origin)?;
+        let hospital = match (&file.base, file.hospital, base_dir) {
+            (Some(base), None, Some(dir)) => Hospital::load(&dir.join(base))?,
+            (Some(_), None, None) => {
                 return Err(Error::Invalid(format!(
-                    "{}: give either `base` or an inline hospital, not both",
-                    path.display()
+                    "{}: `base` is not allowed here: send the whole hospital in the scenario",
+                    origin.display()
                 )));
             }
-            (None, None) => {
+            (None, Some(h), _) => h,
+            (Some(_), Some(_), _) => {
+                return Err(Error::Invalid(format!(
+                    "{}: give either `base` or an inline hospital, not both",
+                    origin.display()
+                )));
+            }
+            (None, None, _) => {
                 return Err(Error::Invalid(format!(
                     "{}: no `base` and no hospital (`units`, `arrivals`)",
-                    path.display()
+                    origin.display()
                 )));
             }
         };

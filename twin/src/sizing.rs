@@ -80,23 +80,31 @@ pub fn offered_load(hospital: &Hospital) -> Result<OfferedLoad> {
             }
         }
     }
+    // Routing as (from, to, p) with unit indices, resolved once.
+    let routes: Vec<(usize, usize, f64)> = hospital
+        .units
+        .iter()
+        .enumerate()
+        .flat_map(|(v, unit)| {
+            unit.routing
+                .iter()
+                .filter_map(move |r| Some((v, hospital.unit_index(&r.to)?, r.p)))
+        })
+        .collect();
     let mut flow = external.clone();
+    let mut next = vec![0.0; n];
     let mut converged = false;
     for _ in 0..100_000 {
-        let mut next = external.clone();
-        for (v, unit) in hospital.units.iter().enumerate() {
-            for r in &unit.routing {
-                if let Some(u) = hospital.unit_index(&r.to) {
-                    next[u] += flow[v] * r.p;
-                }
-            }
+        next.copy_from_slice(&external);
+        for &(v, u, p) in &routes {
+            next[u] += flow[v] * p;
         }
         let change = next
             .iter()
             .zip(&flow)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
-        flow = next;
+        std::mem::swap(&mut flow, &mut next);
         if change <= 1e-12 * (1.0 + flow.iter().copied().fold(0.0, f64::max)) {
             converged = true;
             break;
