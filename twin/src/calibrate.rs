@@ -32,6 +32,8 @@
 //! to discharge), and if that is the same unit, the two stays are one (the bed is taken as
 //! held during the trip).
 //!
+//! [`EmergencyDepartment`]: crate::scenario::EmergencyDepartment
+//!
 //! ## Estimates
 //! - **LOS** per unit: lognormal maximum-likelihood fit, `mu` = mean of ln(h), `sigma` =
 //!   population standard deviation of ln(h), over the unit's completed stays. Stays of 0 h
@@ -55,14 +57,20 @@
 //! - **Discharge hour**: discharges from inpatient units per UTC hour of day.
 //!
 //! Calibration is deterministic: the same events, in any order, give the same hospital.
-use crate::scenario::{
-    ArrivalKind, ArrivalStream, CareUnit, Duration, EmergencyDepartment, Estimate, Hospital, Route,
-    UnitKind,
-};
+mod ed;
+mod report;
+mod stays;
+mod units;
+
+pub use report::to_commented_toml;
+
+use crate::scenario::{ArrivalKind, ArrivalStream, Estimate, Hospital, Route, UnitKind};
 use crate::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use report::{rates_text, routes_text};
+use stays::{Encounter, Flow, Latest, dedup, encounters};
+use std::collections::BTreeMap;
 use wardstream_schemas::time::{DAY_MS, HOUR_MS};
-use wardstream_schemas::{Adt, AdtKind, Millis};
+use wardstream_schemas::{Adt, Millis};
 
 /// The tenant calibrated by default: the MIMIC-IV Clinical Database Demo v2.2 replay
 /// (Johnson A. et al., PhysioNet 2023).
@@ -249,459 +257,28 @@ pub fn unit_kind(name: &str) -> UnitKind {
 /// completed ED visit; or (a bug) if the result fails [`Hospital::validate`].
 pub fn calibrate(events: &[Adt], opts: &CalibrationOptions) -> Result<Calibration> {
     let tenant = opts.tenant.as_str();
-    let (latest, duplicates) = dedup(events);
-    let mine: Vec<&Adt> = latest
-        .iter()
-        .filter(|((t, _), _)| *t == tenant)
-        .map(|(_, e)| *e)
-        .collect();
-    let (Some(first_t), Some(last_t)) = (
-        mine.iter().map(|e| e.event_time).min(),
-        mine.iter().map(|e| e.event_time).max(),
-    ) else {
-        return Err(Error::Calibration(format!(
-            "no ADT events for tenant {tenant:?}"
-        )));
-    };
-    let span_days = ((last_t - first_t) as f64 / DAY_MS as f64).max(1.0);
-
     let mut report = Vec::new();
-    let mut line = |parameter: String, value: String, n: u64, source: String| {
-        report.push(EstimateLine {
-            parameter,
-            value,
-            n,
-            source,
-        })
-    };
 
     // 1. Encounters -> unit stays.
-    let (encounters, skipped) = encounters(mine.iter().copied());
-    let mut kinds: BTreeMap<&str, UnitKind> = BTreeMap::new();
-    for enc in &encounters {
-        for s in &enc.stays {
-            kinds.entry(s.unit).or_insert_with(|| unit_kind(s.unit));
-        }
-    }
-    let is_ed = |unit: &str| kinds.get(unit) == Some(&UnitKind::Ed);
-    let flows: Vec<Flow> = encounters.iter().map(|e| Flow::new(e, &is_ed)).collect();
-
-    let skipped_total: u64 = skipped.values().sum();
-    let skipped_text = if skipped.is_empty() {
-        String::new()
-    } else {
-        let reasons: Vec<String> = skipped.iter().map(|(r, c)| format!("{c} {r}")).collect();
-        format!("; skipped as malformed: {}", reasons.join(", "))
-    };
-    line(
-        "data.events".into(),
-        format!("{} ADT events, {:.2} days", mine.len(), span_days),
-        mine.len() as u64,
-        format!(
-            "tenant {tenant}, first to last event (at least 1 day); {duplicates} re-sent event \
-             ids replaced by their latest version (all tenants)"
-        ),
-    );
-    line(
-        "data.encounters".into(),
-        format!("{} used, {} skipped", encounters.len(), skipped_total),
-        encounters.len() as u64 + skipped_total,
-        format!("encounters of {tenant} rebuilt into unit stays{skipped_text}"),
-    );
-    let bed_moves: u64 = encounters.iter().map(|e| e.bed_moves).sum();
-    let open = encounters.iter().filter(|e| e.discharged.is_none()).count() as u64;
-    let ed_returns: u64 = flows.iter().map(|f| f.ed_returns).sum();
-    let ed_rejoins: u64 = flows.iter().map(|f| f.rejoined).sum();
-    line(
-        "data.bed_moves".into(),
-        bed_moves.to_string(),
-        bed_moves,
-        "transfers into the unit the patient was already in; the stay continues".into(),
-    );
-    line(
-        "data.open_encounters".into(),
-        open.to_string(),
-        open,
-        "encounters without a discharge: their last stay is censored (not in LOS or routing; \
-         in the census until the last event)"
-            .into(),
-    );
-    line(
-        "data.ed_returns".into(),
-        format!("{ed_returns} ({ed_rejoins} back into the same unit)"),
-        ed_returns,
-        "ED stays after an inpatient stay: skipped in routing; a return to the same unit \
-         continues its stay"
-            .into(),
-    );
+    let (latest, duplicates) = dedup(events);
+    let obs = Observations::new(&latest, duplicates, tenant)?;
+    data_lines(&obs, &mut report);
 
     // 2.–5. Units: kind, LOS, routing, beds.
-    let mut units: BTreeMap<&str, UnitObs> = kinds
-        .iter()
-        .filter(|(_, k)| **k != UnitKind::Ed)
-        .map(|(u, k)| (*u, UnitObs::new(*k)))
-        .collect();
-    if units.is_empty() {
-        return Err(Error::Calibration(format!(
-            "no inpatient (non-ED) unit stays for tenant {tenant:?}"
-        )));
-    }
-    let mut ed_intervals: Vec<(Millis, Option<Millis>)> = Vec::new();
-    for (enc, flow) in encounters.iter().zip(&flows) {
-        for s in enc.stays.iter().filter(|s| is_ed(s.unit)) {
-            ed_intervals.push((s.start, s.end));
-        }
-        for (k, s) in flow.inpatient.iter().enumerate() {
-            let Some(u) = units.get_mut(s.unit) else {
-                continue;
-            };
-            u.stays += 1;
-            u.intervals.push((s.start, s.end));
-            let Some(end) = s.end else {
-                u.open += 1;
-                continue;
-            };
-            let hours = (end - s.start) as f64 / HOUR_MS as f64;
-            if hours > 0.0 {
-                u.los.push(hours);
-            } else {
-                u.zero += 1;
-            }
-            match flow.inpatient.get(k + 1) {
-                Some(next) => *u.to.entry(next.unit).or_insert(0) += 1,
-                None if enc.discharged.is_some() => u.discharged += 1,
-                None => {} // back in the ED when the data end: censored
-            }
-        }
-    }
-
-    let icu_pool = if opts.pool_icu_los && units.values().any(|u| u.kind == UnitKind::Icu) {
-        let pool = icu_pool(&latest, tenant);
-        line(
-            "data.pooled_icu_stays".into(),
-            format!(
-                "{} ICU unit stays from {} other tenants",
-                pool.hours.len(),
-                pool.tenants.len()
-            ),
-            pool.hours.len() as u64,
-            format!(
-                "completed stays > 0 h in ICU-kind units of every tenant but {tenant} \
-                 (pool_icu_los; {} encounters skipped as malformed)",
-                pool.skipped
-            ),
-        );
-        Some(pool)
-    } else {
-        None
-    };
-
-    let mut care_units = Vec::with_capacity(units.len());
-    for (name, u) in &units {
-        let (los, los_n, los_source) = fit_los(name, &units, icu_pool.as_ref(), opts)?;
-        let departures = u.discharged + u.to.values().sum::<u64>();
-        let routing: Vec<Route> =
-            u.to.iter()
-                .map(|(to, c)| Route {
-                    to: (*to).to_owned(),
-                    p: *c as f64 / departures as f64,
-                })
-                .collect();
-        let beds = u32::try_from(peak_census(&u.intervals))
-            .unwrap_or(u32::MAX)
-            .max(1);
-        let key = |what: &str| format!("units[{name:?}].{what}");
-        line(
-            key("kind"),
-            kind_label(u.kind).into(),
-            0,
-            "from the unit name (calibrate::unit_kind); check it, it selects the nurse ratio"
-                .into(),
-        );
-        line(
-            key("beds"),
-            beds.to_string(),
-            u.stays,
-            format!(
-                "peak observed census over {} stays in {tenant} (a lower bound; edit)",
-                u.stays
-            ),
-        );
-        line(
-            key("los"),
-            duration_text(&los),
-            los_n,
-            format!(
-                "{los_source}; {} stays of 0 h and {} open stays left out",
-                u.zero, u.open
-            ),
-        );
-        line(
-            key("routing"),
-            routes_text(&routing, "discharge"),
-            departures,
-            format!(
-                "empirical shares of the next inpatient unit over {departures} departures from \
-                 the unit in {tenant} (rest: discharge)"
-            ),
-        );
-        care_units.push(CareUnit {
-            name: (*name).to_owned(),
-            kind: u.kind,
-            beds,
-            los,
-            routing,
-            initial_census: 0,
-            estimate: Some(Estimate {
-                n: u.stays,
-                source: format!(
-                    "{tenant} ADT, {} stays: beds = peak observed census (a lower bound; \
-                     edit); los: {los_source}; routing: empirical shares over {departures} \
-                     departures",
-                    u.stays
-                ),
-            }),
-        });
-    }
+    let care_units = units::care_units(&obs, &latest, opts, &mut report)?;
 
     // 6. Arrivals.
-    let mut ed_starts = [0u64; 24];
-    let mut direct_starts = [0u64; 24];
-    let mut direct_to: BTreeMap<&str, u64> = BTreeMap::new();
-    for (enc, flow) in encounters.iter().zip(&flows) {
-        let Some(first) = enc.stays.first() else {
-            continue;
-        };
-        if flow.ed_visit.is_some() {
-            ed_starts[hour_of_day(first.start)] += 1;
-        } else {
-            direct_starts[hour_of_day(first.start)] += 1;
-            *direct_to.entry(first.unit).or_insert(0) += 1;
-        }
-    }
-    let ed_units: Vec<&str> = kinds
-        .iter()
-        .filter(|(_, k)| **k == UnitKind::Ed)
-        .map(|(u, _)| *u)
-        .collect();
-    let rates =
-        |starts: &[u64; 24]| -> Vec<f64> { starts.iter().map(|c| *c as f64 / span_days).collect() };
-    let rate_source = |who: &str, n: u64| {
-        format!(
-            "{tenant} ADT: {n} encounter starts ({who}) per UTC hour of day / {span_days:.2} \
-             days spanned by the tenant's events; 24 hour-of-day values because replayed \
-             weekdays (MIMIC-IV demo) are not real"
-        )
-    };
-    let mut arrivals = Vec::new();
-    let n_ed: u64 = ed_starts.iter().sum();
-    if n_ed > 0 {
-        let who = format!("first unit an ED unit: {}", ed_units.join(", "));
-        let per_hour = rates(&ed_starts);
-        line(
-            "arrivals[\"ed\"].per_hour".into(),
-            rates_text(&per_hour),
-            n_ed,
-            rate_source(&who, n_ed),
-        );
-        arrivals.push(ArrivalStream {
-            name: "ed".into(),
-            kind: ArrivalKind::Ed,
-            per_hour,
-            to: Vec::new(),
-            estimate: Some(Estimate {
-                n: n_ed,
-                source: rate_source(&who, n_ed),
-            }),
-        });
-    }
-    let n_direct: u64 = direct_starts.iter().sum();
-    if n_direct > 0 {
-        let who = "first unit an inpatient unit";
-        let per_hour = rates(&direct_starts);
-        let to = shares(&direct_to);
-        line(
-            "arrivals[\"direct\"].per_hour".into(),
-            rates_text(&per_hour),
-            n_direct,
-            rate_source(who, n_direct),
-        );
-        line(
-            "arrivals[\"direct\"].to".into(),
-            routes_text(&to, ""),
-            n_direct,
-            format!(
-                "{tenant} ADT: empirical shares of the first unit of {n_direct} direct admissions"
-            ),
-        );
-        arrivals.push(ArrivalStream {
-            name: "direct".into(),
-            kind: ArrivalKind::Direct,
-            per_hour,
-            to,
-            estimate: Some(Estimate {
-                n: n_direct,
-                source: format!(
-                    "{}; first unit: empirical shares",
-                    rate_source(who, n_direct)
-                ),
-            }),
-        });
-    }
+    let arrivals = arrivals(&obs, &mut report);
 
     // 7. The ED.
-    let ed = if n_ed > 0 {
-        let mut visit_hours = Vec::new();
-        let (mut zero, mut censored, mut admitted, mut home) = (0u64, 0u64, 0u64, 0u64);
-        let mut admit_to: BTreeMap<&str, u64> = BTreeMap::new();
-        for (enc, flow) in encounters.iter().zip(&flows) {
-            let Some(visit) = &flow.ed_visit else {
-                continue;
-            };
-            let Some(end) = visit.end else {
-                censored += 1;
-                continue;
-            };
-            let hours = (end - visit.start) as f64 / HOUR_MS as f64;
-            if hours > 0.0 {
-                visit_hours.push(hours);
-            } else {
-                zero += 1;
-            }
-            match flow.inpatient.first() {
-                Some(s) => {
-                    admitted += 1;
-                    *admit_to.entry(s.unit).or_insert(0) += 1;
-                }
-                None if enc.discharged.is_some() => home += 1,
-                None => censored += 1, // left the ED for an open ED stay: cannot happen
-            }
-        }
-        if visit_hours.is_empty() {
-            return Err(Error::Calibration(format!(
-                "tenant {tenant:?} has {n_ed} ED arrivals but no completed ED visit longer \
-                 than 0 h to fit the ED treatment time on"
-            )));
-        }
-        let (mu, sigma) = lognormal_mle(&visit_hours);
-        let treatment = Duration::Lognormal { mu, sigma };
-        let decided = admitted + home;
-        let p_admit = if decided == 0 {
-            0.0
-        } else {
-            admitted as f64 / decided as f64
-        };
-        let admit_to = shares(&admit_to);
-        let bays = u32::try_from(peak_census(&ed_intervals))
-            .unwrap_or(u32::MAX)
-            .max(1);
-        let treatment_source = format!(
-            "lognormal MLE of ln(h) over {} completed ED visits (arrival in the \
-             ED to leaving it: includes waiting and boarding, an upper bound on treatment \
-             time); {zero} visits of 0 h and {censored} open visits left out",
-            visit_hours.len()
-        );
-        line(
-            "ed.treatment".into(),
-            duration_text(&treatment),
-            visit_hours.len() as u64,
-            format!("{tenant} ADT: {treatment_source}"),
-        );
-        line(
-            "ed.admit_probability".into(),
-            format!("{p_admit:.4} at every acuity level"),
-            decided,
-            format!(
-                "{tenant} ADT: {admitted} of {decided} completed ED visits moved on to an \
-                 inpatient unit; the same value for every acuity level (assumed: no triage \
-                 acuity in the data)"
-            ),
-        );
-        line(
-            "ed.acuity".into(),
-            format!("{ASSUMED_ESI_SHARES:?}"),
-            0,
-            "ASSUMED, not from the data: typical ESI 1–5 mix; ADT has no triage acuity; edit"
-                .into(),
-        );
-        line(
-            "ed.admit_to".into(),
-            routes_text(&admit_to, ""),
-            admitted,
-            format!("{tenant} ADT: first inpatient unit after {admitted} admitting ED visits"),
-        );
-        line(
-            "ed.bays".into(),
-            bays.to_string(),
-            ed_intervals.len() as u64,
-            format!(
-                "{tenant} ADT: peak observed concurrent census of the ED units ({}) over {} \
-                 ED stays (a lower bound; edit)",
-                ed_units.join(", "),
-                ed_intervals.len()
-            ),
-        );
-        line(
-            "ed.patience".into(),
-            "none (nobody leaves without being seen)".into(),
-            0,
-            "ASSUMED: the ADT data record no LWBS; set a duration to model it".into(),
-        );
-        line(
-            "ed.diversion_queue".into(),
-            "none (never diverts)".into(),
-            0,
-            "ASSUMED: the ADT data record no ambulance diversion".into(),
-        );
-        Some(EmergencyDepartment {
-            bays,
-            acuity: ASSUMED_ESI_SHARES.to_vec(),
-            treatment,
-            admit_probability: vec![p_admit; ASSUMED_ESI_SHARES.len()],
-            admit_to,
-            patience: None,
-            diversion_queue: None,
-            estimate: Some(Estimate {
-                n: n_ed,
-                source: format!(
-                    "from {tenant} ADT ({n_ed} ED arrivals): treatment = {treatment_source}; \
-                     admit_probability ({admitted}/{decided}, one value for all levels), \
-                     admit_to, bays (peak census, a lower bound). ASSUMED: acuity shares \
-                     (ESI 1–5 {ASSUMED_ESI_SHARES:?}), no LWBS, no diversion"
-                ),
-            }),
-        })
-    } else {
-        None
-    };
+    let ed = ed::emergency_department(&obs, &mut report)?;
 
     // 8. Discharge hour.
-    let mut discharge_counts = [0u64; 24];
-    for enc in &encounters {
-        if let (Some(t), Some(last)) = (enc.discharged, enc.stays.last())
-            && !is_ed(last.unit)
-        {
-            discharge_counts[hour_of_day(t)] += 1;
-        }
-    }
-    let n_discharges: u64 = discharge_counts.iter().sum();
-    let discharge_hour: Vec<f64> = if n_discharges == 0 {
-        Vec::new()
-    } else {
-        discharge_counts.iter().map(|c| *c as f64).collect()
-    };
-    line(
-        "discharge_hour".into(),
-        if discharge_hour.is_empty() {
-            "none (discharge at once)".into()
-        } else {
-            format!("{discharge_counts:?}")
-        },
-        n_discharges,
-        format!("{tenant} ADT: discharges from inpatient units per UTC hour of day (weights)"),
-    );
+    let discharge_hour = discharge_hour(&obs, &mut report);
 
+    // 9. Transfer wait (assumed).
     line(
+        &mut report,
         "max_transfer_wait_hours".into(),
         format!("{DEFAULT_MAX_TRANSFER_WAIT_HOURS} h"),
         0,
@@ -728,378 +305,270 @@ pub fn calibrate(events: &[Adt], opts: &CalibrationOptions) -> Result<Calibratio
     Ok(Calibration { hospital, report })
 }
 
-/// The hospital file of `c` as TOML, preceded by `#` comment lines: `header` (each of its
-/// lines), a table of every estimate (parameter, value, n, source) and [`ASSUMPTIONS`]. The
-/// comments do not change what the file parses to.
-///
-/// Errors: [`Error::Invalid`] if the hospital cannot be written as TOML.
-pub fn to_commented_toml(c: &Calibration, header: &str) -> Result<String> {
-    let body = c.hospital.to_toml()?;
-    let clean = |s: &str| s.replace(['\r', '\n'], " ");
-    let mut out = String::new();
-    let mut comment = |text: &str| {
-        out.push('#');
-        if !text.is_empty() {
-            out.push(' ');
-            out.push_str(text);
+/// One tenant's ADT events rebuilt into encounters: what every estimate reads.
+struct Observations<'a> {
+    /// The calibrated tenant.
+    tenant: &'a str,
+    /// The tenant's events (latest versions).
+    events: usize,
+    /// Re-sent event ids replaced by their latest version, over all tenants.
+    duplicates: u64,
+    /// Days from the tenant's first to last event, at least 1.
+    span_days: f64,
+    /// Encounters rebuilt into unit stays, in encounter-id order.
+    encounters: Vec<Encounter<'a>>,
+    /// Encounters skipped as malformed, by reason.
+    skipped: BTreeMap<&'static str, u64>,
+    /// The model's view of each encounter, in the order of `encounters`.
+    flows: Vec<Flow<'a>>,
+    /// Every unit the tenant's encounters stay in, with its kind ([`unit_kind`]).
+    kinds: BTreeMap<&'a str, UnitKind>,
+}
+
+impl<'a> Observations<'a> {
+    /// Rebuilds the encounters of `tenant` from `latest` (every tenant's events, deduplicated
+    /// with `duplicates` replaced). Errors if the tenant has no events.
+    fn new(latest: &Latest<'a>, duplicates: u64, tenant: &'a str) -> Result<Self> {
+        let mine: Vec<&Adt> = latest
+            .iter()
+            .filter(|((t, _), _)| *t == tenant)
+            .map(|(_, e)| *e)
+            .collect();
+        let (Some(first_t), Some(last_t)) = (
+            mine.iter().map(|e| e.event_time).min(),
+            mine.iter().map(|e| e.event_time).max(),
+        ) else {
+            return Err(Error::Calibration(format!(
+                "no ADT events for tenant {tenant:?}"
+            )));
+        };
+        let span_days = ((last_t - first_t) as f64 / DAY_MS as f64).max(1.0);
+        let (encounters, skipped) = encounters(mine.iter().copied());
+        let mut kinds: BTreeMap<&str, UnitKind> = BTreeMap::new();
+        for enc in &encounters {
+            for s in &enc.stays {
+                kinds.entry(s.unit).or_insert_with(|| unit_kind(s.unit));
+            }
         }
-        out.push('\n');
-    };
-    for l in header.lines() {
-        comment(&clean(l));
-    }
-    if !header.is_empty() {
-        comment("");
-    }
-    comment("Estimates:");
-    let rows: Vec<[String; 4]> = c
-        .report
-        .iter()
-        .map(|l| {
-            [
-                clean(&l.parameter),
-                clean(&l.value),
-                l.n.to_string(),
-                clean(&l.source),
-            ]
+        let is_ed = |unit: &str| kinds.get(unit) == Some(&UnitKind::Ed);
+        let flows: Vec<Flow> = encounters.iter().map(|e| Flow::new(e, &is_ed)).collect();
+        Ok(Observations {
+            tenant,
+            events: mine.len(),
+            duplicates,
+            span_days,
+            encounters,
+            skipped,
+            flows,
+            kinds,
         })
-        .collect();
-    let width = |i: usize, cap: usize, title: &str| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([title.len()])
-            .max()
-            .unwrap_or(0)
-            .min(cap)
-    };
-    let (wp, wv, wn) = (
-        width(0, 48, "parameter"),
-        width(1, 40, "value"),
-        width(2, 12, "n"),
-    );
-    comment(&format!(
-        "{:<wp$}  {:<wv$}  {:>wn$}  source",
-        "parameter", "value", "n"
-    ));
-    comment(&format!(
-        "{}  {}  {}  {}",
-        "-".repeat(wp),
-        "-".repeat(wv),
-        "-".repeat(wn),
-        "-".repeat(6)
-    ));
-    for [p, v, n, s] in &rows {
-        comment(format!("{p:<wp$}  {v:<wv$}  {n:>wn$}  {s}").trim_end());
     }
-    comment("");
-    comment("Assumptions:");
-    for a in ASSUMPTIONS {
-        comment(&format!("- {a}"));
+
+    /// Whether `unit` is an ED unit ([`UnitKind::Ed`]).
+    fn is_ed(&self, unit: &str) -> bool {
+        self.kinds.get(unit) == Some(&UnitKind::Ed)
     }
-    out.push('\n');
-    out.push_str(&body);
-    Ok(out)
-}
 
-/// One stay of an encounter in a unit, times in ms; `end` none while still in the unit.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Stay<'a> {
-    unit: &'a str,
-    start: Millis,
-    end: Option<Millis>,
-}
-
-/// An encounter's unit stays in order, and its discharge time if it has one.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Encounter<'a> {
-    stays: Vec<Stay<'a>>,
-    discharged: Option<Millis>,
-    bed_moves: u64,
-}
-
-/// An encounter as the model sees it: the ED visit it starts with (if any) and its inpatient
-/// stays, with ED returns removed and a return to the same unit merged.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Flow<'a> {
-    /// Start and end of the leading run of ED stays.
-    ed_visit: Option<Stay<'a>>,
-    inpatient: Vec<Stay<'a>>,
-    ed_returns: u64,
-    rejoined: u64,
-}
-
-impl<'a> Flow<'a> {
-    fn new(enc: &Encounter<'a>, is_ed: &impl Fn(&str) -> bool) -> Flow<'a> {
-        let mut flow = Flow::default();
-        let lead = enc.stays.iter().take_while(|s| is_ed(s.unit)).count();
-        if let (Some(first), Some(last)) = (enc.stays.first(), enc.stays[..lead].last()) {
-            flow.ed_visit = Some(Stay {
-                unit: first.unit,
-                start: first.start,
-                end: last.end,
-            });
-        }
-        let mut after_ed = false;
-        for s in &enc.stays[lead..] {
-            if is_ed(s.unit) {
-                flow.ed_returns += 1;
-                after_ed = true;
-                continue;
-            }
-            match flow.inpatient.last_mut() {
-                Some(prev) if after_ed && prev.unit == s.unit => {
-                    prev.end = s.end;
-                    flow.rejoined += 1;
-                }
-                _ => flow.inpatient.push(*s),
-            }
-            after_ed = false;
-        }
-        flow
+    /// The ED units, in name order.
+    fn ed_units(&self) -> Vec<&'a str> {
+        self.kinds
+            .iter()
+            .filter(|(_, k)| **k == UnitKind::Ed)
+            .map(|(u, _)| *u)
+            .collect()
     }
 }
 
-/// Observations of one inpatient unit.
-#[derive(Clone, Debug)]
-struct UnitObs<'a> {
-    kind: UnitKind,
-    stays: u64,
-    /// Completed stays > 0 h, hours.
-    los: Vec<f64>,
-    zero: u64,
-    open: u64,
-    to: BTreeMap<&'a str, u64>,
-    discharged: u64,
-    intervals: Vec<(Millis, Option<Millis>)>,
-}
-
-impl UnitObs<'_> {
-    fn new(kind: UnitKind) -> Self {
-        UnitObs {
-            kind,
-            stays: 0,
-            los: Vec::new(),
-            zero: 0,
-            open: 0,
-            to: BTreeMap::new(),
-            discharged: 0,
-            intervals: Vec::new(),
-        }
-    }
-}
-
-/// ICU stays of the other tenants.
-#[derive(Clone, Debug, Default)]
-struct IcuPool<'a> {
-    hours: Vec<f64>,
-    tenants: BTreeSet<&'a str>,
-    skipped: u64,
-}
-
-type Latest<'a> = BTreeMap<(&'a str, &'a str), &'a Adt>;
-
-/// The latest version of each `(tenant_id, event_id)`, and how many versions were replaced.
-fn dedup(events: &[Adt]) -> (Latest<'_>, u64) {
-    let mut latest = BTreeMap::new();
-    let mut replaced = 0;
-    for e in events {
-        if latest
-            .insert((e.tenant_id.as_str(), e.event_id.as_str()), e)
-            .is_some()
-        {
-            replaced += 1;
-        }
-    }
-    (latest, replaced)
-}
-
-/// Rebuilds the encounters of `events` (one tenant), in encounter-id order, and counts the
-/// skipped ones by reason.
-fn encounters<'a>(
-    events: impl Iterator<Item = &'a Adt>,
-) -> (Vec<Encounter<'a>>, BTreeMap<&'static str, u64>) {
-    let mut by_encounter: BTreeMap<&str, Vec<&Adt>> = BTreeMap::new();
-    for e in events {
-        by_encounter
-            .entry(e.encounter_id.as_str())
-            .or_default()
-            .push(e);
-    }
-    let mut out = Vec::with_capacity(by_encounter.len());
-    let mut skipped = BTreeMap::new();
-    for (_, mut evs) in by_encounter {
-        match rebuild(&mut evs) {
-            Ok(enc) => out.push(enc),
-            Err(reason) => *skipped.entry(reason).or_insert(0) += 1,
-        }
-    }
-    (out, skipped)
-}
-
-/// A care unit name, trimmed; none if absent or blank.
-fn unit_name(u: &Option<String>) -> Option<&str> {
-    u.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// Replays one encounter's events into unit stays; `Err` names why the sequence is malformed.
-fn rebuild<'a>(evs: &mut [&'a Adt]) -> std::result::Result<Encounter<'a>, &'static str> {
-    evs.sort_by(|a, b| {
-        (a.event_time, a.kind, &a.event_id).cmp(&(b.event_time, b.kind, &b.event_id))
+/// Appends one line to the report.
+fn line(report: &mut Vec<EstimateLine>, parameter: String, value: String, n: u64, source: String) {
+    report.push(EstimateLine {
+        parameter,
+        value,
+        n,
+        source,
     });
-    let mut enc = Encounter::default();
-    for i in 0..evs.len() {
-        if enc.discharged.is_some() {
-            return Err("event after the discharge");
-        }
-        // Two transfers at the same time may be chained in either id order: take the one that
-        // leaves the current unit first.
-        if let (AdtKind::Transfer, Some(cur)) = (evs[i].kind, enc.stays.last())
-            && unit_name(&evs[i].from_care_unit).is_some_and(|f| f != cur.unit)
-            && let Some(j) = (i + 1..evs.len()).find(|&j| {
-                evs[j].event_time == evs[i].event_time
-                    && evs[j].kind == AdtKind::Transfer
-                    && unit_name(&evs[j].from_care_unit) == Some(cur.unit)
-            })
-        {
-            evs.swap(i, j);
-        }
-        let e: &'a Adt = evs[i];
-        let t = e.event_time;
-        match e.kind {
-            AdtKind::Admit => {
-                if !enc.stays.is_empty() {
-                    return Err("admit after the first event");
-                }
-                let unit = unit_name(&e.care_unit).ok_or("admit without care unit")?;
-                enc.stays.push(Stay {
-                    unit,
-                    start: t,
-                    end: None,
-                });
-            }
-            AdtKind::Transfer => {
-                let cur = enc.stays.last_mut().ok_or("transfer before the admit")?;
-                if unit_name(&e.from_care_unit).is_some_and(|f| f != cur.unit) {
-                    return Err("transfer from a unit the patient is not in");
-                }
-                let unit = unit_name(&e.care_unit).ok_or("transfer without care unit")?;
-                if unit == cur.unit {
-                    enc.bed_moves += 1;
-                    continue;
-                }
-                cur.end = Some(t);
-                enc.stays.push(Stay {
-                    unit,
-                    start: t,
-                    end: None,
-                });
-            }
-            AdtKind::Discharge => {
-                let cur = enc.stays.last_mut().ok_or("discharge before the admit")?;
-                if unit_name(&e.from_care_unit).is_some_and(|f| f != cur.unit) {
-                    return Err("discharge from a unit the patient is not in");
-                }
-                cur.end = Some(t);
-                enc.discharged = Some(t);
-            }
-        }
-    }
-    Ok(enc)
 }
 
-/// Completed ICU-kind stays > 0 h of every tenant except `tenant`.
-fn icu_pool<'a>(latest: &Latest<'a>, tenant: &str) -> IcuPool<'a> {
-    let mut by_tenant: BTreeMap<&str, Vec<&Adt>> = BTreeMap::new();
-    for (&(t, _), &e) in latest {
-        if t != tenant {
-            by_tenant.entry(t).or_default().push(e);
-        }
-    }
-    let mut pool = IcuPool::default();
-    for (t, evs) in by_tenant {
-        let (encs, skipped) = encounters(evs.into_iter());
-        pool.skipped += skipped.values().sum::<u64>();
-        for s in encs.iter().flat_map(|e| &e.stays) {
-            if let Some(end) = s.end
-                && end > s.start
-                && unit_kind(s.unit) == UnitKind::Icu
-            {
-                pool.hours.push((end - s.start) as f64 / HOUR_MS as f64);
-                pool.tenants.insert(t);
-            }
-        }
-    }
-    pool
-}
-
-/// Lognormal LOS of unit `name`, with the number of observations and the source text; pools
-/// as described in [`CalibrationOptions::min_stays`].
-fn fit_los(
-    name: &str,
-    units: &BTreeMap<&str, UnitObs>,
-    icu_pool: Option<&IcuPool>,
-    opts: &CalibrationOptions,
-) -> Result<(Duration, u64, String)> {
-    let tenant = opts.tenant.as_str();
-    let Some(u) = units.get(name) else {
-        return Err(Error::Calibration(format!("no unit {name:?}")));
+/// The `data.*` lines: events, encounters used and skipped, bed moves, open encounters, ED
+/// returns.
+fn data_lines(obs: &Observations, report: &mut Vec<EstimateLine>) {
+    let (tenant, duplicates) = (obs.tenant, obs.duplicates);
+    let (encounters, skipped, flows) = (&obs.encounters, &obs.skipped, &obs.flows);
+    let skipped_total: u64 = skipped.values().sum();
+    let skipped_text = if skipped.is_empty() {
+        String::new()
+    } else {
+        let reasons: Vec<String> = skipped.iter().map(|(r, c)| format!("{c} {r}")).collect();
+        format!("; skipped as malformed: {}", reasons.join(", "))
     };
-    let extra: &[f64] = match icu_pool {
-        Some(p) if u.kind == UnitKind::Icu => &p.hours,
-        _ => &[],
-    };
-    let gather = |pick: &dyn Fn(&UnitObs) -> bool| -> (Vec<f64>, usize) {
-        let chosen: Vec<&UnitObs> = units.values().filter(|v| pick(v)).collect();
-        let mut hours: Vec<f64> = chosen.iter().flat_map(|v| v.los.iter().copied()).collect();
-        hours.extend_from_slice(extra);
-        (hours, chosen.len())
-    };
-    let own = u.los.len();
-    let (mut sample, _) = gather(&|v| std::ptr::eq(v, u));
-    let mut scope = format!("the {own} completed stays in this unit ({tenant})");
-    let mut why = String::new();
-    if sample.len() < opts.min_stays {
-        why = format!(
-            "; pooled because this unit has only {own} (< min_stays {})",
-            opts.min_stays
-        );
-        let (same, k) = gather(&|v| v.kind == u.kind);
-        sample = same;
-        scope = format!(
-            "the {} completed stays in all {k} {} units of {tenant}",
-            sample.len() - extra.len(),
-            kind_label(u.kind)
-        );
-        if sample.len() < opts.min_stays {
-            let (all, k) = gather(&|_| true);
-            sample = all;
-            scope = format!(
-                "the {} completed stays in all {k} inpatient units of {tenant}",
-                sample.len() - extra.len()
-            );
-            why.push_str(" and its kind has too few");
-        }
-    }
-    if sample.is_empty() {
-        return Err(Error::Calibration(format!(
-            "tenant {tenant:?} has no completed inpatient stay longer than 0 h to fit a length \
-             of stay on (unit {name:?})"
-        )));
-    }
-    let pooled_icu = match icu_pool {
-        Some(p) if !extra.is_empty() => format!(
-            " + {} ICU unit stays from {} other tenants (pool_icu_los)",
-            p.hours.len(),
-            p.tenants.len()
+    line(
+        report,
+        "data.events".into(),
+        format!("{} ADT events, {:.2} days", obs.events, obs.span_days),
+        obs.events as u64,
+        format!(
+            "tenant {tenant}, first to last event (at least 1 day); {duplicates} re-sent event \
+             ids replaced by their latest version (all tenants)"
         ),
-        _ => String::new(),
+    );
+    line(
+        report,
+        "data.encounters".into(),
+        format!("{} used, {} skipped", encounters.len(), skipped_total),
+        encounters.len() as u64 + skipped_total,
+        format!("encounters of {tenant} rebuilt into unit stays{skipped_text}"),
+    );
+    let bed_moves: u64 = encounters.iter().map(|e| e.bed_moves).sum();
+    let open = encounters.iter().filter(|e| e.discharged.is_none()).count() as u64;
+    let ed_returns: u64 = flows.iter().map(|f| f.ed_returns).sum();
+    let ed_rejoins: u64 = flows.iter().map(|f| f.rejoined).sum();
+    line(
+        report,
+        "data.bed_moves".into(),
+        bed_moves.to_string(),
+        bed_moves,
+        "transfers into the unit the patient was already in; the stay continues".into(),
+    );
+    line(
+        report,
+        "data.open_encounters".into(),
+        open.to_string(),
+        open,
+        "encounters without a discharge: their last stay is censored (not in LOS or routing; \
+         in the census until the last event)"
+            .into(),
+    );
+    line(
+        report,
+        "data.ed_returns".into(),
+        format!("{ed_returns} ({ed_rejoins} back into the same unit)"),
+        ed_returns,
+        "ED stays after an inpatient stay: skipped in routing; a return to the same unit \
+         continues its stay"
+            .into(),
+    );
+}
+
+/// The arrival streams, `ed` (encounters whose first unit is an ED unit) then `direct` (the
+/// others, into their first unit), each only if it has arrivals: starts per UTC hour of day
+/// / days spanned.
+fn arrivals(obs: &Observations, report: &mut Vec<EstimateLine>) -> Vec<ArrivalStream> {
+    let (tenant, span_days) = (obs.tenant, obs.span_days);
+    let mut ed_starts = [0u64; 24];
+    let mut direct_starts = [0u64; 24];
+    let mut direct_to: BTreeMap<&str, u64> = BTreeMap::new();
+    for (enc, flow) in obs.encounters.iter().zip(&obs.flows) {
+        let Some(first) = enc.stays.first() else {
+            continue;
+        };
+        if flow.ed_visit.is_some() {
+            ed_starts[hour_of_day(first.start)] += 1;
+        } else {
+            direct_starts[hour_of_day(first.start)] += 1;
+            *direct_to.entry(first.unit).or_insert(0) += 1;
+        }
+    }
+    let ed_units = obs.ed_units();
+    let rates =
+        |starts: &[u64; 24]| -> Vec<f64> { starts.iter().map(|c| *c as f64 / span_days).collect() };
+    let rate_source = |who: &str, n: u64| {
+        format!(
+            "{tenant} ADT: {n} encounter starts ({who}) per UTC hour of day / {span_days:.2} \
+             days spanned by the tenant's events; 24 hour-of-day values because replayed \
+             weekdays (MIMIC-IV demo) are not real"
+        )
     };
-    let (mu, sigma) = lognormal_mle(&sample);
-    Ok((
-        Duration::Lognormal { mu, sigma },
-        sample.len() as u64,
-        format!("lognormal MLE of ln(h) over {scope}{pooled_icu}{why}"),
-    ))
+    let mut arrivals = Vec::new();
+    let n_ed: u64 = ed_starts.iter().sum();
+    if n_ed > 0 {
+        let who = format!("first unit an ED unit: {}", ed_units.join(", "));
+        let per_hour = rates(&ed_starts);
+        line(
+            report,
+            "arrivals[\"ed\"].per_hour".into(),
+            rates_text(&per_hour),
+            n_ed,
+            rate_source(&who, n_ed),
+        );
+        arrivals.push(ArrivalStream {
+            name: "ed".into(),
+            kind: ArrivalKind::Ed,
+            per_hour,
+            to: Vec::new(),
+            estimate: Some(Estimate {
+                n: n_ed,
+                source: rate_source(&who, n_ed),
+            }),
+        });
+    }
+    let n_direct: u64 = direct_starts.iter().sum();
+    if n_direct > 0 {
+        let who = "first unit an inpatient unit";
+        let per_hour = rates(&direct_starts);
+        let to = shares(&direct_to);
+        line(
+            report,
+            "arrivals[\"direct\"].per_hour".into(),
+            rates_text(&per_hour),
+            n_direct,
+            rate_source(who, n_direct),
+        );
+        line(
+            report,
+            "arrivals[\"direct\"].to".into(),
+            routes_text(&to, ""),
+            n_direct,
+            format!(
+                "{tenant} ADT: empirical shares of the first unit of {n_direct} direct admissions"
+            ),
+        );
+        arrivals.push(ArrivalStream {
+            name: "direct".into(),
+            kind: ArrivalKind::Direct,
+            per_hour,
+            to,
+            estimate: Some(Estimate {
+                n: n_direct,
+                source: format!(
+                    "{}; first unit: empirical shares",
+                    rate_source(who, n_direct)
+                ),
+            }),
+        });
+    }
+    arrivals
+}
+
+/// The discharge-hour weights: discharges from inpatient units (not from the ED) per UTC hour
+/// of day; empty if there are none.
+fn discharge_hour(obs: &Observations, report: &mut Vec<EstimateLine>) -> Vec<f64> {
+    let tenant = obs.tenant;
+    let mut discharge_counts = [0u64; 24];
+    for enc in &obs.encounters {
+        if let (Some(t), Some(last)) = (enc.discharged, enc.stays.last())
+            && !obs.is_ed(last.unit)
+        {
+            discharge_counts[hour_of_day(t)] += 1;
+        }
+    }
+    let n_discharges: u64 = discharge_counts.iter().sum();
+    let discharge_hour: Vec<f64> = if n_discharges == 0 {
+        Vec::new()
+    } else {
+        discharge_counts.iter().map(|c| *c as f64).collect()
+    };
+    line(
+        report,
+        "discharge_hour".into(),
+        if discharge_hour.is_empty() {
+            "none (discharge at once)".into()
+        } else {
+            format!("{discharge_counts:?}")
+        },
+        n_discharges,
+        format!("{tenant} ADT: discharges from inpatient units per UTC hour of day (weights)"),
+    );
+    discharge_hour
 }
 
 /// Maximum-likelihood lognormal fit: mean and population standard deviation of ln(hours).
@@ -1109,26 +578,6 @@ fn lognormal_mle(hours: &[f64]) -> (f64, f64) {
     let mu = hours.iter().map(|h| h.ln()).sum::<f64>() / n;
     let var = hours.iter().map(|h| (h.ln() - mu).powi(2)).sum::<f64>() / n;
     (mu, var.sqrt())
-}
-
-/// Peak number of overlapping intervals `[start, end)`; open intervals never end. At equal
-/// times leaving comes before arriving, so a patient moving between two units of a group is
-/// not counted twice.
-fn peak_census(intervals: &[(Millis, Option<Millis>)]) -> usize {
-    let mut changes: Vec<(Millis, i64)> = Vec::with_capacity(intervals.len() * 2);
-    for &(start, end) in intervals {
-        changes.push((start, 1));
-        if let Some(end) = end {
-            changes.push((end, -1));
-        }
-    }
-    changes.sort_unstable();
-    let (mut now, mut peak) = (0i64, 0i64);
-    for (_, d) in changes {
-        now += d;
-        peak = peak.max(now);
-    }
-    usize::try_from(peak).unwrap_or(0)
 }
 
 /// UTC hour of day (0–23) of `t`.
@@ -1149,61 +598,12 @@ fn shares(counts: &BTreeMap<&str, u64>) -> Vec<Route> {
         .collect()
 }
 
-/// The file name of a unit kind (serde snake_case).
-fn kind_label(k: UnitKind) -> &'static str {
-    match k {
-        UnitKind::Icu => "icu",
-        UnitKind::Pacu => "pacu",
-        UnitKind::StepDown => "step_down",
-        UnitKind::Telemetry => "telemetry",
-        UnitKind::Ed => "ed",
-        UnitKind::Pediatrics => "pediatrics",
-        UnitKind::MedSurg => "med_surg",
-        UnitKind::Psychiatric => "psychiatric",
-        UnitKind::Obstetrics => "obstetrics",
-        UnitKind::Other => "other",
-    }
-}
-
-fn duration_text(d: &Duration) -> String {
-    match d {
-        Duration::Lognormal { mu, sigma } => format!(
-            "lognormal mu {mu:.3} sigma {sigma:.3} (median {:.1} h, mean {:.1} h)",
-            mu.exp(),
-            d.mean()
-        ),
-        other => format!("mean {:.1} h", other.mean()),
-    }
-}
-
-/// `A 0.500, B 0.250, <rest> 0.250`; the remainder is shown when `rest` is not empty.
-fn routes_text(routes: &[Route], rest: &str) -> String {
-    let mut parts: Vec<String> = routes
-        .iter()
-        .map(|r| format!("{} {:.3}", r.to, r.p))
-        .collect();
-    let remainder = 1.0 - routes.iter().map(|r| r.p).sum::<f64>();
-    if !rest.is_empty() && (remainder > 1e-9 || routes.is_empty()) {
-        parts.push(format!("{rest} {:.3}", remainder.max(0.0)));
-    }
-    parts.join(", ")
-}
-
-fn rates_text(per_hour: &[f64]) -> String {
-    let mean = per_hour.iter().sum::<f64>() / per_hour.len().max(1) as f64;
-    let (peak_h, peak) =
-        per_hour.iter().copied().enumerate().fold(
-            (0, 0.0),
-            |best, (h, r)| if r > best.1 { (h, r) } else { best },
-        );
-    format!("mean {mean:.4}/h, peak {peak:.4}/h at {peak_h:02}:00 UTC")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::ScenarioFile;
+    use crate::scenario::{CareUnit, Duration, ScenarioFile};
     use std::path::Path;
+    use wardstream_schemas::AdtKind;
 
     const T: &str = "t";
     const ED: &str = "Emergency Department";

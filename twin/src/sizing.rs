@@ -40,7 +40,7 @@ use crate::{Error, Result};
 pub struct OfferedLoad {
     /// λ_u, patients entering unit u per hour.
     pub flow: Vec<f64>,
-    /// λ_u · E[LOS_u], patients.
+    /// λ_u · E\[LOS_u\], patients.
     pub load: Vec<f64>,
     /// ED arrivals/h × mean time in a bay (patients), if there is an ED.
     pub ed_load: Option<f64>,
