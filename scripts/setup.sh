@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing wardstream needs on a fresh Debian machine. Idempotent.
-# Today: a C toolchain (for zstd/lz4-sys style crates) and the Rust toolchain's rustfmt/clippy.
+# Today: a C toolchain (for zstd/lz4-sys style crates), cmake + libclang (HiGHS, built from source
+# by good_lp's highs feature) and the Rust toolchain's rustfmt/clippy.
 # The Kafka broker, ClickHouse and PostgreSQL are added here by the issues that need them.
 set -euo pipefail
 
@@ -8,6 +9,9 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q

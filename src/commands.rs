@@ -3,6 +3,7 @@
 pub mod replay;
 pub mod run;
 pub mod sql;
+pub mod optimize;
 pub mod twin;
 
 use crate::config::Config;

@@ -41,6 +41,9 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Digital twin: calibrate a hospital, run what-if scenarios, compare them.
     Twin(commands::twin::TwinArgs),
+    /// Staffing recommendations from a roster file and the census (nurse-rostering MIP), or a
+    /// Curtois & Qu benchmark instance solved and checked.
+    Optimize(commands::optimize::OptimizeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,5 +62,6 @@ fn main() -> anyhow::Result<()> {
         Command::Sql(args) => commands::sql::run(config, args),
         Command::Replay(args) => commands::replay::run(config, args),
         Command::Twin(args) => commands::twin::run(config, args),
+        Command::Optimize(args) => commands::optimize::run(config, args),
     }
 }

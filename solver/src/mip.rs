@@ -1,0 +1,598 @@
+//! The rostering MIP, built with good_lp and solved by HiGHS.
+//!
+//! Variables: `x[e,d,s,u] ∈ {0,1}` (nurse `e` works shift `s` on day `d` on unit `u`), created
+//! only where the nurse is eligible; weekend indicators; cover slacks; integer agency bookings;
+//! weekly overtime minutes; fairness maxima. Constraints follow the Curtois & Qu integer
+//! programme (one shift a day, rotation, maximum shifts per type, total minutes, maximum and
+//! minimum consecutive shifts, minimum consecutive days off, maximum weekends), plus hard ratio
+//! covers that only agency staff may top up. The rotation rule is aggregated per successor,
+//! `Σ_{s: t ∉ next(s)} x[d,s] + x[d+1,t] ≤ 1`, which is tighter than one row per pair.
+//!
+//! Every solve reports HiGHS's incumbent, dual bound and gap, also when the time limit hits.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use good_lp::solvers::highs::highs;
+use good_lp::{
+    Expression, ProblemVariables, SolverModel, Variable, constraint, variable,
+};
+use serde::Serialize;
+
+use crate::problem::{AgencyBooking, Assignment, Problem, Roster};
+use crate::{Error, Result};
+
+/// Solver settings.
+#[derive(Clone, Debug)]
+pub struct SolveOptions {
+    /// Wall-clock limit in seconds; HiGHS keeps its best incumbent when it hits.
+    pub time_limit: f64,
+    /// Relative gap at which to stop (0 proves optimality).
+    pub relative_gap: f64,
+    /// HiGHS threads.
+    pub threads: u32,
+    /// Write HiGHS's log here (the CLI tails it for progress); `None` keeps HiGHS quiet.
+    pub log_file: Option<PathBuf>,
+    /// Start from this roster (warm start); assignments the model cannot hold are dropped.
+    pub warm_start: Option<Roster>,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions {
+            time_limit: 600.0,
+            relative_gap: 0.0,
+            threads: 1,
+            log_file: None,
+            warm_start: None,
+        }
+    }
+}
+
+/// How a solve ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The roster is optimal (within the requested gap).
+    Optimal,
+    /// A limit was hit; the roster is the best incumbent found.
+    TimeLimit,
+    /// A limit was hit before any feasible roster was found.
+    NoSolution,
+    /// No roster satisfies the hard constraints.
+    Infeasible,
+}
+
+/// The result of a solve: the roster (if any), with HiGHS's incumbent, bound and gap.
+#[derive(Clone, Debug, Serialize)]
+pub struct Solution {
+    /// How the solve ended.
+    pub status: Status,
+    /// The best roster found.
+    pub roster: Option<Roster>,
+    /// Objective of `roster`.
+    pub objective: Option<f64>,
+    /// Best proven lower bound on the objective.
+    pub bound: Option<f64>,
+    /// Relative gap `(objective − bound) / objective`, as HiGHS reports it.
+    pub gap: Option<f64>,
+    /// Wall-clock seconds, model building included.
+    pub seconds: f64,
+    /// Branch-and-bound nodes.
+    pub nodes: i64,
+    /// Model size: columns.
+    pub variables: usize,
+    /// Model size: rows.
+    pub constraints: usize,
+}
+
+/// What a column stands for, to read the roster back and to build warm starts.
+#[derive(Clone, Copy, Debug)]
+enum Role {
+    Work(Assignment),
+    Agency(usize, usize, usize),
+    /// Weekend `k` worked by employee `e`.
+    Weekend(usize, usize),
+    /// Nurses short on cover `c`.
+    Under(usize),
+    /// Nurses above the preferred level on cover `c`.
+    Over(usize),
+    /// Overtime minutes of employee `e` in week `w`.
+    Overtime(usize, usize),
+    FairNights,
+    FairWeekends,
+}
+
+struct Columns {
+    vars: ProblemVariables,
+    roles: Vec<Role>,
+}
+
+impl Columns {
+    fn add(&mut self, def: good_lp::variable::VariableDefinition, role: Role) -> Variable {
+        self.roles.push(role);
+        self.vars.add(def)
+    }
+}
+
+/// Builds the MIP for `problem` and solves it.
+///
+/// # Errors
+/// [`Error::Invalid`] when the problem fails [`Problem::validate`]; [`Error::Solver`] when
+/// HiGHS reports an error status (not for infeasibility or limits, which are [`Status`]es).
+pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
+    problem.validate()?;
+    let started = Instant::now();
+    let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
+    let mut cols = Columns {
+        vars: ProblemVariables::new(),
+        roles: Vec::new(),
+    };
+    let mut objective = Expression::with_capacity(problem.employees.len() * days * 2);
+    let mut constant = 0.0;
+    let mut rows: Vec<good_lp::Constraint> = Vec::new();
+
+    // x[e][d] = [(shift, unit, var)]
+    let mut x: Vec<Vec<Vec<(usize, usize, Variable)>>> = Vec::with_capacity(problem.employees.len());
+    for (ei, e) in problem.employees.iter().enumerate() {
+        let mut per_day = Vec::with_capacity(days);
+        for d in 0..days {
+            let mut here = Vec::new();
+            for &u in &e.units {
+                if !problem.eligible(ei, d, u) {
+                    continue;
+                }
+                for s in 0..n_shifts {
+                    if e.contract.max_shifts[s] == 0 {
+                        continue;
+                    }
+                    let a = Assignment {
+                        employee: ei,
+                        day: d,
+                        shift: s,
+                        unit: u,
+                    };
+                    let v = cols.add(variable().binary(), Role::Work(a));
+                    let pay = e.pay.hourly * f64::from(problem.shifts[s].minutes) / 60.0;
+                    if pay != 0.0 {
+                        objective.add_mul(pay, v);
+                    }
+                    here.push((s, u, v));
+                }
+            }
+            per_day.push(here);
+        }
+        x.push(per_day);
+    }
+    let shift_expr = |e: usize, d: usize, s: usize| -> Expression {
+        let mut ex = Expression::with_capacity(n_units);
+        for &(s2, _, v) in &x[e][d] {
+            if s2 == s {
+                ex.add_mul(1.0, v);
+            }
+        }
+        ex
+    };
+    let day_expr = |e: usize, d: usize| -> Expression {
+        let mut ex = Expression::with_capacity(x[e][d].len());
+        for &(_, _, v) in &x[e][d] {
+            ex.add_mul(1.0, v);
+        }
+        ex
+    };
+
+    let weekend_count = problem.weekend_count();
+    let mut fair_nights = None;
+    let mut fair_weekends = None;
+    if problem.weights.fairness_nights > 0.0 {
+        let z = cols.add(variable().min(0.0), Role::FairNights);
+        objective.add_mul(problem.weights.fairness_nights, z);
+        fair_nights = Some(z);
+    }
+    if problem.weights.fairness_weekends > 0.0 {
+        let z = cols.add(variable().min(0.0), Role::FairWeekends);
+        objective.add_mul(problem.weights.fairness_weekends, z);
+        fair_weekends = Some(z);
+    }
+
+    for (ei, e) in problem.employees.iter().enumerate() {
+        let c = &e.contract;
+        let w: Vec<Expression> = (0..days).map(|d| day_expr(ei, d)).collect();
+        for d in 0..days {
+            if x[ei][d].len() > 1 {
+                rows.push(constraint!(w[d].clone() <= 1));
+            }
+        }
+        // Rotation, aggregated per successor shift t.
+        for d in 0..days.saturating_sub(1) {
+            for t in 0..n_shifts {
+                if !x[ei][d + 1].iter().any(|&(s2, _, _)| s2 == t) {
+                    continue;
+                }
+                let mut ex = shift_expr(ei, d + 1, t);
+                let mut any = false;
+                for s in 0..n_shifts {
+                    if problem.shifts[s].forbidden_next.contains(&t) {
+                        for &(s2, _, v) in &x[ei][d] {
+                            if s2 == s {
+                                ex.add_mul(1.0, v);
+                                any = true;
+                            }
+                        }
+                    }
+                }
+                if any {
+                    rows.push(constraint!(ex <= 1));
+                }
+            }
+        }
+        // Shifts per type and total minutes.
+        let mut minutes = Expression::with_capacity(days * n_shifts);
+        for s in 0..n_shifts {
+            let mut count = Expression::with_capacity(days);
+            for d in 0..days {
+                for &(s2, _, v) in &x[ei][d] {
+                    if s2 == s {
+                        count.add_mul(1.0, v);
+                        minutes.add_mul(f64::from(problem.shifts[s].minutes), v);
+                    }
+                }
+            }
+            if (c.max_shifts[s] as usize) < days {
+                rows.push(constraint!(count <= f64::from(c.max_shifts[s])));
+            }
+        }
+        if c.max_minutes != u32::MAX {
+            rows.push(constraint!(minutes.clone() <= f64::from(c.max_minutes)));
+        }
+        if c.min_minutes > 0 {
+            rows.push(constraint!(minutes >= f64::from(c.min_minutes)));
+        }
+        // Maximum consecutive working days: every window of max + 1 days.
+        let k = c.max_consecutive as usize;
+        if k < days {
+            for start in 0..days - k {
+                let mut ex = Expression::with_capacity((k + 1) * n_shifts);
+                for wd in &w[start..=start + k] {
+                    ex += wd.clone();
+                }
+                rows.push(constraint!(ex <= k as f64));
+            }
+        }
+        // Minimum consecutive working days: forbid off, work×l, off (l < min), inside.
+        for l in 1..c.min_consecutive as usize {
+            for d in 0..days.saturating_sub(l + 1) {
+                let mut ex = Expression::with_capacity((l + 2) * n_shifts);
+                for wd in &w[d + 1..=d + l] {
+                    ex += wd.clone();
+                }
+                ex -= w[d].clone();
+                ex -= w[d + l + 1].clone();
+                rows.push(constraint!(ex <= (l - 1) as f64));
+            }
+        }
+        // Minimum consecutive days off: forbid work, off×l, work (l < min), inside.
+        for l in 1..c.min_consecutive_off as usize {
+            for d in 0..days.saturating_sub(l + 1) {
+                let mut ex = w[d].clone() + w[d + l + 1].clone();
+                for wd in &w[d + 1..=d + l] {
+                    ex -= wd.clone();
+                }
+                rows.push(constraint!(ex <= 1));
+            }
+        }
+        // Weekends.
+        let limit_weekends = (c.max_weekends as usize) < weekend_count;
+        if limit_weekends || fair_weekends.is_some() {
+            let mut total = Expression::with_capacity(weekend_count);
+            for k in 0..weekend_count {
+                let y = cols.add(variable().binary(), Role::Weekend(ei, k));
+                for d in (0..days).filter(|&d| problem.weekend_of(d) == Some(k)) {
+                    rows.push(constraint!(w[d].clone() <= y));
+                }
+                total.add_mul(1.0, y);
+            }
+            if limit_weekends {
+                rows.push(constraint!(total.clone() <= f64::from(c.max_weekends)));
+            }
+            if let Some(z) = fair_weekends {
+                rows.push(constraint!(total <= z));
+            }
+        }
+        if let Some(z) = fair_nights {
+            let mut nights = Expression::with_capacity(days);
+            for d in 0..days {
+                for &(s, _, v) in &x[ei][d] {
+                    if problem.shifts[s].night {
+                        nights.add_mul(1.0, v);
+                    }
+                }
+            }
+            rows.push(constraint!(nights <= z));
+        }
+        // Requests.
+        for r in &e.on_requests {
+            constant += r.weight;
+            for &(s, _, v) in &x[ei][r.day] {
+                if s == r.shift {
+                    objective.add_mul(-r.weight, v);
+                }
+            }
+        }
+        for r in &e.off_requests {
+            for &(s, _, v) in &x[ei][r.day] {
+                if s == r.shift {
+                    objective.add_mul(r.weight, v);
+                }
+            }
+        }
+        // Weekly overtime.
+        if e.pay.hourly > 0.0 && e.pay.regular_week_minutes != u32::MAX {
+            let premium = e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0;
+            for (wi, week) in (0..days).collect::<Vec<_>>().chunks(7).enumerate() {
+                let ot = cols.add(variable().min(0.0), Role::Overtime(ei, wi));
+                objective.add_mul(premium, ot);
+                let mut worked = Expression::with_capacity(7 * n_shifts);
+                for &d in week {
+                    for &(s, _, v) in &x[ei][d] {
+                        worked.add_mul(f64::from(problem.shifts[s].minutes), v);
+                    }
+                }
+                rows.push(constraint!(worked - ot <= f64::from(e.pay.regular_week_minutes)));
+            }
+        }
+    }
+
+    // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
+    let mut agency: Vec<Option<Variable>> = vec![None; days * n_shifts * n_units];
+    if let Some(ag) = &problem.agency {
+        for cover in problem.covers.iter().filter(|c| c.hard && ag.skills.has_any(c.skills)) {
+            for &(d, s) in &cover.slots {
+                let slot = &mut agency[(d * n_shifts + s) * n_units + cover.unit];
+                if slot.is_none() && ag.max_per_shift > 0 {
+                    let v = cols.add(
+                        variable().integer().min(0.0).max(f64::from(ag.max_per_shift)),
+                        Role::Agency(d, s, cover.unit),
+                    );
+                    objective.add_mul(ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0, v);
+                    *slot = Some(v);
+                }
+            }
+        }
+    }
+
+    // Covers.
+    for (ci, cover) in problem.covers.iter().enumerate() {
+        let mut count = Expression::with_capacity(problem.employees.len());
+        for &(d, s) in &cover.slots {
+            for (ei, e) in problem.employees.iter().enumerate() {
+                if !e.skills.has_any(cover.skills) {
+                    continue;
+                }
+                for &(s2, u, v) in &x[ei][d] {
+                    if s2 == s && u == cover.unit {
+                        count.add_mul(1.0, v);
+                    }
+                }
+            }
+            if problem
+                .agency
+                .as_ref()
+                .is_some_and(|ag| ag.skills.has_any(cover.skills))
+                && let Some(v) = agency[(d * n_shifts + s) * n_units + cover.unit]
+            {
+                count.add_mul(1.0, v);
+            }
+        }
+        if cover.hard {
+            rows.push(constraint!(count.clone() >= f64::from(cover.min)));
+        } else if cover.min > 0 && cover.under_weight > 0.0 {
+            let under = cols.add(variable().min(0.0).max(f64::from(cover.min)), Role::Under(ci));
+            objective.add_mul(cover.under_weight, under);
+            rows.push(constraint!(count.clone() + under >= f64::from(cover.min)));
+        }
+        if cover.over_weight > 0.0 {
+            let over = cols.add(variable().min(0.0), Role::Over(ci));
+            objective.add_mul(cover.over_weight, over);
+            rows.push(constraint!(count - over <= f64::from(cover.preferred_max)));
+        }
+    }
+
+    // Changes to the published roster.
+    if let Some(published) = &problem.published
+        && problem.weights.change > 0.0
+    {
+        let before: HashSet<Assignment> =
+            published.assignments.iter().copied().collect();
+        for (employee, per_day) in x.iter().enumerate() {
+            for (day, here) in per_day.iter().enumerate() {
+                for &(shift, unit, v) in here {
+                    let a = Assignment {
+                        employee,
+                        day,
+                        shift,
+                        unit,
+                    };
+                    if before.contains(&a) {
+                        constant += problem.weights.change;
+                        objective.add_mul(-problem.weights.change, v);
+                    } else {
+                        objective.add_mul(problem.weights.change, v);
+                    }
+                }
+            }
+        }
+        // Published assignments the model cannot hold any more are changes too.
+        for a in &before {
+            let held = a.employee < x.len()
+                && a.day < days
+                && x[a.employee][a.day]
+                    .iter()
+                    .any(|&(s, u, _)| s == a.shift && u == a.unit);
+            if !held {
+                constant += problem.weights.change;
+            }
+        }
+    }
+
+    let roles = cols.roles;
+    let n_cols = roles.len();
+    let n_rows = rows.len();
+    let mut model = cols.vars.minimise(objective).using(highs);
+    for row in rows {
+        model.add_constraint(row);
+    }
+    let mut inner = model
+        .try_into_inner()
+        .map_err(|e| Error::Solver(e.to_string()))?;
+    set_option(&mut inner, "time_limit", options.time_limit.max(0.001))?;
+    set_option(&mut inner, "mip_rel_gap", options.relative_gap.max(0.0))?;
+    set_option(&mut inner, "threads", options.threads.max(1) as i32)?;
+    set_option(&mut inner, "random_seed", 0)?;
+    if let Some(log) = &options.log_file {
+        set_option(&mut inner, "log_file", log.display().to_string().as_str())?;
+        set_option(&mut inner, "output_flag", true)?;
+        set_option(&mut inner, "log_to_console", false)?;
+    }
+    if let Some(start) = &options.warm_start {
+        let values = warm_start_columns(problem, &roles, start);
+        inner
+            .try_set_solution(Some(&values), None, None, None)
+            .map_err(|e| Error::Solver(format!("warm start: {e:?}")))?;
+    }
+    let solved = inner
+        .try_solve()
+        .map_err(|e| Error::Solver(format!("{e:?}")))?;
+    let nodes = solved.int_info_value(c"mip_node_count").unwrap_or(0);
+    let feasible = solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible;
+    use highs::HighsModelStatus as M;
+    let status = match solved.status() {
+        M::Optimal | M::ObjectiveBound | M::ObjectiveTarget => Status::Optimal,
+        M::Infeasible | M::UnboundedOrInfeasible => Status::Infeasible,
+        M::ReachedTimeLimit
+        | M::ReachedSolutionLimit
+        | M::ReachedInterrupt
+        | M::ReachedIterationLimit
+        | M::ReachedMemoryLimit => {
+            if feasible {
+                Status::TimeLimit
+            } else {
+                Status::NoSolution
+            }
+        }
+        other => return Err(Error::Solver(format!("model status {other:?}"))),
+    };
+    let (roster, objective) = if feasible && status != Status::Infeasible {
+        let columns = solved.get_solution();
+        let roster = read_roster(&roles, columns.columns());
+        (Some(roster), Some(solved.objective_value() + constant))
+    } else {
+        (None, None)
+    };
+    let bound = solved
+        .double_info_value(c"mip_dual_bound")
+        .ok()
+        .filter(|b| b.is_finite())
+        .map(|b| b + constant);
+    let gap = match (objective, bound) {
+        (Some(o), Some(b)) => Some(if (o - b).abs() < 1e-6 {
+            0.0
+        } else {
+            (o - b).abs() / o.abs().max(1e-9)
+        }),
+        _ => None,
+    };
+    Ok(Solution {
+        status,
+        roster,
+        objective,
+        bound,
+        gap,
+        seconds: started.elapsed().as_secs_f64(),
+        nodes,
+        variables: n_cols,
+        constraints: n_rows,
+    })
+}
+
+fn read_roster(roles: &[Role], values: &[f64]) -> Roster {
+    let mut roster = Roster::default();
+    for (role, &value) in roles.iter().zip(values) {
+        match *role {
+            Role::Work(a) if value > 0.5 => roster.assignments.push(a),
+            Role::Agency(day, shift, unit) if value > 0.5 => roster.agency.push(AgencyBooking {
+                day,
+                shift,
+                unit,
+                nurses: value.round() as u32,
+            }),
+            _ => {}
+        }
+    }
+    roster.assignments.sort();
+    roster
+}
+
+fn set_option<V: highs::HighsOptionValue>(model: &mut highs::Model, key: &str, value: V) -> Result<()> {
+    model
+        .try_set_option(key, value)
+        .map_err(|e| Error::Solver(format!("option {key}: {e:?}")))
+}
+
+/// Column values for a warm start: the roster's assignments and agency bookings, and every
+/// auxiliary column (weekends, slacks, overtime, fairness maxima) at the value the roster
+/// implies, so HiGHS receives a complete point.
+fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<f64> {
+    let work: HashSet<&Assignment> = start.assignments.iter().collect();
+    let days = problem.days;
+    let mut worked = vec![vec![None; days]; problem.employees.len()];
+    for a in &start.assignments {
+        if a.employee < worked.len() && a.day < days && a.shift < problem.shifts.len() {
+            worked[a.employee][a.day] = Some(a.shift);
+        }
+    }
+    let weekends = |e: usize| -> HashSet<usize> {
+        (0..days)
+            .filter(|&d| worked[e][d].is_some())
+            .filter_map(|d| problem.weekend_of(d))
+            .collect()
+    };
+    roles
+        .iter()
+        .map(|role| match *role {
+            Role::Work(a) => f64::from(u8::from(work.contains(&a))),
+            Role::Agency(d, s, u) => start
+                .agency
+                .iter()
+                .find(|b| (b.day, b.shift, b.unit) == (d, s, u))
+                .map_or(0.0, |b| f64::from(b.nurses)),
+            Role::Weekend(e, k) => f64::from(u8::from(weekends(e).contains(&k))),
+            Role::Under(c) => f64::from(
+                problem.covers[c]
+                    .min
+                    .saturating_sub(crate::check::staffed(problem, start, c)),
+            ),
+            Role::Over(c) => f64::from(
+                crate::check::staffed(problem, start, c)
+                    .saturating_sub(problem.covers[c].preferred_max),
+            ),
+            Role::Overtime(e, w) => {
+                let minutes: u32 = (w * 7..(w * 7 + 7).min(days))
+                    .filter_map(|d| worked[e][d])
+                    .map(|s| problem.shifts[s].minutes)
+                    .sum();
+                f64::from(minutes.saturating_sub(problem.employees[e].pay.regular_week_minutes))
+            }
+            Role::FairNights => worked
+                .iter()
+                .map(|w| w.iter().flatten().filter(|&&s| problem.shifts[s].night).count())
+                .max()
+                .unwrap_or(0) as f64,
+            Role::FairWeekends => (0..worked.len())
+                .map(|e| weekends(e).len())
+                .max()
+                .unwrap_or(0) as f64,
+        })
+        .collect()
+}

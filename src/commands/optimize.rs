@@ -1,0 +1,334 @@
+//! `wardstream optimize`: staffing recommendations from a roster file and the live census
+//! (`--roster`), or a Curtois & Qu benchmark instance solved and checked (`--benchmark`).
+
+use crate::config::Config;
+use crate::commands::{engine_config, run_engine};
+use crate::progress::Progress;
+use crate::sources;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wardstream_pipelines::ViewStore;
+use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions, Movement, UnitCensus};
+use wardstream_solver::report::{StaffingReport, money};
+use wardstream_solver::{Roster, RosterFile, SolveOptions, benchmark, evaluate, recommend, solve};
+
+/// Arguments of `optimize`.
+#[derive(Args, Debug)]
+pub struct OptimizeArgs {
+    /// Roster file (TOML: units, shifts, contracts, nurses, rules); see solver/rosters/.
+    #[arg(long, conflicts_with = "benchmark", required_unless_present = "benchmark")]
+    roster: Option<PathBuf>,
+    /// A Curtois & Qu instance file; reports objective, bound, gap and the best-known value
+    /// from a best_known.csv beside it.
+    #[arg(long)]
+    benchmark: Option<PathBuf>,
+    /// Planning horizon for --roster (`14d`, `4w`).
+    #[arg(long, default_value = "14d")]
+    horizon: String,
+    /// Census source for --roster: a data folder or NDJSON recording replayed to its end.
+    /// Without it, the built-in generator runs for --generate events (units with a fixed
+    /// `census` in the roster file need neither).
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Generator events to run for the census when no --replay is given.
+    #[arg(long, default_value_t = 200_000)]
+    generate: u64,
+    /// The published roster (JSON, as written by --out) to re-plan from: changes to it are
+    /// penalised and the solve starts from it.
+    #[arg(long)]
+    published: Option<PathBuf>,
+    /// Solver time limit, seconds; the best roster found so far is kept when it hits.
+    #[arg(long, default_value_t = 600.0)]
+    time_limit: f64,
+    /// Stop at this relative gap (0 = prove optimality).
+    #[arg(long, default_value_t = 0.0)]
+    gap: f64,
+    /// HiGHS threads.
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the roster (assignments and agency bookings, JSON) here.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// Runs `optimize`.
+pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
+    let (log, progress) = solver_progress(args.quiet);
+    let options = SolveOptions {
+        time_limit: args.time_limit,
+        relative_gap: args.gap,
+        threads: args.threads,
+        log_file: log.clone(),
+        warm_start: None,
+    };
+    let result = match &args.benchmark {
+        Some(path) => run_benchmark(path, &options, &args),
+        None => run_roster(&config, &options, &args),
+    };
+    progress.store(true, Ordering::Relaxed);
+    if let Some(log) = log {
+        let _ = std::fs::remove_file(log);
+    }
+    result
+}
+
+fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> anyhow::Result<()> {
+    let problem = benchmark::load(path)?;
+    let best = benchmark::best_known(path)?;
+    let solution = solve(&problem, options)?;
+    let eval = solution.roster.as_ref().map(|r| evaluate(&problem, r));
+    if let (Some(out), Some(roster)) = (&args.out, &solution.roster) {
+        write_json(out, roster)?;
+    }
+    let checked = eval.as_ref().map(|e| e.total);
+    match args.format {
+        Format::Json => {
+            let v = serde_json::json!({
+                "instance": problem.name,
+                "status": solution.status,
+                "objective": solution.objective,
+                "bound": solution.bound,
+                "gap": solution.gap,
+                "seconds": solution.seconds,
+                "nodes": solution.nodes,
+                "variables": solution.variables,
+                "constraints": solution.constraints,
+                "checker": eval,
+                "best_known": best,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Table => {
+            let f = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.0}"));
+            println!("instance     {}", problem.name);
+            println!(
+                "size         {} days, {} nurses, {} shift types; {} columns, {} rows",
+                problem.days,
+                problem.employees.len(),
+                problem.shifts.len(),
+                solution.variables,
+                solution.constraints
+            );
+            println!("status       {:?}", solution.status);
+            println!("objective    {}", f(solution.objective));
+            println!("bound        {}", f(solution.bound));
+            println!(
+                "gap          {}",
+                solution.gap.map_or("-".into(), |g| format!("{:.2}%", 100.0 * g))
+            );
+            println!("time         {:.2} s, {} nodes", solution.seconds, solution.nodes);
+            if let Some(e) = &eval {
+                println!(
+                    "checker      {} ({} hard violations)",
+                    e.total,
+                    e.violations.len()
+                );
+            }
+            if let Some(b) = &best {
+                println!(
+                    "best known   {} (lower bound {}, proven optimal: {})",
+                    b.upper, b.lower, b.proven_optimal
+                );
+                if let Some(o) = checked {
+                    println!("vs best      {:+.2}%", 100.0 * (o - b.upper) / b.upper);
+                }
+            }
+        }
+    }
+    if eval.as_ref().is_some_and(|e| !e.feasible()) {
+        anyhow::bail!("the checker found hard violations in the solver's roster");
+    }
+    Ok(())
+}
+
+fn run_roster(config: &Config, options: &SolveOptions, args: &OptimizeArgs) -> anyhow::Result<()> {
+    let path = args.roster.as_ref().context("--roster or --benchmark is required")?;
+    let file = RosterFile::load(path)?;
+    let days = parse_days(&args.horizon)?;
+    let snapshot = if file.units.iter().all(|u| u.census.is_some()) {
+        CensusSnapshot::default()
+    } else {
+        census_snapshot(config, args)?
+    };
+    let plan = file.plan(days, &snapshot, &ForecastOptions::default())?;
+    let published: Option<Roster> = match &args.published {
+        Some(p) => Some(
+            serde_json::from_str(
+                &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            )
+            .with_context(|| format!("{}: not a roster written by --out", p.display()))?,
+        ),
+        None => None,
+    };
+    let report = recommend(&plan, published.as_ref(), options)?;
+    if let (Some(out), Some(roster)) = (&args.out, &report.assignments) {
+        write_json(out, roster)?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => print_report(&report, &plan.problem),
+    }
+    Ok(())
+}
+
+/// The census and hourly movements at the end of a replay or generator run.
+fn census_snapshot(config: &Config, args: &OptimizeArgs) -> anyhow::Result<CensusSnapshot> {
+    let source = match &args.replay {
+        Some(path) => {
+            let replay = sources::load_replay(path, config)?;
+            sources::from_replay(replay, format!("replay of {}", path.display()))
+        }
+        None => sources::generator(config, Some(args.generate)),
+    };
+    let engine = engine_config(config, &source, None, 1);
+    let store = Arc::new(ViewStore::new());
+    let mut progress = Progress::new(args.quiet, engine.ingest.allowed_lateness_ms);
+    run_engine(engine, source, store.clone(), Arc::new(AtomicBool::new(false)), &mut progress)?;
+    progress.finish();
+    let (census, hourly, at) = store.census_snapshot();
+    Ok(CensusSnapshot {
+        at: at.unwrap_or(0),
+        units: census
+            .into_iter()
+            .map(|r| UnitCensus {
+                unit: r.care_unit,
+                patients: r.patients,
+                beds: r.beds,
+            })
+            .collect(),
+        movements: hourly
+            .into_iter()
+            .map(|r| Movement {
+                unit: r.care_unit,
+                hour: r.hour,
+                net: r.admissions + r.transfers_in - r.transfers_out - r.discharges,
+            })
+            .collect(),
+    })
+}
+
+fn print_report(r: &StaffingReport, p: &wardstream_solver::Problem) {
+    let cur = &r.currency;
+    println!("{}: {:?}", r.name, r.status);
+    if let Some(o) = r.objective {
+        println!(
+            "objective {} (bound {}, gap {}), {:.1} s",
+            money(o, cur),
+            r.bound.map_or("-".into(), |b| money(b, cur)),
+            r.gap.map_or("-".into(), |g| format!("{:.2}%", 100.0 * g)),
+            r.seconds
+        );
+    }
+    for line in &r.explanation {
+        println!("  conflict: {line}");
+    }
+    if !r.coverage.is_empty() {
+        println!("\nratio compliance per unit-hour");
+        for c in &r.coverage {
+            println!(
+                "  {:<14} {:>5}/{:<5} {:6.1}%  (smallest surplus {} nurse(s))",
+                c.unit, c.compliant_hours, c.hours, c.compliance_percent, c.min_surplus
+            );
+        }
+    }
+    println!("\nrecommendations");
+    for line in &r.recommendations {
+        println!("  - {line}");
+    }
+    if let Some(n) = r.changes {
+        println!("  - {n} change(s) to the published roster");
+    }
+    if !r.roster.is_empty() {
+        println!("\nroster");
+        let header: Vec<String> = (0..p.days).map(|d| format!("{:>8}", p.day_label(d).get(5..).unwrap_or(""))).collect();
+        println!("  {:<14}{}", "", header.join(""));
+        for (nurse, cells) in &r.roster {
+            let row: Vec<String> = cells.iter().map(|c| format!("{c:>8}")).collect();
+            println!("  {nurse:<14}{}", row.join(""));
+        }
+    }
+}
+
+fn write_json(path: &Path, roster: &Roster) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(roster)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `14d`, `2w` or a bare number of days.
+fn parse_days(s: &str) -> anyhow::Result<usize> {
+    let s = s.trim();
+    let (n, unit) = match s.strip_suffix('d') {
+        Some(n) => (n, 1),
+        None => match s.strip_suffix('w') {
+            Some(n) => (n, 7),
+            None => (s, 1),
+        },
+    };
+    let n: usize = n
+        .parse()
+        .with_context(|| format!("--horizon {s:?}: expected days like 14d or weeks like 2w"))?;
+    anyhow::ensure!(n > 0, "--horizon must be at least one day");
+    Ok(n * unit)
+}
+
+/// A HiGHS log file and a spinner that shows its latest line while the solver runs (on a
+/// terminal); the returned flag stops the spinner.
+fn solver_progress(quiet: bool) -> (Option<PathBuf>, Arc<AtomicBool>) {
+    let done = Arc::new(AtomicBool::new(false));
+    if quiet || !std::io::stderr().is_terminal() {
+        return (None, done);
+    }
+    let log = std::env::temp_dir().join(format!("wardstream-highs-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} solving: {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let (path, flag) = (log.clone(), done.clone());
+    std::thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            if let Ok(text) = std::fs::read_to_string(&path)
+                && let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty())
+            {
+                bar.set_message(line.trim().chars().take(100).collect::<String>());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        bar.finish_and_clear();
+    });
+    (Some(log), done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_days;
+
+    #[test]
+    fn horizons() {
+        assert_eq!(parse_days("14d").ok(), Some(14));
+        assert_eq!(parse_days("2w").ok(), Some(14));
+        assert_eq!(parse_days("28").ok(), Some(28));
+        assert!(parse_days("0d").is_err());
+        assert!(parse_days("soon").is_err());
+    }
+}
