@@ -1,9 +1,9 @@
 //! The subcommands.
 
+pub mod optimize;
 pub mod replay;
 pub mod run;
 pub mod sql;
-pub mod optimize;
 pub mod twin;
 
 use crate::config::Config;

@@ -376,7 +376,7 @@ impl ViewStore {
     /// The `census` and `adt_hourly` views and the greatest event time, under one lock: one
     /// consistent snapshot for the staffing forecast.
     pub fn census_snapshot(&self) -> (Vec<CensusRow>, Vec<AdtHourlyRow>, Option<Millis>) {
-        let mut state = self.lock();
+        let state = self.lock();
         let census = state.census.rows();
         let hourly = state.adt_hourly.rows();
         (census, hourly, state.max_event_time)

@@ -26,9 +26,10 @@ use crate::{Error, Result};
 /// [`Error::Io`] when unreadable; [`Error::Parse`] with the line number on malformed content.
 pub fn load(path: &Path) -> Result<Problem> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let name = path
-        .file_stem()
-        .map_or_else(|| "instance".to_owned(), |s| s.to_string_lossy().into_owned());
+    let name = path.file_stem().map_or_else(
+        || "instance".to_owned(),
+        |s| s.to_string_lossy().into_owned(),
+    );
     parse(&name, &text, &path.display().to_string())
 }
 
@@ -49,10 +50,15 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
             continue;
         }
         if section.is_empty() {
-            return Err(Error::parse(origin, format!("line {}: data before any SECTION_", i + 1)));
+            return Err(Error::parse(
+                origin,
+                format!("line {}: data before any SECTION_", i + 1),
+            ));
         }
         let fields = line.split(',').map(|f| f.trim().to_owned()).collect();
-        rows.entry(section.clone()).or_default().push((i + 1, fields));
+        rows.entry(section.clone())
+            .or_default()
+            .push((i + 1, fields));
     }
     let section = |s: &str| rows.get(s).map(Vec::as_slice).unwrap_or(&[]);
     let err = |line: usize, m: String| Error::parse(origin, format!("line {line}: {m}"));
@@ -64,7 +70,12 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
         v.parse::<f64>()
             .ok()
             .filter(|w| w.is_finite() && *w >= 0.0)
-            .ok_or_else(|| err(line, format!("weight: expected a non-negative number, got {v:?}")))
+            .ok_or_else(|| {
+                err(
+                    line,
+                    format!("weight: expected a non-negative number, got {v:?}"),
+                )
+            })
     };
 
     let days = match section("HORIZON") {
@@ -110,7 +121,10 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
     let mut employees = Vec::new();
     for (line, f) in section("STAFF") {
         if f.len() != 8 {
-            return Err(err(*line, format!("staff: expected 8 fields, got {}", f.len())));
+            return Err(err(
+                *line,
+                format!("staff: expected 8 fields, got {}", f.len()),
+            ));
         }
         let mut max_shifts = vec![u32::MAX; shifts.len()];
         for part in f[1].split('|').filter(|p| !p.trim().is_empty()) {
@@ -152,7 +166,10 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
     let day = |line: usize, v: &str| -> Result<usize> {
         let d = num(line, v, "day")? as usize;
         if d >= days {
-            return Err(err(line, format!("day {d} is outside the {days}-day horizon")));
+            return Err(err(
+                line,
+                format!("day {d} is outside the {days}-day horizon"),
+            ));
         }
         Ok(d)
     };
@@ -167,7 +184,10 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
     for (sect, on) in [("SHIFT_ON_REQUESTS", true), ("SHIFT_OFF_REQUESTS", false)] {
         for (line, f) in section(sect) {
             if f.len() != 4 {
-                return Err(err(*line, "request: expected employee, day, shift, weight".into()));
+                return Err(err(
+                    *line,
+                    "request: expected employee, day, shift, weight".into(),
+                ));
             }
             let e = find_staff(*line, &f[0])?;
             let request = Request {
@@ -186,7 +206,10 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
     let mut covers = Vec::new();
     for (line, f) in section("COVER") {
         if f.len() != 5 {
-            return Err(err(*line, "cover: expected day, shift, requirement, under, over".into()));
+            return Err(err(
+                *line,
+                "cover: expected day, shift, requirement, under, over".into(),
+            ));
         }
         let (d, s) = (day(*line, &f[0])?, find_shift(*line, &f[1])?);
         let min = num(*line, &f[2], "requirement")?;

@@ -265,9 +265,8 @@ pub fn evaluate(problem: &Problem, roster: &Roster) -> Evaluation {
                     .map(|&s| problem.shifts[s].minutes)
                     .sum();
                 let extra = worked.saturating_sub(e.pay.regular_week_minutes);
-                b.overtime_premium += f64::from(extra) * e.pay.hourly
-                    * (e.pay.overtime_multiplier - 1.0)
-                    / 60.0;
+                b.overtime_premium +=
+                    f64::from(extra) * e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0;
             }
         }
     }
@@ -307,7 +306,12 @@ pub fn evaluate(problem: &Problem, roster: &Roster) -> Evaluation {
     if weights.fairness_nights > 0.0 || weights.fairness_weekends > 0.0 {
         let most_nights = work
             .iter()
-            .map(|w| w.iter().flatten().filter(|&&s| problem.shifts[s].night).count())
+            .map(|w| {
+                w.iter()
+                    .flatten()
+                    .filter(|&&s| problem.shifts[s].night)
+                    .count()
+            })
             .max()
             .unwrap_or(0);
         let most_weekends = work
@@ -342,7 +346,11 @@ pub fn evaluate(problem: &Problem, roster: &Roster) -> Evaluation {
 /// The hard work rules of employee `employee` broken by `work` (the shift worked on each day,
 /// if any): rotation, shifts per type, total minutes, run lengths and weekends. Eligibility,
 /// double shifts and covers are checked by [`evaluate`].
-pub fn contract_violations(problem: &Problem, employee: usize, work: &[Option<usize>]) -> Vec<Violation> {
+pub fn contract_violations(
+    problem: &Problem,
+    employee: usize,
+    work: &[Option<usize>],
+) -> Vec<Violation> {
     let mut v = Vec::new();
     let (ei, w) = (employee, work);
     let days = problem.days.min(work.len());

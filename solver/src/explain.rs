@@ -72,10 +72,14 @@ pub fn explain(problem: &Problem, options: &SolveOptions) -> Result<Vec<String>>
             }
         }
     } else if solution.status == Status::NoSolution {
-        out.push("the time limit ended before the conflict could be located; allow more time".into());
+        out.push(
+            "the time limit ended before the conflict could be located; allow more time".into(),
+        );
     }
     if out.is_empty() {
-        out.push("the solver proved infeasibility but no single cover or contract explains it".into());
+        out.push(
+            "the solver proved infeasibility but no single cover or contract explains it".into(),
+        );
     }
     Ok(out)
 }
@@ -87,9 +91,9 @@ fn capacity(p: &Problem) -> Vec<String> {
         let mut names = Vec::new();
         for (ei, e) in p.employees.iter().enumerate() {
             let could = e.skills.has_any(c.skills)
-                && c.slots.iter().any(|&(d, s)| {
-                    p.eligible(ei, d, c.unit) && e.contract.max_shifts[s] > 0
-                });
+                && c.slots
+                    .iter()
+                    .any(|&(d, s)| p.eligible(ei, d, c.unit) && e.contract.max_shifts[s] > 0);
             if could {
                 names.push(e.id.as_str());
             }

@@ -221,8 +221,20 @@ mod tests {
     #[test]
     fn without_history_the_current_census_persists() {
         let s = snapshot(7, vec![], 1000);
-        let f = forecast_unit(&s, "ICU", Some(12), 1001 * HOUR_MS, 48, &[], &Default::default());
-        assert!(f.hourly.iter().all(|&c| (c - 7.0).abs() < 1e-9), "{:?}", f.hourly);
+        let f = forecast_unit(
+            &s,
+            "ICU",
+            Some(12),
+            1001 * HOUR_MS,
+            48,
+            &[],
+            &Default::default(),
+        );
+        assert!(
+            f.hourly.iter().all(|&c| (c - 7.0).abs() < 1e-9),
+            "{:?}",
+            f.hourly
+        );
     }
 
     #[test]
@@ -232,7 +244,15 @@ mod tests {
         let mut moves: Vec<(i64, i64)> = vec![(now - 335, 4)];
         moves.push((now, 4));
         let s = snapshot(8, moves, now);
-        let f = forecast_unit(&s, "ICU", None, (now + 1) * HOUR_MS, 49, &[], &Default::default());
+        let f = forecast_unit(
+            &s,
+            "ICU",
+            None,
+            (now + 1) * HOUR_MS,
+            49,
+            &[],
+            &Default::default(),
+        );
         // Two samples per hour of week, all 4 but now's (4 and 8): the profile says 6 now,
         // so the deviation is 2; 24 h ahead half of it remains, 48 h ahead a quarter.
         assert!((f.hourly[23] - 5.0).abs() < 1e-9, "{}", f.hourly[23]);
@@ -249,7 +269,15 @@ mod tests {
             patients: 3,
             hours: 2.0,
         }];
-        let f = forecast_unit(&s, "ICU", Some(12), 100 * HOUR_MS, 10, &sched, &Default::default());
+        let f = forecast_unit(
+            &s,
+            "ICU",
+            Some(12),
+            100 * HOUR_MS,
+            10,
+            &sched,
+            &Default::default(),
+        );
         assert_eq!(f.hourly[4], 10.0);
         assert_eq!(f.hourly[5], 12.0); // 13 capped at 12 beds
         assert_eq!(f.hourly[6], 12.0);

@@ -15,9 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use good_lp::solvers::highs::highs;
-use good_lp::{
-    Expression, ProblemVariables, SolverModel, Variable, constraint, variable,
-};
+use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, variable};
 use serde::Serialize;
 
 use crate::problem::{AgencyBooking, Assignment, Problem, Roster};
@@ -79,8 +77,8 @@ pub struct Solution {
     pub gap: Option<f64>,
     /// Wall-clock seconds, model building included.
     pub seconds: f64,
-    /// Branch-and-bound nodes.
-    pub nodes: i64,
+    /// Of which building the model and handing it to HiGHS.
+    pub build_seconds: f64,
     /// Model size: columns.
     pub variables: usize,
     /// Model size: rows.
@@ -134,7 +132,8 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     let mut rows: Vec<good_lp::Constraint> = Vec::new();
 
     // x[e][d] = [(shift, unit, var)]
-    let mut x: Vec<Vec<Vec<(usize, usize, Variable)>>> = Vec::with_capacity(problem.employees.len());
+    let mut x: Vec<Vec<Vec<(usize, usize, Variable)>>> =
+        Vec::with_capacity(problem.employees.len());
     for (ei, e) in problem.employees.iter().enumerate() {
         let mut per_day = Vec::with_capacity(days);
         for d in 0..days {
@@ -339,7 +338,9 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
                         worked.add_mul(f64::from(problem.shifts[s].minutes), v);
                     }
                 }
-                rows.push(constraint!(worked - ot <= f64::from(e.pay.regular_week_minutes)));
+                rows.push(constraint!(
+                    worked - ot <= f64::from(e.pay.regular_week_minutes)
+                ));
             }
         }
     }
@@ -347,12 +348,19 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
     let mut agency: Vec<Option<Variable>> = vec![None; days * n_shifts * n_units];
     if let Some(ag) = &problem.agency {
-        for cover in problem.covers.iter().filter(|c| c.hard && ag.skills.has_any(c.skills)) {
+        for cover in problem
+            .covers
+            .iter()
+            .filter(|c| c.hard && ag.skills.has_any(c.skills))
+        {
             for &(d, s) in &cover.slots {
                 let slot = &mut agency[(d * n_shifts + s) * n_units + cover.unit];
                 if slot.is_none() && ag.max_per_shift > 0 {
                     let v = cols.add(
-                        variable().integer().min(0.0).max(f64::from(ag.max_per_shift)),
+                        variable()
+                            .integer()
+                            .min(0.0)
+                            .max(f64::from(ag.max_per_shift)),
                         Role::Agency(d, s, cover.unit),
                     );
                     objective.add_mul(ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0, v);
@@ -388,7 +396,10 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         if cover.hard {
             rows.push(constraint!(count.clone() >= f64::from(cover.min)));
         } else if cover.min > 0 && cover.under_weight > 0.0 {
-            let under = cols.add(variable().min(0.0).max(f64::from(cover.min)), Role::Under(ci));
+            let under = cols.add(
+                variable().min(0.0).max(f64::from(cover.min)),
+                Role::Under(ci),
+            );
             objective.add_mul(cover.under_weight, under);
             rows.push(constraint!(count.clone() + under >= f64::from(cover.min)));
         }
@@ -403,8 +414,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     if let Some(published) = &problem.published
         && problem.weights.change > 0.0
     {
-        let before: HashSet<Assignment> =
-            published.assignments.iter().copied().collect();
+        let before: HashSet<Assignment> = published.assignments.iter().copied().collect();
         for (employee, per_day) in x.iter().enumerate() {
             for (day, here) in per_day.iter().enumerate() {
                 for &(shift, unit, v) in here {
@@ -461,10 +471,10 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
             .try_set_solution(Some(&values), None, None, None)
             .map_err(|e| Error::Solver(format!("warm start: {e:?}")))?;
     }
+    let build_seconds = started.elapsed().as_secs_f64();
     let solved = inner
         .try_solve()
         .map_err(|e| Error::Solver(format!("{e:?}")))?;
-    let nodes = solved.int_info_value(c"mip_node_count").unwrap_or(0);
     let feasible = solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible;
     use highs::HighsModelStatus as M;
     let status = match solved.status() {
@@ -510,7 +520,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         bound,
         gap,
         seconds: started.elapsed().as_secs_f64(),
-        nodes,
+        build_seconds,
         variables: n_cols,
         constraints: n_rows,
     })
@@ -534,7 +544,11 @@ fn read_roster(roles: &[Role], values: &[f64]) -> Roster {
     roster
 }
 
-fn set_option<V: highs::HighsOptionValue>(model: &mut highs::Model, key: &str, value: V) -> Result<()> {
+fn set_option<V: highs::HighsOptionValue>(
+    model: &mut highs::Model,
+    key: &str,
+    value: V,
+) -> Result<()> {
     model
         .try_set_option(key, value)
         .map_err(|e| Error::Solver(format!("option {key}: {e:?}")))
@@ -586,7 +600,12 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
             }
             Role::FairNights => worked
                 .iter()
-                .map(|w| w.iter().flatten().filter(|&&s| problem.shifts[s].night).count())
+                .map(|w| {
+                    w.iter()
+                        .flatten()
+                        .filter(|&&s| problem.shifts[s].night)
+                        .count()
+                })
                 .max()
                 .unwrap_or(0) as f64,
             Role::FairWeekends => (0..worked.len())

@@ -135,18 +135,25 @@ pub fn coverage(plan: &StaffingPlan, roster: &Roster) -> Vec<UnitCoverage> {
                                 && p.employees[a.employee].skills.has_any(skills)
                         })
                         .count() as u32;
-                    let agency = p.agency.as_ref().filter(|ag| ag.skills.has_any(skills)).map_or(0, |_| {
-                        roster
-                            .agency
-                            .iter()
-                            .filter(|b| b.unit == u && slots.contains(&(b.day, b.shift)))
-                            .map(|b| b.nurses)
-                            .sum()
-                    });
+                    let agency = p
+                        .agency
+                        .as_ref()
+                        .filter(|ag| ag.skills.has_any(skills))
+                        .map_or(0, |_| {
+                            roster
+                                .agency
+                                .iter()
+                                .filter(|b| b.unit == u && slots.contains(&(b.day, b.shift)))
+                                .map(|b| b.nurses)
+                                .sum()
+                        });
                     own + agency
                 };
                 let licensed = on(Skills::LICENSED);
-                if licensed >= need.licensed && on(Skills::RN) >= need.rn && on(Skills::CHARGE) >= need.charge {
+                if licensed >= need.licensed
+                    && on(Skills::RN) >= need.rn
+                    && on(Skills::CHARGE) >= need.charge
+                {
                     ok += 1;
                 }
                 min_surplus = min_surplus.min(i64::from(licensed) - i64::from(need.licensed));
@@ -155,8 +162,16 @@ pub fn coverage(plan: &StaffingPlan, roster: &Roster) -> Vec<UnitCoverage> {
                 unit: demand.unit.clone(),
                 hours,
                 compliant_hours: ok,
-                compliance_percent: if hours == 0 { 100.0 } else { 100.0 * ok as f64 / hours as f64 },
-                min_surplus: if min_surplus == i64::MAX { 0 } else { min_surplus },
+                compliance_percent: if hours == 0 {
+                    100.0
+                } else {
+                    100.0 * ok as f64 / hours as f64
+                },
+                min_surplus: if min_surplus == i64::MAX {
+                    0
+                } else {
+                    min_surplus
+                },
             }
         })
         .collect()
@@ -164,7 +179,11 @@ pub fn coverage(plan: &StaffingPlan, roster: &Roster) -> Vec<UnitCoverage> {
 
 /// Builds the report for `solution` of `plan`; `explanation` is filled by the caller when
 /// the problem is infeasible ([`crate::explain`]).
-pub fn report(plan: &StaffingPlan, solution: &Solution, explanation: Vec<String>) -> StaffingReport {
+pub fn report(
+    plan: &StaffingPlan,
+    solution: &Solution,
+    explanation: Vec<String>,
+) -> StaffingReport {
     let p = &plan.problem;
     let mut out = StaffingReport {
         name: p.name.clone(),
@@ -186,7 +205,9 @@ pub fn report(plan: &StaffingPlan, solution: &Solution, explanation: Vec<String>
     };
     let Some(roster) = &solution.roster else {
         out.recommendations.push(match solution.status {
-            Status::Infeasible => "No roster meets every ratio and contract: see the explanation.".into(),
+            Status::Infeasible => {
+                "No roster meets every ratio and contract: see the explanation.".into()
+            }
             _ => "The time limit ended before any roster was found; allow more time.".into(),
         });
         return out;
@@ -214,7 +235,10 @@ pub fn report(plan: &StaffingPlan, solution: &Solution, explanation: Vec<String>
     let ratio_of = |u: usize| plan.demand[u].ratio;
     for b in &roster.agency {
         let minutes = f64::from(p.shifts[b.shift].minutes);
-        let cost = p.agency.as_ref().map_or(0.0, |ag| ag.hourly * minutes / 60.0 * f64::from(b.nurses));
+        let cost = p
+            .agency
+            .as_ref()
+            .map_or(0.0, |ag| ag.hourly * minutes / 60.0 * f64::from(b.nurses));
         let gap = Gap {
             unit: p.units[b.unit].name.clone(),
             date: p.day_label(b.day),
@@ -255,7 +279,8 @@ pub fn report(plan: &StaffingPlan, solution: &Solution, explanation: Vec<String>
                 .sum();
             let extra = minutes.saturating_sub(e.pay.regular_week_minutes);
             if extra > 0 {
-                let premium = f64::from(extra) / 60.0 * e.pay.hourly * (e.pay.overtime_multiplier - 1.0);
+                let premium =
+                    f64::from(extra) / 60.0 * e.pay.hourly * (e.pay.overtime_multiplier - 1.0);
                 out.recommendations.push(format!(
                     "{}: {:.0} h overtime in the week from {} (premium est. {})",
                     e.id,
@@ -285,7 +310,14 @@ pub fn report(plan: &StaffingPlan, solution: &Solution, explanation: Vec<String>
 /// Own nurses who could take an agency shift without breaking a hard rule: someone off that
 /// day (called in; their extra cost) or someone on the same shift elsewhere whose unit keeps
 /// its ratios without them (floated). At most three.
-fn alternatives(p: &Problem, roster: &Roster, day: usize, shift: usize, unit: usize, cur: &str) -> Vec<String> {
+fn alternatives(
+    p: &Problem,
+    roster: &Roster,
+    day: usize,
+    shift: usize,
+    unit: usize,
+    cur: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
     let base = evaluate(p, roster);
     for (ei, e) in p.employees.iter().enumerate() {
@@ -295,7 +327,11 @@ fn alternatives(p: &Problem, roster: &Roster, day: usize, shift: usize, unit: us
         if !p.eligible(ei, day, unit) || !e.skills.has_any(Skills::RN) {
             continue;
         }
-        let mine: Vec<&Assignment> = roster.assignments.iter().filter(|a| a.employee == ei).collect();
+        let mine: Vec<&Assignment> = roster
+            .assignments
+            .iter()
+            .filter(|a| a.employee == ei)
+            .collect();
         let today = mine.iter().find(|a| a.day == day);
         let mut candidate = roster.clone();
         match today {
@@ -308,12 +344,24 @@ fn alternatives(p: &Problem, roster: &Roster, day: usize, shift: usize, unit: us
                 if !contract_violations(p, ei, &work).is_empty() {
                     continue;
                 }
-                candidate.assignments.push(Assignment { employee: ei, day, shift, unit });
+                candidate.assignments.push(Assignment {
+                    employee: ei,
+                    day,
+                    shift,
+                    unit,
+                });
             }
             Some(a) if a.shift == shift && a.unit != unit => {
                 let from = a.unit;
-                candidate.assignments.retain(|x| !(x.employee == ei && x.day == day));
-                candidate.assignments.push(Assignment { employee: ei, day, shift, unit });
+                candidate
+                    .assignments
+                    .retain(|x| !(x.employee == ei && x.day == day));
+                candidate.assignments.push(Assignment {
+                    employee: ei,
+                    day,
+                    shift,
+                    unit,
+                });
                 let _ = from;
             }
             Some(_) => continue,
@@ -327,7 +375,12 @@ fn alternatives(p: &Problem, roster: &Roster, day: usize, shift: usize, unit: us
         let delta = eval.total - base.total;
         out.push(match today {
             None => format!("call in {} (cost change {})", e.id, money(delta, cur)),
-            Some(a) => format!("float {} from {} (cost change {})", e.id, p.units[a.unit].name, money(delta, cur)),
+            Some(a) => format!(
+                "float {} from {} (cost change {})",
+                e.id,
+                p.units[a.unit].name,
+                money(delta, cur)
+            ),
         });
     }
     out

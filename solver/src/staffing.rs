@@ -327,9 +327,11 @@ impl RosterFile {
         ratios.extend(self.ratios.clone());
         let skills = |names: &[String], whose: &str| -> Result<Skills> {
             names.iter().try_fold(Skills::NONE, |acc, n| {
-                Skills::parse(n)
-                    .map(|s| acc.with(s))
-                    .ok_or_else(|| bad(format!("{whose}: unknown skill {n:?} (RN, LVN, ICU, charge)")))
+                Skills::parse(n).map(|s| acc.with(s)).ok_or_else(|| {
+                    bad(format!(
+                        "{whose}: unknown skill {n:?} (RN, LVN, ICU, charge)"
+                    ))
+                })
             })
         };
         // Shifts.
@@ -341,7 +343,8 @@ impl RosterFile {
             let mut forbidden_next = Vec::new();
             for n in &s.not_followed_by {
                 forbidden_next.push(
-                    shift_index(n).ok_or_else(|| bad(format!("shift {}: unknown shift {n:?}", s.id)))?,
+                    shift_index(n)
+                        .ok_or_else(|| bad(format!("shift {}: unknown shift {n:?}", s.id)))?,
                 );
             }
             if !(s.hours > 0.0 && s.hours <= 24.0) {
@@ -394,11 +397,17 @@ impl RosterFile {
                 (None, Some(p), Some(n)) => (1..=n).map(|i| format!("{p}-{i:02}")).collect(),
                 _ => return Err(bad("staff: give either id, or prefix and count".into())),
             };
-            let who = ids[0].clone();
+            // A team of 0 is allowed (a vacancy); messages name the team by its prefix.
+            let who = spec
+                .id
+                .clone()
+                .or_else(|| spec.prefix.clone())
+                .unwrap_or_default();
             let skill_set = skills(&spec.skills, &who)?;
             let mut unit_list = Vec::new();
             for n in &spec.units {
-                unit_list.push(unit_index(n).ok_or_else(|| bad(format!("{who}: unknown unit {n:?}")))?);
+                unit_list
+                    .push(unit_index(n).ok_or_else(|| bad(format!("{who}: unknown unit {n:?}")))?);
             }
             let mut max_shifts = vec![u32::MAX; shifts.len()];
             if let Some(nights) = contract.max_nights_per_week {
@@ -409,16 +418,31 @@ impl RosterFile {
                 }
             }
             let request = |r: &RequestSpec| -> Result<Option<Request>> {
-                let shift = shift_index(&r.shift)
-                    .ok_or_else(|| bad(format!("{who}: request for unknown shift {:?}", r.shift)))?;
+                let shift = shift_index(&r.shift).ok_or_else(|| {
+                    bad(format!("{who}: request for unknown shift {:?}", r.shift))
+                })?;
                 Ok(day_of(r.date).map(|day| Request {
                     day,
                     shift,
                     weight: r.weight.unwrap_or(self.rules.request_weight),
                 }))
             };
-            let on: Vec<Request> = spec.requests_on.iter().map(request).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-            let off: Vec<Request> = spec.requests_off.iter().map(request).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+            let on: Vec<Request> = spec
+                .requests_on
+                .iter()
+                .map(request)
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            let off: Vec<Request> = spec
+                .requests_off
+                .iter()
+                .map(request)
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
             for id in ids {
                 employees.push(Employee {
                     id,
@@ -431,7 +455,8 @@ impl RosterFile {
                         max_consecutive: contract.max_consecutive,
                         min_consecutive: contract.min_consecutive,
                         min_consecutive_off: contract.min_days_off,
-                        max_weekends: (contract.max_weekends_per_4_weeks * days as f64 / 28.0).ceil() as u32,
+                        max_weekends: (contract.max_weekends_per_4_weeks * days as f64 / 28.0)
+                            .ceil() as u32,
                     },
                     days_off: spec.days_off.iter().filter_map(|&d| day_of(d)).collect(),
                     on_requests: on.clone(),
@@ -479,11 +504,17 @@ impl RosterFile {
                 ),
             };
             let ratio = ratios[&u.kind];
-            let rn_share = u.rn_share.unwrap_or(if critical(&u.kind) { 1.0 } else { 0.5 });
+            let rn_share = u
+                .rn_share
+                .unwrap_or(if critical(&u.kind) { 1.0 } else { 0.5 });
             let mut hourly = Vec::with_capacity(hours);
             for (h, &census) in forecast.hourly.iter().enumerate() {
                 let slots = covering(&shifts, days, h);
-                let shift_minutes = slots.iter().map(|&(_, s)| shifts[s].minutes).max().unwrap_or(720);
+                let shift_minutes = slots
+                    .iter()
+                    .map(|&(_, s)| shifts[s].minutes)
+                    .max()
+                    .unwrap_or(720);
                 let high = census + self.rules.census_z * census.max(0.0).sqrt();
                 let mut patients = (high - 1e-9).ceil().max(0.0) as u32;
                 if let Some(b) = u.beds {
@@ -498,7 +529,9 @@ impl RosterFile {
                 let staffed = ratio_nurses > 0;
                 let charge = u32::from(u.charge_nurse && staffed);
                 let licensed = ratio_nurses + relief + if u.charge_in_ratio { 0 } else { charge };
-                let rn = (f64::from(ratio_nurses + relief) * rn_share - 1e-9).ceil().max(0.0) as u32;
+                let rn = (f64::from(ratio_nurses + relief) * rn_share - 1e-9)
+                    .ceil()
+                    .max(0.0) as u32;
                 hourly.push(HourDemand {
                     census,
                     patients,
@@ -521,7 +554,8 @@ impl RosterFile {
                     uncovered += h - from;
                     continue;
                 }
-                let peak = |f: fn(&HourDemand) -> u32| hourly[from..h].iter().map(f).max().unwrap_or(0);
+                let peak =
+                    |f: fn(&HourDemand) -> u32| hourly[from..h].iter().map(f).max().unwrap_or(0);
                 let when = format!(
                     "{} {:02}:00–{:02}:00",
                     self.start + chrono::Days::new((from / 24) as u64),

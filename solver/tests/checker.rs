@@ -95,7 +95,10 @@ fn each_hard_rule_is_caught() {
     // Night followed by early (B has no run limits that bite here).
     assert_eq!(with(&[(1, 7, "N"), (1, 8, "E")]), ["succession"]);
     // Max 2 nights for A: days 7, 8, 9 all N (run of 3, inside the horizon).
-    assert_eq!(with(&[(0, 8, "N"), (0, 9, "N"), (0, 10, "N")]), ["max_shifts"]);
+    assert_eq!(
+        with(&[(0, 8, "N"), (0, 9, "N"), (0, 10, "N")]),
+        ["max_shifts"]
+    );
     // Max consecutive 5: days 8–13 (the day after the horizon counts as off); the run
     // covers the second weekend too.
     let long: Vec<(usize, usize, &str)> = (8..14).map(|d| (0, d, "E")).collect();
@@ -103,7 +106,10 @@ fn each_hard_rule_is_caught() {
     // Min consecutive 2: a single day inside the horizon (day 8 alone).
     assert_eq!(with(&[(0, 8, "E")]), ["min_consecutive"]);
     // Min 2 days off: days 7–8 and 10–11 leave one-day breaks on days 6 and 9.
-    assert_eq!(with(&[(0, 7, "E"), (0, 8, "E"), (0, 10, "E"), (0, 11, "E")]), ["min_off"]);
+    assert_eq!(
+        with(&[(0, 7, "E"), (0, 8, "E"), (0, 10, "E"), (0, 11, "E")]),
+        ["min_off"]
+    );
     // Max 1 weekend: days 5 (Sat, base) and 12–13 (Sat–Sun of the second weekend).
     assert_eq!(with(&[(0, 12, "E"), (0, 13, "E")]), ["max_weekends"]);
     // Minimum minutes (960): A works only day 0 and 13 (edges exempt from run rules).
@@ -122,7 +128,10 @@ fn each_hard_rule_is_caught() {
 #[test]
 fn runs_touching_the_horizon_edges_are_exempt_from_minimum_rules() {
     // A: one day at the very start and one at the very end, 480 × 2 = 960 minutes.
-    assert_eq!(kinds(&roster(&[(0, 0, "E"), (0, 13, "E")])), Vec::<&str>::new());
+    assert_eq!(
+        kinds(&roster(&[(0, 0, "E"), (0, 13, "E")])),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]
@@ -152,7 +161,11 @@ fn the_mip_objective_equals_the_checker_score() {
     let e = evaluate(&p, &r);
     assert!(e.feasible(), "{:?}", e.violations);
     let objective = s.objective.expect("objective");
-    assert!((objective - e.total).abs() < 1e-6, "{objective} vs {}", e.total);
+    assert!(
+        (objective - e.total).abs() < 1e-6,
+        "{objective} vs {}",
+        e.total
+    );
     assert!(s.bound.expect("bound") <= objective + 1e-6);
 }
 
@@ -160,7 +173,10 @@ fn the_mip_objective_equals_the_checker_score() {
 fn malformed_instances_name_the_line() {
     let bad = SMALL.replace("A,3", "A,30");
     let err = benchmark::parse("bad", &bad, "<test>").expect_err("day outside horizon");
-    assert!(err.to_string().contains("outside the 14-day horizon"), "{err}");
+    assert!(
+        err.to_string().contains("outside the 14-day horizon"),
+        "{err}"
+    );
     let bad = SMALL.replace("N,600,E", "N,600,X");
     let err = benchmark::parse("bad", &bad, "<test>").expect_err("unknown shift");
     assert!(err.to_string().contains("unknown shift \"X\""), "{err}");

@@ -1,8 +1,8 @@
 //! `wardstream optimize`: staffing recommendations from a roster file and the live census
 //! (`--roster`), or a Curtois & Qu benchmark instance solved and checked (`--benchmark`).
 
-use crate::config::Config;
 use crate::commands::{engine_config, run_engine};
+use crate::config::Config;
 use crate::progress::Progress;
 use crate::sources;
 use anyhow::Context;
@@ -22,7 +22,11 @@ use wardstream_solver::{Roster, RosterFile, SolveOptions, benchmark, evaluate, r
 #[derive(Args, Debug)]
 pub struct OptimizeArgs {
     /// Roster file (TOML: units, shifts, contracts, nurses, rules); see solver/rosters/.
-    #[arg(long, conflicts_with = "benchmark", required_unless_present = "benchmark")]
+    #[arg(
+        long,
+        conflicts_with = "benchmark",
+        required_unless_present = "benchmark"
+    )]
     roster: Option<PathBuf>,
     /// A Curtois & Qu instance file; reports objective, bound, gap and the best-known value
     /// from a best_known.csv beside it.
@@ -58,6 +62,9 @@ pub struct OptimizeArgs {
     /// Write the roster (assignments and agency bookings, JSON) here.
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Keep HiGHS's log in this file.
+    #[arg(long)]
+    solver_log: Option<PathBuf>,
     /// No progress line.
     #[arg(long)]
     quiet: bool,
@@ -71,7 +78,7 @@ enum Format {
 
 /// Runs `optimize`.
 pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
-    let (log, progress) = solver_progress(args.quiet);
+    let (log, progress) = solver_progress(args.quiet, args.solver_log.clone());
     let options = SolveOptions {
         time_limit: args.time_limit,
         relative_gap: args.gap,
@@ -84,7 +91,9 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
         None => run_roster(&config, &options, &args),
     };
     progress.store(true, Ordering::Relaxed);
-    if let Some(log) = log {
+    if let Some(log) = log
+        && args.solver_log.is_none()
+    {
         let _ = std::fs::remove_file(log);
     }
     result
@@ -108,7 +117,7 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
                 "bound": solution.bound,
                 "gap": solution.gap,
                 "seconds": solution.seconds,
-                "nodes": solution.nodes,
+                "build_seconds": solution.build_seconds,
                 "variables": solution.variables,
                 "constraints": solution.constraints,
                 "checker": eval,
@@ -132,9 +141,14 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
             println!("bound        {}", f(solution.bound));
             println!(
                 "gap          {}",
-                solution.gap.map_or("-".into(), |g| format!("{:.2}%", 100.0 * g))
+                solution
+                    .gap
+                    .map_or("-".into(), |g| format!("{:.2}%", 100.0 * g))
             );
-            println!("time         {:.2} s, {} nodes", solution.seconds, solution.nodes);
+            println!(
+                "time         {:.2} s ({:.2} s building the model)",
+                solution.seconds, solution.build_seconds
+            );
             if let Some(e) = &eval {
                 println!(
                     "checker      {} ({} hard violations)",
@@ -160,7 +174,10 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
 }
 
 fn run_roster(config: &Config, options: &SolveOptions, args: &OptimizeArgs) -> anyhow::Result<()> {
-    let path = args.roster.as_ref().context("--roster or --benchmark is required")?;
+    let path = args
+        .roster
+        .as_ref()
+        .context("--roster or --benchmark is required")?;
     let file = RosterFile::load(path)?;
     let days = parse_days(&args.horizon)?;
     let snapshot = if file.units.iter().all(|u| u.census.is_some()) {
@@ -198,10 +215,16 @@ fn census_snapshot(config: &Config, args: &OptimizeArgs) -> anyhow::Result<Censu
         }
         None => sources::generator(config, Some(args.generate)),
     };
-    let engine = engine_config(config, &source, None, 1);
+    let engine = engine_config(config, &source, None, Some(1));
     let store = Arc::new(ViewStore::new());
     let mut progress = Progress::new(args.quiet, engine.ingest.allowed_lateness_ms);
-    run_engine(engine, source, store.clone(), Arc::new(AtomicBool::new(false)), &mut progress)?;
+    run_engine(
+        engine,
+        source,
+        store.clone(),
+        Arc::new(AtomicBool::new(false)),
+        &mut progress,
+    )?;
     progress.finish();
     let (census, hourly, at) = store.census_snapshot();
     Ok(CensusSnapshot {
@@ -258,7 +281,9 @@ fn print_report(r: &StaffingReport, p: &wardstream_solver::Problem) {
     }
     if !r.roster.is_empty() {
         println!("\nroster");
-        let header: Vec<String> = (0..p.days).map(|d| format!("{:>8}", p.day_label(d).get(5..).unwrap_or(""))).collect();
+        let header: Vec<String> = (0..p.days)
+            .map(|d| format!("{:>8}", p.day_label(d).get(5..).unwrap_or("")))
+            .collect();
         println!("  {:<14}{}", "", header.join(""));
         for (nurse, cells) in &r.roster {
             let row: Vec<String> = cells.iter().map(|c| format!("{c:>8}")).collect();
@@ -291,12 +316,14 @@ fn parse_days(s: &str) -> anyhow::Result<usize> {
 
 /// A HiGHS log file and a spinner that shows its latest line while the solver runs (on a
 /// terminal); the returned flag stops the spinner.
-fn solver_progress(quiet: bool) -> (Option<PathBuf>, Arc<AtomicBool>) {
+fn solver_progress(quiet: bool, keep: Option<PathBuf>) -> (Option<PathBuf>, Arc<AtomicBool>) {
     let done = Arc::new(AtomicBool::new(false));
     if quiet || !std::io::stderr().is_terminal() {
-        return (None, done);
+        return (keep, done);
     }
-    let log = std::env::temp_dir().join(format!("wardstream-highs-{}.log", std::process::id()));
+    let log = keep.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("wardstream-highs-{}.log", std::process::id()))
+    });
     let _ = std::fs::remove_file(&log);
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -1,0 +1,110 @@
+//! The rostering MIP on the Curtois & Qu benchmark (../shared/data/nurse-rostering-curtois-qu):
+//! small instances reach their proven optimum, the checker confirms every hard constraint and
+//! re-scores the roster to the solver's objective.
+
+use std::path::PathBuf;
+use wardstream_solver::{SolveOptions, Status, benchmark, evaluate, solve};
+
+fn instance(name: &str) -> PathBuf {
+    wardstream_tests::data_dir()
+        .join("nurse-rostering-curtois-qu")
+        .join(format!("{name}.txt"))
+}
+
+fn reaches_proven_optimum(name: &str) {
+    let path = instance(name);
+    let problem = benchmark::load(&path).expect("instance parses");
+    let best = benchmark::best_known(&path)
+        .expect("best_known.csv reads")
+        .expect("instance listed");
+    assert!(best.is_proven());
+    let solution = solve(
+        &problem,
+        &SolveOptions {
+            time_limit: 300.0,
+            ..SolveOptions::default()
+        },
+    )
+    .expect("solves");
+    assert_eq!(solution.status, Status::Optimal, "{name}: {solution:?}");
+    let roster = solution.roster.as_ref().expect("roster");
+    let eval = evaluate(&problem, roster);
+    assert!(eval.feasible(), "{name}: {:?}", eval.violations);
+    assert_eq!(
+        eval.total.round(),
+        best.upper,
+        "{name}: checker vs best known"
+    );
+    let objective = solution.objective.expect("objective");
+    assert!(
+        (objective - eval.total).abs() < 1e-6,
+        "{name}: solver {objective} vs checker {}",
+        eval.total
+    );
+    let bound = solution.bound.expect("bound");
+    assert!(
+        bound <= objective + 1e-6 && objective - bound < 1.0,
+        "{name}: bound {bound}"
+    );
+}
+
+#[test]
+fn instance1_reaches_its_proven_optimum() {
+    reaches_proven_optimum("Instance1");
+}
+
+#[test]
+fn instance2_reaches_its_proven_optimum() {
+    reaches_proven_optimum("Instance2");
+}
+
+#[test]
+fn instance3_reaches_its_proven_optimum() {
+    reaches_proven_optimum("Instance3");
+}
+
+#[test]
+fn every_instance_parses_to_its_published_size() {
+    // Sizes from the benchmark's instance table (days, staff, shift types).
+    let sizes = [
+        ("Instance1", 14, 8, 1),
+        ("Instance4", 28, 10, 2),
+        ("Instance8", 28, 30, 4),
+        ("Instance12", 28, 60, 10),
+        ("Instance17", 56, 32, 4),
+        ("Instance24", 364, 150, 32),
+    ];
+    for (name, days, staff, shifts) in sizes {
+        let p = benchmark::load(&instance(name)).expect("parses");
+        assert_eq!(
+            (p.days, p.employees.len(), p.shifts.len()),
+            (days, staff, shifts),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_time_limit_keeps_the_incumbent_and_reports_the_bound() {
+    let path = instance("Instance7");
+    let problem = benchmark::load(&path).expect("parses");
+    let s = solve(
+        &problem,
+        &SolveOptions {
+            time_limit: 2.0,
+            ..SolveOptions::default()
+        },
+    )
+    .expect("solves");
+    match s.status {
+        Status::Optimal | Status::TimeLimit => {
+            let roster = s.roster.as_ref().expect("an incumbent is kept");
+            let eval = evaluate(&problem, roster);
+            assert!(eval.feasible(), "{:?}", eval.violations);
+            assert!((s.objective.expect("objective") - eval.total).abs() < 1e-6);
+            assert!(s.bound.expect("bound") <= eval.total + 1e-6);
+        }
+        Status::NoSolution => assert!(s.roster.is_none() && s.objective.is_none()),
+        Status::Infeasible => panic!("Instance7 is feasible"),
+    }
+}
