@@ -69,7 +69,9 @@ pub struct Solution {
     pub status: Status,
     /// The best roster found.
     pub roster: Option<Roster>,
-    /// Objective of `roster`.
+    /// HiGHS's incumbent objective. At optimality it equals the roster's score
+    /// ([`crate::evaluate`]); under a limit it bounds that score from above, since slack
+    /// columns of a non-optimal incumbent need not be tight.
     pub objective: Option<f64>,
     /// Best proven lower bound on the objective.
     pub bound: Option<f64>,

@@ -180,12 +180,16 @@ fn run_roster(config: &Config, options: &SolveOptions, args: &OptimizeArgs) -> a
         .context("--roster or --benchmark is required")?;
     let file = RosterFile::load(path)?;
     let days = parse_days(&args.horizon)?;
-    let snapshot = if file.units.iter().all(|u| u.census.is_some()) {
-        CensusSnapshot::default()
-    } else {
-        census_snapshot(config, args)?
-    };
-    let plan = file.plan(days, &snapshot, &ForecastOptions::default())?;
+    // Plan once without a census: reports errors in the file before any replay runs.
+    let mut plan = file.plan(
+        days,
+        &CensusSnapshot::default(),
+        &ForecastOptions::default(),
+    )?;
+    if file.units.iter().any(|u| u.census.is_none()) {
+        let snapshot = census_snapshot(config, args)?;
+        plan = file.plan(days, &snapshot, &ForecastOptions::default())?;
+    }
     let published: Option<Roster> = match &args.published {
         Some(p) => Some(
             serde_json::from_str(

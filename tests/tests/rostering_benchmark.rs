@@ -101,7 +101,9 @@ fn a_time_limit_keeps_the_incumbent_and_reports_the_bound() {
             let roster = s.roster.as_ref().expect("an incumbent is kept");
             let eval = evaluate(&problem, roster);
             assert!(eval.feasible(), "{:?}", eval.violations);
-            assert!((s.objective.expect("objective") - eval.total).abs() < 1e-6);
+            // HiGHS's incumbent value bounds the roster's score from above (slack columns of a
+            // non-optimal incumbent need not be tight); its dual bound from below.
+            assert!(eval.total <= s.objective.expect("objective") + 1e-6);
             assert!(s.bound.expect("bound") <= eval.total + 1e-6);
         }
         Status::NoSolution => assert!(s.roster.is_none() && s.objective.is_none()),
