@@ -232,8 +232,8 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         let mut minutes = Expression::with_capacity(days * n_shifts);
         for s in 0..n_shifts {
             let mut count = Expression::with_capacity(days);
-            for d in 0..days {
-                for &(s2, _, v) in &x[ei][d] {
+            for here in &x[ei] {
+                for &(s2, _, v) in here {
                     if s2 == s {
                         count.add_mul(1.0, v);
                         minutes.add_mul(f64::from(problem.shifts[s].minutes), v);
@@ -303,8 +303,8 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         }
         if let Some(z) = fair_nights {
             let mut nights = Expression::with_capacity(days);
-            for d in 0..days {
-                for &(s, _, v) in &x[ei][d] {
+            for here in &x[ei] {
+                for &(s, _, v) in here {
                     if problem.shifts[s].night {
                         nights.add_mul(1.0, v);
                     }
