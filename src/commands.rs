@@ -56,3 +56,25 @@ pub fn run_engine(
         .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
     Ok(summary)
 }
+
+/// Runs `source` to its end on a fresh store (with a progress line unless `quiet`) and
+/// returns the store: the views of a replay or a bounded generator run.
+pub fn run_to_end(
+    config: &Config,
+    source: PreparedSource,
+    workers: Option<usize>,
+    quiet: bool,
+) -> anyhow::Result<Arc<ViewStore>> {
+    let engine = engine_config(config, &source, None, workers);
+    let store = Arc::new(ViewStore::new());
+    let mut progress = Progress::new(quiet, engine.ingest.allowed_lateness_ms);
+    run_engine(
+        engine,
+        source,
+        store.clone(),
+        Arc::new(AtomicBool::new(false)),
+        &mut progress,
+    )?;
+    progress.finish();
+    Ok(store)
+}

@@ -125,6 +125,8 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     problem.validate()?;
     let started = Instant::now();
     let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
+    // Index of a (day, shift, unit) slot in per-slot vectors.
+    let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
     let mut cols = Columns {
         vars: ProblemVariables::new(),
         roles: Vec::new(),
@@ -356,7 +358,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
             .filter(|c| c.hard && ag.skills.has_any(c.skills))
         {
             for &(d, s) in &cover.slots {
-                let slot = &mut agency[(d * n_shifts + s) * n_units + cover.unit];
+                let slot = &mut agency[slot_of(d, s, cover.unit)];
                 if slot.is_none() && ag.max_per_shift > 0 {
                     let v = cols.add(
                         variable()
@@ -372,25 +374,28 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         }
     }
 
-    // Covers.
+    // Covers, over an index of work columns by (day, shift, unit).
+    let mut by_slot: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); days * n_shifts * n_units];
+    for (ei, per_day) in x.iter().enumerate() {
+        for (d, here) in per_day.iter().enumerate() {
+            for &(s, u, v) in here {
+                by_slot[slot_of(d, s, u)].push((ei, v));
+            }
+        }
+    }
     for (ci, cover) in problem.covers.iter().enumerate() {
         let mut count = Expression::with_capacity(problem.employees.len());
         for &(d, s) in &cover.slots {
-            for (ei, e) in problem.employees.iter().enumerate() {
-                if !e.skills.has_any(cover.skills) {
-                    continue;
-                }
-                for &(s2, u, v) in &x[ei][d] {
-                    if s2 == s && u == cover.unit {
-                        count.add_mul(1.0, v);
-                    }
+            for &(ei, v) in &by_slot[slot_of(d, s, cover.unit)] {
+                if problem.employees[ei].skills.has_any(cover.skills) {
+                    count.add_mul(1.0, v);
                 }
             }
             if problem
                 .agency
                 .as_ref()
                 .is_some_and(|ag| ag.skills.has_any(cover.skills))
-                && let Some(v) = agency[(d * n_shifts + s) * n_units + cover.unit]
+                && let Some(v) = agency[slot_of(d, s, cover.unit)]
             {
                 count.add_mul(1.0, v);
             }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::check::{Violation, contract_violations, evaluate};
 use crate::mip::{Solution, Status};
 use crate::problem::{Assignment, Problem, Roster, Skills};
-use crate::staffing::{StaffingPlan, covering};
+use crate::staffing::StaffingPlan;
 
 /// Ratio compliance of one unit over the horizon.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -119,8 +119,7 @@ pub fn coverage(plan: &StaffingPlan, roster: &Roster) -> Vec<UnitCoverage> {
         .enumerate()
         .map(|(u, demand)| {
             let (mut hours, mut ok, mut min_surplus) = (0, 0, i64::MAX);
-            for (h, need) in demand.hourly.iter().enumerate() {
-                let slots = covering(&p.shifts, p.days, h);
+            for (slots, need) in plan.hour_slots.iter().zip(&demand.hourly) {
                 if slots.is_empty() || need.licensed == 0 {
                     continue;
                 }
@@ -246,7 +245,7 @@ pub fn report(
             agency_nurses: b.nurses,
             cost,
         };
-        let alternatives = alternatives(p, roster, b.day, b.shift, b.unit, cur);
+        let alternatives = alternatives(p, roster, &eval, (b.day, b.shift, b.unit), cur);
         let mut line = format!(
             "{} {} {}: short {} RN at ratio 1:{} — book agency (est. {})",
             gap.unit,
@@ -313,13 +312,11 @@ pub fn report(
 fn alternatives(
     p: &Problem,
     roster: &Roster,
-    day: usize,
-    shift: usize,
-    unit: usize,
+    base: &crate::check::Evaluation,
+    (day, shift, unit): (usize, usize, usize),
     cur: &str,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let base = evaluate(p, roster);
     for (ei, e) in p.employees.iter().enumerate() {
         if out.len() >= 3 {
             break;
@@ -333,8 +330,8 @@ fn alternatives(
             .filter(|a| a.employee == ei)
             .collect();
         let today = mine.iter().find(|a| a.day == day);
-        let mut candidate = roster.clone();
         match today {
+            // Called in: the extra day must keep the nurse's contract.
             None => {
                 let mut work = vec![None; p.days];
                 for a in &mine {
@@ -344,28 +341,21 @@ fn alternatives(
                 if !contract_violations(p, ei, &work).is_empty() {
                     continue;
                 }
-                candidate.assignments.push(Assignment {
-                    employee: ei,
-                    day,
-                    shift,
-                    unit,
-                });
             }
-            Some(a) if a.shift == shift && a.unit != unit => {
-                let from = a.unit;
-                candidate
-                    .assignments
-                    .retain(|x| !(x.employee == ei && x.day == day));
-                candidate.assignments.push(Assignment {
-                    employee: ei,
-                    day,
-                    shift,
-                    unit,
-                });
-                let _ = from;
-            }
+            // Floated from another unit on the same shift.
+            Some(a) if a.shift == shift && a.unit != unit => {}
             Some(_) => continue,
         }
+        let mut candidate = roster.clone();
+        candidate
+            .assignments
+            .retain(|x| !(x.employee == ei && x.day == day));
+        candidate.assignments.push(Assignment {
+            employee: ei,
+            day,
+            shift,
+            unit,
+        });
         reduce_agency(&mut candidate, day, shift, unit);
         candidate.assignments.sort();
         let eval = evaluate(p, &candidate);

@@ -285,6 +285,8 @@ pub struct StaffingPlan {
     pub demand: Vec<UnitDemand>,
     /// The census forecasts behind it.
     pub forecasts: Vec<UnitForecast>,
+    /// The `(day, shift)` slots on duty in each hour from day 0, 00:00 ([`covering`]).
+    pub hour_slots: Vec<Vec<(usize, usize)>>,
     /// Hours (from day 0, 00:00) no shift of the horizon covers, per unit: they belong to the
     /// previous roster (e.g. the night shift before day 0).
     pub uncovered_hours: usize,
@@ -427,22 +429,15 @@ impl RosterFile {
                     weight: r.weight.unwrap_or(self.rules.request_weight),
                 }))
             };
-            let on: Vec<Request> = spec
-                .requests_on
-                .iter()
-                .map(request)
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .collect();
-            let off: Vec<Request> = spec
-                .requests_off
-                .iter()
-                .map(request)
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .collect();
+            let requests = |list: &[RequestSpec]| -> Result<Vec<Request>> {
+                let mut out = Vec::with_capacity(list.len());
+                for r in list {
+                    out.extend(request(r)?);
+                }
+                Ok(out)
+            };
+            let on = requests(&spec.requests_on)?;
+            let off = requests(&spec.requests_off)?;
             for id in ids {
                 employees.push(Employee {
                     id,
@@ -487,6 +482,8 @@ impl RosterFile {
             })
             .collect();
         let hours = days * 24;
+        let hour_slots: Vec<Vec<(usize, usize)>> =
+            (0..hours).map(|h| covering(&shifts, days, h)).collect();
         let mut forecasts = Vec::new();
         let mut demand = Vec::new();
         let mut covers = Vec::new();
@@ -508,8 +505,7 @@ impl RosterFile {
                 .rn_share
                 .unwrap_or(if critical(&u.kind) { 1.0 } else { 0.5 });
             let mut hourly = Vec::with_capacity(hours);
-            for (h, &census) in forecast.hourly.iter().enumerate() {
-                let slots = covering(&shifts, days, h);
+            for (slots, &census) in hour_slots.iter().zip(&forecast.hourly) {
                 let shift_minutes = slots
                     .iter()
                     .map(|&(_, s)| shifts[s].minutes)
@@ -545,9 +541,9 @@ impl RosterFile {
             // Group hours by the slots that cover them; each group's peak becomes covers.
             let mut h = 0;
             while h < hours {
-                let slots = covering(&shifts, days, h);
+                let slots = &hour_slots[h];
                 let from = h;
-                while h < hours && covering(&shifts, days, h) == slots {
+                while h < hours && hour_slots[h] == *slots {
                     h += 1;
                 }
                 if slots.is_empty() {
@@ -571,7 +567,7 @@ impl RosterFile {
                         continue;
                     }
                     covers.push(Cover {
-                        slots: slots.clone(),
+                        slots: slots.to_vec(),
                         unit: ui,
                         skills,
                         min,
@@ -617,6 +613,7 @@ impl RosterFile {
             currency: self.currency.clone(),
             demand,
             forecasts,
+            hour_slots,
             uncovered_hours: uncovered,
         })
     }

@@ -1,9 +1,8 @@
 //! `wardstream optimize`: staffing recommendations from a roster file and the live census
 //! (`--roster`), or a Curtois & Qu benchmark instance solved and checked (`--benchmark`).
 
-use crate::commands::{engine_config, run_engine};
+use crate::commands::run_to_end;
 use crate::config::Config;
-use crate::progress::Progress;
 use crate::sources;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -13,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wardstream_pipelines::ViewStore;
 use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions, Movement, UnitCensus};
 use wardstream_solver::report::{StaffingReport, money};
 use wardstream_solver::{Roster, RosterFile, SolveOptions, benchmark, evaluate, recommend, solve};
@@ -219,17 +217,7 @@ fn census_snapshot(config: &Config, args: &OptimizeArgs) -> anyhow::Result<Censu
         }
         None => sources::generator(config, Some(args.generate)),
     };
-    let engine = engine_config(config, &source, None, Some(1));
-    let store = Arc::new(ViewStore::new());
-    let mut progress = Progress::new(args.quiet, engine.ingest.allowed_lateness_ms);
-    run_engine(
-        engine,
-        source,
-        store.clone(),
-        Arc::new(AtomicBool::new(false)),
-        &mut progress,
-    )?;
-    progress.finish();
+    let store = run_to_end(config, source, Some(1), args.quiet)?;
     let (census, hourly, at) = store.census_snapshot();
     Ok(CensusSnapshot {
         at: at.unwrap_or(0),
@@ -338,7 +326,7 @@ fn solver_progress(quiet: bool, keep: Option<PathBuf>) -> (Option<PathBuf>, Arc<
     let (path, flag) = (log.clone(), done.clone());
     std::thread::spawn(move || {
         while !flag.load(Ordering::Relaxed) {
-            if let Ok(text) = std::fs::read_to_string(&path)
+            if let Some(text) = log_tail(&path)
                 && let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty())
             {
                 bar.set_message(line.trim().chars().take(100).collect::<String>());
@@ -348,6 +336,17 @@ fn solver_progress(quiet: bool, keep: Option<PathBuf>) -> (Option<PathBuf>, Arc<
         bar.finish_and_clear();
     });
     (Some(log), done)
+}
+
+/// The last 4 KiB of the log (it grows for the whole solve; only its end is shown).
+fn log_tail(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]

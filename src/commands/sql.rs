@@ -1,16 +1,13 @@
 //! `wardstream sql`: SQL over the views of a running engine, or of a replay run to its end.
 
-use super::{engine_config, run_engine};
+use super::run_to_end;
 use crate::config::Config;
 use crate::output::{self, Format};
-use crate::progress::Progress;
 use crate::sources;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use wardstream_pipelines::{ViewStore, sql};
+use wardstream_pipelines::sql;
 
 /// Arguments of `sql`.
 #[derive(Args, Debug)]
@@ -37,17 +34,7 @@ pub fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
         Some(path) => {
             let replay = sources::load_replay(path, &config)?;
             let source = sources::from_replay(replay, format!("replay of {}", path.display()));
-            let engine = engine_config(&config, &source, None, args.workers);
-            let store = Arc::new(ViewStore::new());
-            let mut progress = Progress::new(false, engine.ingest.allowed_lateness_ms);
-            run_engine(
-                engine,
-                source,
-                store.clone(),
-                Arc::new(AtomicBool::new(false)),
-                &mut progress,
-            )?;
-            progress.finish();
+            let store = run_to_end(&config, source, args.workers, false)?;
             let snapshot = store.snapshot()?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
