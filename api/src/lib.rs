@@ -6,6 +6,7 @@
 //! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
 //! - [`router`]: the routes.
 //! - [`twin`]: digital-twin runs.
+//! - [`staffing`]: staffing recommendations from a roster file and the live census.
 //!
 //! Routes:
 //! - `GET /healthz` → `ok`.
@@ -19,11 +20,17 @@
 //!   "horizon_hours": 672, "seed": 1}` → 201 with the run's id and KPIs (95% intervals);
 //!   `GET /v1/twin/runs/{id}`, `GET /v1/twin/runs`. A bad scenario answers 422
 //!   `invalid_scenario`.
+//! - `POST /v1/staffing/recommendations` with `{"roster": "<roster TOML>", "horizon_days": 14,
+//!   "tenant": "general", "published": <roster>, "time_limit_seconds": 60, "gap": 0}` → 200
+//!   with the census forecast, hourly nurse demand and the staffing report (roster, ratio
+//!   compliance, cost, gaps, recommendations, incumbent / bound / gap, or why it is
+//!   infeasible). A bad roster answers 422 `invalid_roster`; a busy solver 503 `solver_busy`.
 //!
 //! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
 //! all views it touches are at the same frontier.
 
 pub mod problem;
+pub mod staffing;
 pub mod twin;
 
 use axum::Json;
@@ -72,6 +79,12 @@ pub fn router(store: Arc<ViewStore>) -> Router {
         .route("/v1/twin/runs", post(twin::create).get(twin::list))
         .route("/v1/twin/runs/{id}", get(twin::get_run))
         .with_state(runs);
+    let staffing_routes = Router::new()
+        .route(
+            "/v1/staffing/recommendations",
+            post(staffing::recommendations),
+        )
+        .with_state(staffing::StaffingState::new(store.clone()));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
@@ -79,6 +92,7 @@ pub fn router(store: Arc<ViewStore>) -> Router {
         .route("/v1/sql", post(run_sql))
         .with_state(store)
         .merge(twin_routes)
+        .merge(staffing_routes)
 }
 
 async fn status(State(store): State<Arc<ViewStore>>) -> Json<Status> {

@@ -240,3 +240,196 @@ async fn twin_runs_are_created_kept_and_validated() {
     let (status, _, _) = post(format!("{base}/v1/twin/runs"), "{}".into()).await;
     assert_eq!(status, 400);
 }
+
+/// An ICU roster for two days from 2026-11-22 whose census comes from the views (2 ICU
+/// patients in [`events`]); `staff` ICU nurses, charge-qualified, and optional agency.
+fn icu_roster(staff: u32, agency: &str) -> String {
+    format!(
+        r#"
+name = "icu"
+start = "2026-11-22"
+[rules]
+census_z = 1.0
+{agency}
+[[shifts]]
+id = "D"
+start = "07:00"
+hours = 12
+[[shifts]]
+id = "N"
+start = "19:00"
+hours = 12
+night = true
+not_followed_by = ["D"]
+[[units]]
+name = "ICU"
+kind = "icu"
+beds = 6
+[contracts.ft]
+hours_per_week = [0, 48]
+max_consecutive = 3
+[[staff]]
+prefix = "RN"
+count = {staff}
+skills = ["RN", "ICU", "charge"]
+units = ["ICU"]
+contract = "ft"
+hourly = 7000
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staffing_recommendations_plan_on_the_live_census() {
+    let (base, _store) = start().await;
+    let url = format!("{base}/v1/staffing/recommendations");
+    let request = |roster: String, extra: serde_json::Value| {
+        let mut body = serde_json::json!({ "roster": roster, "horizon_days": 2 });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body.to_string()
+    };
+    let (status, ctype, body) = post(
+        url.clone(),
+        request(icu_roster(16, ""), serde_json::json!({})),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(
+        (status, ctype.as_str()),
+        (200, "application/json"),
+        "{text}"
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    // The forecast starts from the census view: 2 patients in the ICU.
+    assert_eq!(answer["census_at"], "2026-11-21T08:10:00Z");
+    assert_eq!(answer["forecasts"][0]["unit"], "ICU");
+    assert_eq!(answer["forecasts"][0]["current"], 2, "{text}");
+    let hourly = answer["demand"][0]["hourly"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(hourly.len(), 48);
+    // ⌈2 + √2⌉ = 4 patients at 1:2 → 2 nurses by ratio, plus relief and a charge nurse.
+    assert_eq!(hourly[12]["patients"], 4, "{text}");
+    assert_eq!(hourly[12]["ratio_nurses"], 2, "{text}");
+    let report = &answer["report"];
+    assert_eq!(report["status"], "optimal", "{text}");
+    assert_eq!(report["coverage"][0]["compliance_percent"], 100.0, "{text}");
+    assert_eq!(report["violations"], serde_json::json!([]));
+    let assignments = report["assignments"].clone();
+    assert!(
+        assignments["assignments"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{text}"
+    );
+    let cost = report["cost"]["total"].as_f64().unwrap_or_default();
+    assert!(cost > 0.0, "{text}");
+
+    // Another tenant has no ICU patients: only the charge nurse is needed, at lower cost.
+    let (status, _, body) = post(
+        url.clone(),
+        request(icu_roster(16, ""), serde_json::json!({ "tenant": "other" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let other: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(other["forecasts"][0]["current"], 0);
+    let other_cost = other["report"]["cost"]["total"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!(other_cost < cost, "{other_cost} vs {cost}");
+
+    // Re-planning from the published roster with the same census changes nothing.
+    let (status, _, body) = post(
+        url.clone(),
+        request(
+            icu_roster(16, ""),
+            serde_json::json!({ "published": assignments }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let replan: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(replan["report"]["changes"], 0, "{replan}");
+
+    // Two nurses cannot staff an ICU around the clock and there is no agency: explained.
+    let (status, _, body) = post(
+        url.clone(),
+        request(icu_roster(2, ""), serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let infeasible: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(infeasible["report"]["status"], "infeasible");
+    assert!(
+        infeasible["report"]["explanation"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{infeasible}"
+    );
+    // Four nurses, one shift each in two days, can be the charge nurse of every shift; agency
+    // RNs fill the ratio around them, and the gaps are named.
+    let (status, _, body) = post(
+        url.clone(),
+        request(
+            icu_roster(4, "agency_hourly = 14500\nagency_max_per_shift = 4"),
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let agency: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(agency["report"]["status"], "optimal", "{agency}");
+    assert!(
+        agency["report"]["gaps"]
+            .as_array()
+            .is_some_and(|g| !g.is_empty()),
+        "{agency}"
+    );
+
+    // Bad input: problem+json with a stable code.
+    for (body, want_status, want_code, needle) in [
+        ("not json".to_owned(), 400, "bad_request", "body must be"),
+        (
+            request("name = ".into(), serde_json::json!({})),
+            422,
+            "invalid_roster",
+            "line 1",
+        ),
+        (
+            request(icu_roster(16, ""), serde_json::json!({ "horizon_days": 0 })),
+            422,
+            "invalid_roster",
+            "horizon_days",
+        ),
+        (
+            request(
+                icu_roster(16, "").replace("\"charge\"]", "\"wizard\"]"),
+                serde_json::json!({}),
+            ),
+            422,
+            "invalid_roster",
+            "unknown skill",
+        ),
+        (
+            request(
+                icu_roster(16, ""),
+                serde_json::json!({ "time_limit_seconds": 1e9 }),
+            ),
+            422,
+            "invalid_roster",
+            "time_limit_seconds",
+        ),
+    ] {
+        let (status, ctype, answer) = post(url.clone(), body).await;
+        assert_eq!(
+            (status, ctype.as_str()),
+            (want_status, "application/problem+json")
+        );
+        let p: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+        assert_eq!(p["code"], want_code);
+        assert!(p["detail"].as_str().unwrap_or("").contains(needle), "{p}");
+    }
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions, Movement, UnitCensus};
+use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions};
 use wardstream_solver::report::{StaffingReport, money};
 use wardstream_solver::{Roster, RosterFile, SolveOptions, benchmark, evaluate, recommend, solve};
 
@@ -38,6 +38,9 @@ pub struct OptimizeArgs {
     /// `census` in the roster file need neither).
     #[arg(long)]
     replay: Option<PathBuf>,
+    /// Only this tenant's census (default: every tenant's rows for the roster's unit names).
+    #[arg(long)]
+    tenant: Option<String>,
     /// Generator events to run for the census when no --replay is given.
     #[arg(long, default_value_t = 200_000)]
     generate: u64,
@@ -218,26 +221,10 @@ fn census_snapshot(config: &Config, args: &OptimizeArgs) -> anyhow::Result<Censu
         None => sources::generator(config, Some(args.generate)),
     };
     let store = run_to_end(config, source, Some(1), args.quiet)?;
-    let (census, hourly, at) = store.census_snapshot();
-    Ok(CensusSnapshot {
-        at: at.unwrap_or(0),
-        units: census
-            .into_iter()
-            .map(|r| UnitCensus {
-                unit: r.care_unit,
-                patients: r.patients,
-                beds: r.beds,
-            })
-            .collect(),
-        movements: hourly
-            .into_iter()
-            .map(|r| Movement {
-                unit: r.care_unit,
-                hour: r.hour,
-                net: r.admissions + r.transfers_in - r.transfers_out - r.discharges,
-            })
-            .collect(),
-    })
+    Ok(wardstream_api::staffing::census_snapshot(
+        &store,
+        args.tenant.as_deref(),
+    ))
 }
 
 fn print_report(r: &StaffingReport, p: &wardstream_solver::Problem) {

@@ -1,0 +1,265 @@
+//! Staffing recommendations over HTTP: `POST /v1/staffing/recommendations` plans a roster
+//! file against the live `census` view and answers the roster, ratio compliance per unit,
+//! cost, agency gaps, recommendations in words and the solver's incumbent, bound and gap.
+//!
+//! The census and its hourly movements are read under one lock of the view store, so the
+//! forecast sees one frontier ([`census_snapshot`]). The roster file is sent as TOML text,
+//! the same as `wardstream optimize --roster`. Solves are CPU work: they run on tokio's
+//! blocking pool, one at a time ([`MAX_CONCURRENT_SOLVES`]); a request that finds the solver
+//! busy answers 503 `solver_busy` with `Retry-After`, rather than queueing without bound.
+use crate::problem::Problem;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use wardstream_pipelines::ViewStore;
+use wardstream_solver::forecast::{
+    CensusSnapshot, ForecastOptions, Movement, UnitCensus, UnitForecast,
+};
+use wardstream_solver::staffing::UnitDemand;
+use wardstream_solver::{Roster, RosterFile, SolveOptions, StaffingReport, recommend};
+
+/// Solves running at once; further requests answer 503.
+pub const MAX_CONCURRENT_SOLVES: usize = 1;
+/// Longest horizon a request may ask for, days.
+pub const MAX_HORIZON_DAYS: usize = 56;
+/// Longest solver time limit a request may ask for, seconds.
+pub const MAX_TIME_LIMIT_SECONDS: f64 = 600.0;
+/// Time limit when the request gives none, seconds.
+pub const DEFAULT_TIME_LIMIT_SECONDS: f64 = 60.0;
+
+/// The body of `POST /v1/staffing/recommendations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffingRequest {
+    /// Roster file TOML (units, shifts, contracts, staff, rules; see `solver/rosters/`).
+    pub roster: String,
+    /// Horizon, days from the roster's `start` (default 14, at most [`MAX_HORIZON_DAYS`]).
+    #[serde(default)]
+    pub horizon_days: Option<usize>,
+    /// Only this tenant's census (default: every tenant's rows for the roster's unit names).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The published roster (as returned in `report.assignments`) to re-plan from: changes
+    /// to it are penalised and the solve starts from it.
+    #[serde(default)]
+    pub published: Option<Roster>,
+    /// Solver wall-clock limit, s (default [`DEFAULT_TIME_LIMIT_SECONDS`], at most
+    /// [`MAX_TIME_LIMIT_SECONDS`]); the best roster found is kept when it hits.
+    #[serde(default)]
+    pub time_limit_seconds: Option<f64>,
+    /// Relative gap at which to stop, `0..1` (default 0: prove optimality).
+    #[serde(default)]
+    pub gap: Option<f64>,
+}
+
+/// `200 OK` body of `POST /v1/staffing/recommendations`.
+#[derive(Debug, Serialize)]
+pub struct StaffingResponse {
+    /// Greatest event time in the views when the census was read, RFC 3339 (`None` before
+    /// any event).
+    pub census_at: Option<String>,
+    /// Forecast census per unit and hour from day 0, 00:00 UTC.
+    pub forecasts: Vec<UnitForecast>,
+    /// Nurses required per unit and hour (ratio, break relief, charge, RN share).
+    pub demand: Vec<UnitDemand>,
+    /// Roster, compliance, cost, gaps, recommendations, incumbent / bound / gap; when no
+    /// roster exists, `status = "infeasible"` and the `explanation`.
+    pub report: StaffingReport,
+}
+
+/// Shared state of the staffing routes.
+#[derive(Clone)]
+pub struct StaffingState {
+    /// The live views.
+    pub store: Arc<ViewStore>,
+    /// Permits for concurrent solves.
+    pub solves: Arc<Semaphore>,
+}
+
+impl StaffingState {
+    /// State over `store` allowing [`MAX_CONCURRENT_SOLVES`] solves at once.
+    pub fn new(store: Arc<ViewStore>) -> Self {
+        StaffingState {
+            store,
+            solves: Arc::new(Semaphore::new(MAX_CONCURRENT_SOLVES)),
+        }
+    }
+}
+
+/// The `census` view and hourly net movements (`adt_hourly`: admissions + transfers in −
+/// transfers out − discharges) of `tenant` (all tenants when `None`), read under one lock,
+/// as the forecast's input; `at` is the greatest event time ingested (0 before any event).
+pub fn census_snapshot(store: &ViewStore, tenant: Option<&str>) -> CensusSnapshot {
+    let (census, hourly, at) = store.census_snapshot();
+    let ours = |t: &str| tenant.is_none_or(|want| want == t);
+    CensusSnapshot {
+        at: at.unwrap_or(0),
+        units: census
+            .into_iter()
+            .filter(|r| ours(&r.tenant_id))
+            .map(|r| UnitCensus {
+                unit: r.care_unit,
+                patients: r.patients,
+                beds: r.beds,
+            })
+            .collect(),
+        movements: hourly
+            .into_iter()
+            .filter(|r| ours(&r.tenant_id))
+            .map(|r| Movement {
+                unit: r.care_unit,
+                hour: r.hour,
+                net: r.admissions + r.transfers_in - r.transfers_out - r.discharges,
+            })
+            .collect(),
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> Problem {
+    Problem {
+        kind: "about:blank",
+        title: "Invalid roster request",
+        status: 422,
+        detail: detail.into(),
+        code: "invalid_roster",
+    }
+}
+
+fn busy() -> Problem {
+    Problem {
+        kind: "about:blank",
+        title: "Solver busy",
+        status: 503,
+        detail: format!(
+            "{MAX_CONCURRENT_SOLVES} staffing solve(s) already running; retry when it ends"
+        ),
+        code: "solver_busy",
+    }
+}
+
+fn options(req: &StaffingRequest) -> Result<(usize, SolveOptions), Problem> {
+    let days = req.horizon_days.unwrap_or(14);
+    if !(1..=MAX_HORIZON_DAYS).contains(&days) {
+        return Err(invalid(format!(
+            "horizon_days must be 1–{MAX_HORIZON_DAYS}"
+        )));
+    }
+    let time_limit = req.time_limit_seconds.unwrap_or(DEFAULT_TIME_LIMIT_SECONDS);
+    if !(time_limit > 0.0 && time_limit <= MAX_TIME_LIMIT_SECONDS) {
+        return Err(invalid(format!(
+            "time_limit_seconds must be in (0, {MAX_TIME_LIMIT_SECONDS}]"
+        )));
+    }
+    let gap = req.gap.unwrap_or(0.0);
+    if !(0.0..1.0).contains(&gap) {
+        return Err(invalid("gap must be in [0, 1)"));
+    }
+    Ok((
+        days,
+        SolveOptions {
+            time_limit,
+            relative_gap: gap,
+            ..SolveOptions::default()
+        },
+    ))
+}
+
+/// `POST /v1/staffing/recommendations`.
+pub async fn recommendations(
+    State(state): State<StaffingState>,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let req: StaffingRequest = serde_json::from_slice(&body).map_err(|e| {
+        Problem::bad_request(format!(
+            "body must be {{\"roster\": \"<TOML>\", \"horizon_days\": 14}}: {e}"
+        ))
+    })?;
+    let (days, options) = options(&req)?;
+    let file = RosterFile::parse(&req.roster, "roster").map_err(|e| invalid(e.to_string()))?;
+    let snapshot = census_snapshot(&state.store, req.tenant.as_deref());
+    let plan = file
+        .plan(days, &snapshot, &ForecastOptions::default())
+        .map_err(|e| invalid(e.to_string()))?;
+    let Ok(permit) = state.solves.clone().try_acquire_owned() else {
+        return Ok(([(header::RETRY_AFTER, "10")], busy()).into_response());
+    };
+    let published = req.published;
+    let census_at =
+        (snapshot.at > 0).then(|| wardstream_schemas::time::format_rfc3339(snapshot.at));
+    let response = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        recommend(&plan, published.as_ref(), &options).map(|report| StaffingResponse {
+            census_at,
+            forecasts: plan.forecasts,
+            demand: plan.demand,
+            report,
+        })
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "staffing solve task failed");
+        Problem::internal()
+    })?
+    .map_err(|e| {
+        tracing::error!(error = %e, "staffing solve failed");
+        Problem::internal()
+    })?;
+    Ok(Json(response).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROSTER: &str = r#"
+name = "t"
+start = "2026-11-23"
+[[shifts]]
+id = "D"
+start = "07:00"
+hours = 12
+[[units]]
+name = "ICU"
+kind = "icu"
+census = 1
+[contracts.ft]
+hours_per_week = [0, 48]
+[[staff]]
+prefix = "RN"
+count = 3
+skills = ["RN", "ICU", "charge"]
+units = ["ICU"]
+contract = "ft"
+hourly = 7000
+"#;
+
+    #[tokio::test]
+    async fn a_busy_solver_answers_503_with_retry_after_and_frees_on_completion() {
+        let state = StaffingState::new(Arc::new(ViewStore::new()));
+        let body = serde_json::json!({ "roster": ROSTER, "horizon_days": 1 }).to_string();
+        let held = state.solves.clone().try_acquire_owned();
+        assert!(held.is_ok());
+        let busy = recommendations(State(state.clone()), body.clone().into())
+            .await
+            .map(IntoResponse::into_response)
+            .unwrap_or_else(IntoResponse::into_response);
+        assert_eq!(busy.status(), 503);
+        assert_eq!(
+            busy.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"10"[..])
+        );
+        drop(held);
+        let ok = recommendations(State(state.clone()), body.into())
+            .await
+            .map(IntoResponse::into_response)
+            .unwrap_or_else(IntoResponse::into_response);
+        assert_eq!(ok.status(), 200);
+        assert_eq!(state.solves.available_permits(), MAX_CONCURRENT_SOLVES);
+    }
+}
