@@ -25,6 +25,7 @@ pub mod forecast;
 pub mod mip;
 pub mod problem;
 pub mod report;
+mod runs;
 pub mod staffing;
 
 pub use check::{Evaluation, Violation, evaluate};

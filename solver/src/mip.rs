@@ -1,12 +1,17 @@
 //! The rostering MIP, built with good_lp and solved by HiGHS.
 //!
 //! Variables: `x[e,d,s,u] ∈ {0,1}` (nurse `e` works shift `s` on day `d` on unit `u`), created
-//! only where the nurse is eligible; weekend indicators; cover slacks; integer agency bookings;
-//! weekly overtime minutes; fairness maxima. Constraints follow the Curtois & Qu integer
-//! programme (one shift a day, rotation, maximum shifts per type, total minutes, maximum and
-//! minimum consecutive shifts, minimum consecutive days off, maximum weekends), plus hard ratio
-//! covers that only agency staff may top up. The rotation rule is aggregated per successor,
-//! `Σ_{s: t ∉ next(s)} x[d,s] + x[d+1,t] ≤ 1`, which is tighter than one row per pair.
+//! only where the nurse is eligible; one unit of flow per nurse through the time-expanded run
+//! automaton of [`crate::runs`] (continuous arcs); weekend indicators; cover slacks; integer
+//! agency bookings; weekly overtime minutes; fairness maxima. Constraints follow the Curtois &
+//! Qu integer programme (one shift a day, rotation, maximum shifts per type, total minutes,
+//! maximum weekends), plus hard ratio covers that only agency staff may top up. Maximum and
+//! minimum consecutive shifts and minimum consecutive days off are the flow's paths: the flow
+//! into working states on day `d` equals the shifts worked on `d`. Its relaxation only mixes
+//! legal work/off sequences, which is much tighter than window inequalities (Instance3 2.3 s
+//! instead of 8.7 s, Instance4 26 s instead of 76 s). The rotation rule is aggregated per
+//! successor, `Σ_{s: t ∉ next(s)} x[d,s] + x[d+1,t] ≤ 1`, which is tighter than one row per
+//! pair.
 //!
 //! Every solve reports HiGHS's incumbent, dual bound and gap, also when the time limit hits.
 
@@ -19,6 +24,7 @@ use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, v
 use serde::Serialize;
 
 use crate::problem::{AgencyBooking, Assignment, Problem, Roster};
+use crate::runs::RunAutomaton;
 use crate::{Error, Result};
 
 /// Solver settings.
@@ -34,6 +40,10 @@ pub struct SolveOptions {
     pub log_file: Option<PathBuf>,
     /// Start from this roster (warm start); assignments the model cannot hold are dropped.
     pub warm_start: Option<Roster>,
+    /// Further HiGHS options as `(name, value)` text, set after the ones above, e.g.
+    /// `("mip_heuristic_effort", "0.3")`; see HiGHS's option list. A bool, integer, double
+    /// or string value is tried in that order.
+    pub highs_options: Vec<(String, String)>,
 }
 
 impl Default for SolveOptions {
@@ -44,6 +54,7 @@ impl Default for SolveOptions {
             threads: 1,
             log_file: None,
             warm_start: None,
+            highs_options: Vec::new(),
         }
     }
 }
@@ -92,6 +103,10 @@ pub struct Solution {
 enum Role {
     Work(Assignment),
     Agency(usize, usize, usize),
+    /// Employee `e` starts day 0 in run state `s`.
+    RunStart(usize, usize),
+    /// Employee `e` goes from run state `s` on day `d` to `t` on day `d + 1`.
+    Run(usize, usize, usize, usize),
     /// Weekend `k` worked by employee `e`.
     Weekend(usize, usize),
     /// Nurses short on cover `c`.
@@ -252,38 +267,46 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         if c.min_minutes > 0 {
             rows.push(constraint!(minutes >= f64::from(c.min_minutes)));
         }
-        // Maximum consecutive working days: every window of max + 1 days.
-        let k = c.max_consecutive as usize;
-        if k < days {
-            for start in 0..days - k {
-                let mut ex = Expression::with_capacity((k + 1) * n_shifts);
-                for wd in &w[start..=start + k] {
-                    ex += wd.clone();
-                }
-                rows.push(constraint!(ex <= k as f64));
+        // Consecutive-days rules as one unit of flow through the run automaton (see
+        // [`crate::runs`]): the flow into working states on day d is the shifts worked on d.
+        let automaton = RunAutomaton::new(c, days);
+        let can_work: Vec<bool> = (0..days).map(|d| !x[ei][d].is_empty()).collect();
+        let reachable = automaton.reachable(&can_work);
+        let n_states = automaton.states.len();
+        // occupancy[d][s]: flow through state s on day d.
+        let mut occupancy: Vec<Vec<Expression>> = (0..days)
+            .map(|_| {
+                (0..n_states)
+                    .map(|_| Expression::with_capacity(2))
+                    .collect()
+            })
+            .collect();
+        let mut starts = Expression::with_capacity(2);
+        for &s in &automaton.initial {
+            if days > 0 && reachable[0][s] {
+                let v = cols.add(variable().min(0.0).max(1.0), Role::RunStart(ei, s));
+                occupancy[0][s].add_mul(1.0, v);
+                starts.add_mul(1.0, v);
             }
         }
-        // Minimum consecutive working days: forbid off, work×l, off (l < min), inside.
-        for l in 1..c.min_consecutive as usize {
-            for d in 0..days.saturating_sub(l + 1) {
-                let mut ex = Expression::with_capacity((l + 2) * n_shifts);
-                for wd in &w[d + 1..=d + l] {
-                    ex += wd.clone();
+        rows.push(constraint!(starts == 1));
+        for d in 0..days {
+            let mut working = Expression::with_capacity(n_states);
+            for s in (0..n_states).filter(|&s| reachable[d][s]) {
+                if automaton.states[s].working() {
+                    working += occupancy[d][s].clone();
                 }
-                ex -= w[d].clone();
-                ex -= w[d + l + 1].clone();
-                rows.push(constraint!(ex <= (l - 1) as f64));
-            }
-        }
-        // Minimum consecutive days off: forbid work, off×l, work (l < min), inside.
-        for l in 1..c.min_consecutive_off as usize {
-            for d in 0..days.saturating_sub(l + 1) {
-                let mut ex = w[d].clone() + w[d + l + 1].clone();
-                for wd in &w[d + 1..=d + l] {
-                    ex -= wd.clone();
+                if d + 1 < days {
+                    let mut out = Expression::with_capacity(2);
+                    for &t in automaton.next[s].iter().filter(|&&t| reachable[d + 1][t]) {
+                        let v = cols.add(variable().min(0.0).max(1.0), Role::Run(ei, d, s, t));
+                        out.add_mul(1.0, v);
+                        occupancy[d + 1][t].add_mul(1.0, v);
+                    }
+                    rows.push(constraint!(occupancy[d][s].clone() == out));
                 }
-                rows.push(constraint!(ex <= 1));
             }
+            rows.push(constraint!(working == w[d].clone()));
         }
         // Weekends.
         let limit_weekends = (c.max_weekends as usize) < weekend_count;
@@ -472,6 +495,9 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         set_option(&mut inner, "output_flag", true)?;
         set_option(&mut inner, "log_to_console", false)?;
     }
+    for (key, value) in &options.highs_options {
+        set_text_option(&mut inner, key, value)?;
+    }
     if let Some(start) = &options.warm_start {
         let values = warm_start_columns(problem, &roles, start);
         inner
@@ -561,6 +587,30 @@ fn set_option<V: highs::HighsOptionValue>(
         .map_err(|e| Error::Solver(format!("option {key}: {e:?}")))
 }
 
+/// Sets a HiGHS option from text: as a bool, an integer, a double, then a string, keeping
+/// the first type HiGHS accepts for `key`.
+fn set_text_option(model: &mut highs::Model, key: &str, value: &str) -> Result<()> {
+    let ok = match value {
+        "true" | "false" => model.try_set_option(key, value == "true").is_ok(),
+        _ => {
+            value
+                .parse::<i32>()
+                .is_ok_and(|v| model.try_set_option(key, v).is_ok())
+                || value
+                    .parse::<f64>()
+                    .is_ok_and(|v| model.try_set_option(key, v).is_ok())
+                || model.try_set_option(key, value).is_ok()
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "HiGHS option {key} = {value}: unknown option or a value of the wrong type"
+        )))
+    }
+}
+
 /// Column values for a warm start: the roster's assignments and agency bookings, and every
 /// auxiliary column (weekends, slacks, overtime, fairness maxima) at the value the roster
 /// implies, so HiGHS receives a complete point.
@@ -573,6 +623,17 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
             worked[a.employee][a.day] = Some(a.shift);
         }
     }
+    // Each nurse's path through the run automaton (`None` when the start breaks a rule:
+    // HiGHS then finds the start infeasible and ignores it).
+    let paths: Vec<Option<Vec<usize>>> = problem
+        .employees
+        .iter()
+        .enumerate()
+        .map(|(e, emp)| {
+            let on: Vec<bool> = worked[e].iter().map(Option::is_some).collect();
+            RunAutomaton::new(&emp.contract, days).path(&on)
+        })
+        .collect();
     let weekends = |e: usize| -> HashSet<usize> {
         (0..days)
             .filter(|&d| worked[e][d].is_some())
@@ -588,6 +649,14 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
                 .iter()
                 .find(|b| (b.day, b.shift, b.unit) == (d, s, u))
                 .map_or(0.0, |b| f64::from(b.nurses)),
+            Role::RunStart(e, s) => f64::from(u8::from(
+                paths[e].as_ref().and_then(|p| p.first()) == Some(&s),
+            )),
+            Role::Run(e, d, s, t) => {
+                f64::from(u8::from(paths[e].as_ref().is_some_and(|p| {
+                    p.get(d) == Some(&s) && p.get(d + 1) == Some(&t)
+                })))
+            }
             Role::Weekend(e, k) => f64::from(u8::from(weekends(e).contains(&k))),
             Role::Under(c) => f64::from(
                 problem.covers[c]

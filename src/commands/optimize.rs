@@ -63,6 +63,9 @@ pub struct OptimizeArgs {
     /// Write the roster (assignments and agency bookings, JSON) here.
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// A further HiGHS option, `NAME=VALUE` (repeatable), e.g. `mip_heuristic_effort=0.3`.
+    #[arg(long = "highs-option", value_name = "NAME=VALUE", value_parser = parse_highs_option)]
+    highs_options: Vec<(String, String)>,
     /// Keep HiGHS's log in this file.
     #[arg(long)]
     solver_log: Option<PathBuf>,
@@ -86,6 +89,7 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
         threads: args.threads,
         log_file: log.clone(),
         warm_start: None,
+        highs_options: args.highs_options.clone(),
     };
     let result = match &args.benchmark {
         Some(path) => run_benchmark(path, &options, &args),
@@ -274,6 +278,14 @@ fn print_report(r: &StaffingReport, p: &wardstream_solver::Problem) {
 fn write_json(path: &Path, roster: &Roster) -> anyhow::Result<()> {
     std::fs::write(path, serde_json::to_string_pretty(roster)?)
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `NAME=VALUE`.
+fn parse_highs_option(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?}: expected NAME=VALUE, e.g. mip_heuristic_effort=0.3"))
 }
 
 /// `14d`, `2w` or a bare number of days.
