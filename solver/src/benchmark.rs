@@ -62,8 +62,10 @@ pub fn parse(name: &str, text: &str, origin: &str) -> Result<Problem> {
     }
     let section = |s: &str| rows.get(s).map(Vec::as_slice).unwrap_or(&[]);
     let err = |line: usize, m: String| Error::parse(origin, format!("line {line}: {m}"));
+    // Instance15 writes two requirements as "-0": a signed zero is still zero.
     let num = |line: usize, v: &str, what: &str| -> Result<u32> {
-        v.parse::<u32>()
+        (if v == "-0" { "0" } else { v })
+            .parse::<u32>()
             .map_err(|_| err(line, format!("{what}: expected a whole number, got {v:?}")))
     };
     let weight = |line: usize, v: &str| -> Result<f64> {

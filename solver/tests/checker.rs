@@ -183,4 +183,21 @@ fn malformed_instances_name_the_line() {
     let bad = SMALL.replace("B,E=14|N=14,6000,0,5,1,1,2", "B,E=14,6000,0,5");
     let err = benchmark::parse("bad", &bad, "<test>").expect_err("short staff row");
     assert!(err.to_string().contains("expected 8 fields"), "{err}");
+    let bad = SMALL.replace("1,N,1,50,1", "1,N,-1,50,1");
+    let err = benchmark::parse("bad", &bad, "<test>").expect_err("negative requirement");
+    assert!(err.to_string().contains("line 19: requirement"), "{err}");
+}
+
+#[test]
+fn a_signed_zero_requirement_is_zero() {
+    // Instance15 writes "-0" for two requirements.
+    let p = benchmark::parse("z", &SMALL.replace("1,N,1,50,1", "1,N,-0,50,1"), "<test>")
+        .expect("parses");
+    let n = p.shifts.iter().position(|s| s.id == "N").expect("N");
+    let cover = p
+        .covers
+        .iter()
+        .find(|c| c.slots == [(1, n)])
+        .expect("the day-1 N cover");
+    assert_eq!(cover.min, 0);
 }
