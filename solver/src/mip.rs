@@ -15,7 +15,7 @@
 //!
 //! Every solve reports HiGHS's incumbent, dual bound and gap, also when the time limit hits.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,6 +26,10 @@ use serde::Serialize;
 use crate::problem::{AgencyBooking, Assignment, Problem, Roster};
 use crate::runs::RunAutomaton;
 use crate::{Error, Result};
+
+/// Contracts allowing at most this many weekends count them in the run automaton's flow
+/// (the graph grows by a factor of `max + 1`); larger limits keep only the weekend rows.
+const MAX_WEEKENDS_IN_FLOW: u32 = 3;
 
 /// Solver settings.
 #[derive(Clone, Debug)]
@@ -103,10 +107,11 @@ pub struct Solution {
 enum Role {
     Work(Assignment),
     Agency(usize, usize, usize),
-    /// Employee `e` starts day 0 in run state `s`.
-    RunStart(usize, usize),
-    /// Employee `e` goes from run state `s` on day `d` to `t` on day `d + 1`.
-    Run(usize, usize, usize, usize),
+    /// Employee `e` starts day 0 in run state `s` with `u` weekends worked.
+    RunStart(usize, usize, u32),
+    /// Employee `e` goes from run state and weekends worked `(s, u)` on day `d` to `(t, u2)`
+    /// on day `d + 1`.
+    Run(usize, usize, (usize, u32), (usize, u32)),
     /// Weekend `k` worked by employee `e`.
     Weekend(usize, usize),
     /// Nurses short on cover `c`.
@@ -269,44 +274,63 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         }
         // Consecutive-days rules as one unit of flow through the run automaton (see
         // [`crate::runs`]): the flow into working states on day d is the shifts worked on d.
+        // When the contract limits weekends to a few, the graph's nodes also count the
+        // weekends worked so far, so paths that work too many weekends do not exist.
         let automaton = RunAutomaton::new(c, days);
-        let can_work: Vec<bool> = (0..days).map(|d| !x[ei][d].is_empty()).collect();
-        let reachable = automaton.reachable(&can_work);
-        let n_states = automaton.states.len();
-        // occupancy[d][s]: flow through state s on day d.
-        let mut occupancy: Vec<Vec<Expression>> = (0..days)
-            .map(|_| {
-                (0..n_states)
-                    .map(|_| Expression::with_capacity(2))
-                    .collect()
-            })
-            .collect();
+        let weekend_cap = ((c.max_weekends as usize) < weekend_count
+            && c.max_weekends <= MAX_WEEKENDS_IN_FLOW)
+            .then_some(c.max_weekends);
+        let counts = |d: usize, prev_working: bool, working: bool| -> u32 {
+            let Some(k) = problem.weekend_of(d) else {
+                return 0;
+            };
+            let same = d > 0 && prev_working && problem.weekend_of(d - 1) == Some(k);
+            u32::from(weekend_cap.is_some() && working && !same)
+        };
+        // Nodes of day d: (state, weekends worked) → flow through it.
+        let mut layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
         let mut starts = Expression::with_capacity(2);
         for &s in &automaton.initial {
-            if days > 0 && reachable[0][s] {
-                let v = cols.add(variable().min(0.0).max(1.0), Role::RunStart(ei, s));
-                occupancy[0][s].add_mul(1.0, v);
-                starts.add_mul(1.0, v);
+            let on = automaton.states[s].working();
+            let u = counts(0, false, on);
+            if (on && x[ei][0].is_empty()) || weekend_cap.is_some_and(|cap| u > cap) {
+                continue;
             }
+            let v = cols.add(variable().min(0.0).max(1.0), Role::RunStart(ei, s, u));
+            layer.entry((s, u)).or_default().add_mul(1.0, v);
+            starts.add_mul(1.0, v);
         }
         rows.push(constraint!(starts == 1));
         for d in 0..days {
-            let mut working = Expression::with_capacity(n_states);
-            for s in (0..n_states).filter(|&s| reachable[d][s]) {
-                if automaton.states[s].working() {
-                    working += occupancy[d][s].clone();
+            let mut working = Expression::with_capacity(layer.len());
+            let mut next_layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
+            for (&(s, u), occupancy) in &layer {
+                let on = automaton.states[s].working();
+                if on {
+                    working += occupancy.clone();
                 }
-                if d + 1 < days {
-                    let mut out = Expression::with_capacity(2);
-                    for &t in automaton.next[s].iter().filter(|&&t| reachable[d + 1][t]) {
-                        let v = cols.add(variable().min(0.0).max(1.0), Role::Run(ei, d, s, t));
-                        out.add_mul(1.0, v);
-                        occupancy[d + 1][t].add_mul(1.0, v);
+                if d + 1 == days {
+                    continue;
+                }
+                let mut out = Expression::with_capacity(2);
+                for &t in &automaton.next[s] {
+                    let t_on = automaton.states[t].working();
+                    let u2 = u + counts(d + 1, on, t_on);
+                    if (t_on && x[ei][d + 1].is_empty()) || weekend_cap.is_some_and(|cap| u2 > cap)
+                    {
+                        continue;
                     }
-                    rows.push(constraint!(occupancy[d][s].clone() == out));
+                    let v = cols.add(
+                        variable().min(0.0).max(1.0),
+                        Role::Run(ei, d, (s, u), (t, u2)),
+                    );
+                    out.add_mul(1.0, v);
+                    next_layer.entry((t, u2)).or_default().add_mul(1.0, v);
                 }
+                rows.push(constraint!(occupancy.clone() == out));
             }
             rows.push(constraint!(working == w[d].clone()));
+            layer = next_layer;
         }
         // Weekends.
         let limit_weekends = (c.max_weekends as usize) < weekend_count;
@@ -623,15 +647,39 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
             worked[a.employee][a.day] = Some(a.shift);
         }
     }
-    // Each nurse's path through the run automaton (`None` when the start breaks a rule:
-    // HiGHS then finds the start infeasible and ignores it).
-    let paths: Vec<Option<Vec<usize>>> = problem
+    // Each nurse's path through the run automaton, with the weekends worked so far (`None`
+    // when the start breaks a rule: HiGHS then finds it infeasible and ignores it). Columns
+    // of nodes that do not count weekends match only a count of 0.
+    let counted = |e: usize| {
+        let c = &problem.employees[e].contract;
+        (c.max_weekends as usize) < problem.weekend_count()
+            && c.max_weekends <= MAX_WEEKENDS_IN_FLOW
+    };
+    let paths: Vec<Option<Vec<(usize, u32)>>> = problem
         .employees
         .iter()
         .enumerate()
         .map(|(e, emp)| {
             let on: Vec<bool> = worked[e].iter().map(Option::is_some).collect();
-            RunAutomaton::new(&emp.contract, days).path(&on)
+            let states = RunAutomaton::new(&emp.contract, days).path(&on)?;
+            let mut u = 0;
+            Some(
+                states
+                    .into_iter()
+                    .enumerate()
+                    .map(|(d, s)| {
+                        if counted(e) && on[d] {
+                            let k = problem.weekend_of(d);
+                            let same =
+                                d > 0 && on[d - 1] && k.is_some() && problem.weekend_of(d - 1) == k;
+                            if k.is_some() && !same {
+                                u += 1;
+                            }
+                        }
+                        (s, u)
+                    })
+                    .collect(),
+            )
         })
         .collect();
     let weekends = |e: usize| -> HashSet<usize> {
@@ -649,12 +697,12 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
                 .iter()
                 .find(|b| (b.day, b.shift, b.unit) == (d, s, u))
                 .map_or(0.0, |b| f64::from(b.nurses)),
-            Role::RunStart(e, s) => f64::from(u8::from(
-                paths[e].as_ref().and_then(|p| p.first()) == Some(&s),
+            Role::RunStart(e, s, u) => f64::from(u8::from(
+                paths[e].as_ref().and_then(|p| p.first()) == Some(&(s, u)),
             )),
-            Role::Run(e, d, s, t) => {
+            Role::Run(e, d, from, to) => {
                 f64::from(u8::from(paths[e].as_ref().is_some_and(|p| {
-                    p.get(d) == Some(&s) && p.get(d + 1) == Some(&t)
+                    p.get(d) == Some(&from) && p.get(d + 1) == Some(&to)
                 })))
             }
             Role::Weekend(e, k) => f64::from(u8::from(weekends(e).contains(&k))),

@@ -104,32 +104,6 @@ impl RunAutomaton {
         }
     }
 
-    /// The states each day can be in, given the days the nurse can work (`can_work[d]`):
-    /// forward reachability from the initial states.
-    pub(crate) fn reachable(&self, can_work: &[bool]) -> Vec<Vec<bool>> {
-        let n = self.states.len();
-        let allowed = |d: usize, s: usize| can_work[d] || !self.states[s].working();
-        let mut out: Vec<Vec<bool>> = Vec::with_capacity(can_work.len());
-        for d in 0..can_work.len() {
-            let mut here = vec![false; n];
-            if d == 0 {
-                for &s in &self.initial {
-                    here[s] = allowed(0, s);
-                }
-            } else {
-                for (s, from) in out[d - 1].iter().enumerate() {
-                    if *from {
-                        for &t in &self.next[s] {
-                            here[t] |= allowed(d, t);
-                        }
-                    }
-                }
-            }
-            out.push(here);
-        }
-        out
-    }
-
     /// The states of a work/off sequence, or `None` when it breaks a rule.
     pub(crate) fn path(&self, working: &[bool]) -> Option<Vec<usize>> {
         let mut path: Vec<usize> = Vec::with_capacity(working.len());
@@ -190,18 +164,6 @@ mod tests {
         assert!(!legal(&a, &format!("xx.x.{}", "x".repeat(23))));
     }
 
-    #[test]
-    fn reachability_respects_days_that_cannot_be_worked() {
-        let a = RunAutomaton::new(&contract(2, 1, 1), 4);
-        let r = a.reachable(&[true, false, true, true]);
-        for (s, state) in a.states.iter().enumerate() {
-            if state.working() {
-                assert!(!r[1][s], "day 1 cannot be worked");
-            }
-        }
-        assert!(r[3].iter().zip(&a.states).any(|(&on, s)| on && s.working()));
-    }
-
     proptest::proptest! {
         /// The automaton accepts exactly the sequences the independent checker passes on
         /// run lengths (maximum and minimum consecutive shifts, minimum days off).
@@ -231,11 +193,6 @@ mod tests {
                 ));
             let automaton = RunAutomaton::new(&problem.employees[0].contract, days);
             proptest::prop_assert_eq!(automaton.path(on).is_some(), checker_ok, "{:?}", on);
-            // And every legal sequence is a path the MIP's reachability allows.
-            if let Some(path) = automaton.path(on) {
-                let reach = automaton.reachable(&vec![true; days]);
-                proptest::prop_assert!(path.iter().enumerate().all(|(d, &s)| reach[d][s]));
-            }
         }
     }
 }

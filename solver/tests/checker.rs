@@ -201,3 +201,40 @@ fn a_signed_zero_requirement_is_zero() {
         .expect("the day-1 N cover");
     assert_eq!(cover.min, 0);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// The MIP can staff exactly a given work pattern (one nurse, every other day a day off,
+    /// a cover of 1 on each worked day) iff the checker passes the pattern: the model's run,
+    /// rest and weekend rules say what the checker's say, for random contracts.
+    #[test]
+    fn the_mip_staffs_exactly_the_patterns_the_checker_passes(
+        days in 3usize..15,
+        max in 1u32..6,
+        min in 1u32..4,
+        min_off in 1u32..4,
+        weekends in 0u32..3,
+        bits in proptest::collection::vec(proptest::bool::ANY, 15),
+    ) {
+        let on = &bits[..days];
+        let off: Vec<String> = (0..days).filter(|&d| !on[d]).map(|d| d.to_string()).collect();
+        let cover: String = (0..days)
+            .filter(|&d| on[d])
+            .map(|d| format!("{d},D,1,1000,0\n"))
+            .collect();
+        let days_off = if off.is_empty() { String::new() } else { format!("A,{}\n", off.join(",")) };
+        let text = format!(
+            "SECTION_HORIZON\n{days}\nSECTION_SHIFTS\nD,480,\nSECTION_STAFF\n\
+             A,D={days},100000,0,{max},{min},{min_off},{weekends}\n\
+             SECTION_DAYS_OFF\n{days_off}SECTION_COVER\n{cover}"
+        );
+        let problem = benchmark::parse("pattern", &text, "<proptest>").expect("parses");
+        let work: Vec<Option<usize>> = on.iter().map(|&b| b.then_some(0)).collect();
+        let legal = wardstream_solver::check::contract_violations(&problem, 0, &work).is_empty();
+        let solution = solve(&problem, &SolveOptions::default()).expect("solves");
+        proptest::prop_assert_eq!(solution.status, Status::Optimal);
+        let objective = solution.objective.unwrap_or(f64::NAN);
+        proptest::prop_assert_eq!(objective.abs() < 0.5, legal, "objective {} for {:?}", objective, on);
+    }
+}
