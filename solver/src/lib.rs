@@ -10,6 +10,7 @@
 //! - [`staffing`]: hospital roster files; demand per unit and hour from a ratio table held as
 //!   data (default California Title 22 §70217) applied to a census [`forecast`].
 //! - [`mip`]: the integer programme and its solve, reporting incumbent, bound and gap.
+//! - [`lns`]: neighbourhood search around the MIP for large instances (`--search lns`).
 //! - [`check`]: an independent checker that re-scores any roster and lists every hard
 //!   violation.
 //! - [`report`]: ratio compliance per unit-hour, costs, agency gaps, recommendations in words.
@@ -22,6 +23,7 @@ pub mod check;
 mod error;
 pub mod explain;
 pub mod forecast;
+pub mod lns;
 pub mod mip;
 pub mod problem;
 pub mod report;
@@ -30,7 +32,7 @@ pub mod staffing;
 
 pub use check::{Evaluation, Violation, evaluate};
 pub use error::{Error, Result};
-pub use mip::{Solution, SolveOptions, Status, solve};
+pub use mip::{Search, Solution, SolveOptions, Status, solve};
 pub use problem::{
     Agency, AgencyBooking, Assignment, Contract, Cover, Employee, Pay, Problem, Request, Roster,
     ShiftType, Skills, Unit, Weights,
@@ -57,13 +59,25 @@ pub fn recommend(
         plan.problem.published = Some(published.clone());
         options.warm_start = Some(kept);
     }
-    let solution = solve(&plan.problem, &options)?;
+    let solution = optimise(&plan.problem, &options)?;
     let explanation = if solution.status == Status::Infeasible {
         explain::explain(&plan.problem, &options)?
     } else {
         Vec::new()
     };
     Ok(report::report(&plan, &solution, explanation))
+}
+
+/// Solves `problem` as `options.search` says: one MIP solve, or MIP → neighbourhood search →
+/// MIP ([`lns::solve_with_search`], seeded by the HiGHS seed 0 so runs repeat).
+///
+/// # Errors
+/// [`Error::Solver`] when HiGHS fails.
+pub fn optimise(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
+    match options.search {
+        Search::Mip => solve(problem, options),
+        Search::Lns => lns::solve_with_search(problem, options, 0).map(|(s, _)| s),
+    }
 }
 
 /// Re-planning helpers.

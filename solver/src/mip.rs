@@ -48,6 +48,21 @@ pub struct SolveOptions {
     /// `("mip_heuristic_effort", "0.3")`; see HiGHS's option list. A bool, integer, double
     /// or string value is tried in that order.
     pub highs_options: Vec<(String, String)>,
+    /// How to use the time: one MIP solve, or MIP → neighbourhood search → MIP
+    /// ([`crate::lns::solve_with_search`]).
+    pub search: Search,
+}
+
+/// How [`crate::optimise`] spends the time limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Search {
+    /// One MIP solve: proves optimality when there is time.
+    #[default]
+    Mip,
+    /// MIP, then large-neighbourhood search from its roster, then MIP from the search's best:
+    /// better rosters on large instances, at the cost of some proof time.
+    Lns,
 }
 
 impl Default for SolveOptions {
@@ -59,6 +74,7 @@ impl Default for SolveOptions {
             log_file: None,
             warm_start: None,
             highs_options: Vec::new(),
+            search: Search::Mip,
         }
     }
 }

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions};
 use wardstream_solver::report::{StaffingReport, money};
-use wardstream_solver::{Roster, RosterFile, SolveOptions, benchmark, evaluate, recommend, solve};
+use wardstream_solver::{
+    Roster, RosterFile, Search, SolveOptions, benchmark, evaluate, optimise, recommend,
+};
 
 /// Arguments of `optimize`.
 #[derive(Args, Debug)]
@@ -54,6 +56,11 @@ pub struct OptimizeArgs {
     /// Stop at this relative gap (0 = prove optimality).
     #[arg(long, default_value_t = 0.0)]
     gap: f64,
+    /// How to spend the time limit: `mip` (one solve; proves optimality when there is time)
+    /// or `lns` (MIP, then neighbourhood search from its roster, then MIP again: better
+    /// rosters on large instances).
+    #[arg(long, value_enum, default_value_t = SearchArg::Mip)]
+    search: SearchArg,
     /// HiGHS threads.
     #[arg(long, default_value_t = 1)]
     threads: u32,
@@ -75,6 +82,12 @@ pub struct OptimizeArgs {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum SearchArg {
+    Mip,
+    Lns,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     Table,
     Json,
@@ -90,6 +103,10 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
         log_file: log.clone(),
         warm_start: None,
         highs_options: args.highs_options.clone(),
+        search: match args.search {
+            SearchArg::Mip => Search::Mip,
+            SearchArg::Lns => Search::Lns,
+        },
     };
     let result = match &args.benchmark {
         Some(path) => run_benchmark(path, &options, &args),
@@ -107,7 +124,7 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
 fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> anyhow::Result<()> {
     let problem = benchmark::load(path)?;
     let best = benchmark::best_known(path)?;
-    let solution = solve(&problem, options)?;
+    let solution = optimise(&problem, options)?;
     let eval = solution.roster.as_ref().map(|r| evaluate(&problem, r));
     if let (Some(out), Some(roster)) = (&args.out, &solution.roster) {
         write_json(out, roster)?;

@@ -3,7 +3,7 @@
 //! re-scores the roster to the solver's objective.
 
 use std::path::PathBuf;
-use wardstream_solver::{SolveOptions, Status, benchmark, evaluate, solve};
+use wardstream_solver::{Roster, SolveOptions, Status, benchmark, evaluate, lns, solve};
 
 fn instance(name: &str) -> PathBuf {
     wardstream_tests::data_dir()
@@ -109,4 +109,80 @@ fn a_time_limit_keeps_the_incumbent_and_reports_the_bound() {
         Status::NoSolution => assert!(s.roster.is_none() && s.objective.is_none()),
         Status::Infeasible => panic!("Instance7 is feasible"),
     }
+}
+
+#[test]
+fn a_sub_problem_scores_the_free_nurses_up_to_a_constant() {
+    // Instance2's optimum R and the same roster with the free nurses' shifts taken away agree
+    // on the kept nurses, so full score − sub-problem score must be the same for both.
+    let problem = benchmark::load(&instance("Instance2")).expect("parses");
+    let optimum = solve(&problem, &SolveOptions::default())
+        .expect("solves")
+        .roster
+        .expect("roster");
+    let free = [1, 4, 5, 11];
+    let sub = lns::sub_problem(&problem, &optimum, &free);
+    assert_eq!(sub.employees.len(), free.len());
+    let emptied = Roster {
+        assignments: optimum
+            .assignments
+            .iter()
+            .filter(|a| !free.contains(&a.employee))
+            .copied()
+            .collect(),
+        agency: Vec::new(),
+    };
+    let constant =
+        |r: &Roster| evaluate(&problem, r).total - evaluate(&sub, &lns::restrict(r, &free)).total;
+    assert!(
+        (constant(&optimum) - constant(&emptied)).abs() < 1e-6,
+        "{} vs {}",
+        constant(&optimum),
+        constant(&emptied)
+    );
+    // The sub-problem's optimum puts the free nurses back at no worse a score.
+    let again = solve(&sub, &SolveOptions::default()).expect("solves");
+    let r = again.roster.expect("roster");
+    assert!(
+        evaluate(&sub, &r).total <= evaluate(&sub, &lns::restrict(&optimum, &free)).total + 1e-6
+    );
+}
+
+#[test]
+fn neighbourhood_search_builds_and_improves_a_feasible_roster() {
+    let path = instance("Instance3");
+    let problem = benchmark::load(&path).expect("parses");
+    let best = benchmark::best_known(&path).expect("csv").expect("listed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let (roster, report) =
+        lns::improve(&problem, None, deadline, &SolveOptions::default(), 7).expect("searches");
+    let roster = roster.expect("a roster is built from nothing");
+    let eval = evaluate(&problem, &roster);
+    assert!(eval.feasible(), "{:?}", eval.violations);
+    assert_eq!(report.end_score, Some(eval.total));
+    let start = report.start_score.expect("start score");
+    assert!(eval.total <= start, "{} > {start}", eval.total);
+    assert!(
+        eval.total >= best.lower,
+        "below the proven optimum: {}",
+        eval.total
+    );
+    assert!(report.moves > 0);
+
+    // MIP → search → MIP within a limit returns the best roster with a valid bound.
+    let (s, _) = lns::solve_with_search(
+        &problem,
+        &SolveOptions {
+            time_limit: 6.0,
+            ..SolveOptions::default()
+        },
+        1,
+    )
+    .expect("solves");
+    let r = s.roster.as_ref().expect("roster");
+    let eval = evaluate(&problem, r);
+    assert!(eval.feasible());
+    assert!((s.objective.expect("objective") - eval.total).abs() < 1e-6);
+    assert!(s.bound.expect("bound") <= eval.total + 1e-6);
+    assert!(s.bound.expect("bound") <= best.upper + 1e-6);
 }
