@@ -32,6 +32,8 @@ pub struct LnsReport {
     pub moves: usize,
     /// Moves that lowered the checker's score.
     pub improvements: usize,
+    /// Most nurses freed in one move (the neighbourhood grows when moves stop improving).
+    pub largest_move: usize,
     /// Checker score of the starting roster (after construction, if one was built).
     pub start_score: Option<f64>,
     /// Checker score at the end.
@@ -125,7 +127,10 @@ fn re_solve(
     Ok(solution.roster.map(|r| merge(roster, free, &r)))
 }
 
-/// Nurses per move: a tenth of the staff, 3 to 8.
+/// Most nurses freed in one move.
+const MAX_MOVE: usize = 24;
+
+/// Nurses per move at first: a tenth of the staff, 3 to 8.
 fn move_size(n: usize) -> usize {
     (n / 10).clamp(3, 8).min(n)
 }
@@ -146,7 +151,7 @@ pub fn improve(
     let n = problem.employees.len();
     let mut report = LnsReport::default();
     let left = || deadline.saturating_duration_since(Instant::now());
-    let k = move_size(n);
+    let mut k = move_size(n);
     // Construction: groups of k nurses in order, each solved against the groups before.
     let mut current = match start {
         Some(r) => r,
@@ -175,6 +180,8 @@ pub fn improve(
     report.start_score = Some(score);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..n).collect();
+    // Moves without improvement since the neighbourhood last grew.
+    let mut stale = 0;
     while left() > Duration::from_millis(100) && n > 0 {
         // Random nurses, or a block of nurses next to each other in the file (teams).
         let mut free: Vec<usize> = if rng.random_range(0..2) == 0 {
@@ -195,7 +202,17 @@ pub fn improve(
             score = eval.total;
             current = candidate;
             report.improvements += 1;
+            stale = 0;
+        } else {
+            // A local optimum for this size: after about two passes over the staff without
+            // improvement, free one nurse more per move.
+            stale += 1;
+            if stale >= 2 * n.div_ceil(k) && k < n.min(MAX_MOVE) {
+                k += 1;
+                stale = 0;
+            }
         }
+        report.largest_move = report.largest_move.max(k);
     }
     report.end_score = Some(score);
     report.seconds = started.elapsed().as_secs_f64();

@@ -124,7 +124,13 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
 fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> anyhow::Result<()> {
     let problem = benchmark::load(path)?;
     let best = benchmark::best_known(path)?;
-    let solution = optimise(&problem, options)?;
+    let (solution, search) = match options.search {
+        Search::Mip => (optimise(&problem, options)?, None),
+        Search::Lns => {
+            let (s, report) = wardstream_solver::lns::solve_with_search(&problem, options, 0)?;
+            (s, Some(report))
+        }
+    };
     let eval = solution.roster.as_ref().map(|r| evaluate(&problem, r));
     if let (Some(out), Some(roster)) = (&args.out, &solution.roster) {
         write_json(out, roster)?;
@@ -143,6 +149,7 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
                 "variables": solution.variables,
                 "constraints": solution.constraints,
                 "checker": eval,
+                "search": search,
                 "best_known": best,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -171,6 +178,16 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
                 "time         {:.2} s ({:.2} s building the model)",
                 solution.seconds, solution.build_seconds
             );
+            if let Some(r) = &search {
+                println!(
+                    "search       {} moves, {} improvements, up to {} nurses a move, {} → {}",
+                    r.moves,
+                    r.improvements,
+                    r.largest_move,
+                    f(r.start_score),
+                    f(r.end_score)
+                );
+            }
             if let Some(e) = &eval {
                 println!(
                     "checker      {} ({} hard violations)",
