@@ -20,7 +20,7 @@ use wardstream_solver::forecast::{
     CensusSnapshot, ForecastOptions, Movement, UnitCensus, UnitForecast,
 };
 use wardstream_solver::staffing::UnitDemand;
-use wardstream_solver::{Roster, RosterFile, SolveOptions, StaffingReport, recommend};
+use wardstream_solver::{Roster, RosterFile, Search, SolveOptions, StaffingReport, recommend};
 
 /// Solves running at once; further requests answer 503.
 pub const MAX_CONCURRENT_SOLVES: usize = 1;
@@ -54,6 +54,10 @@ pub struct StaffingRequest {
     /// Relative gap at which to stop, `0..1` (default 0: prove optimality).
     #[serde(default)]
     pub gap: Option<f64>,
+    /// `"mip"` (default: one solve) or `"lns"` (MIP, neighbourhood search, MIP: better rosters
+    /// for large staffs within the time limit).
+    #[serde(default)]
+    pub search: Search,
 }
 
 /// `200 OK` body of `POST /v1/staffing/recommendations`.
@@ -163,6 +167,7 @@ fn options(req: &StaffingRequest) -> Result<(usize, SolveOptions), Problem> {
         SolveOptions {
             time_limit,
             relative_gap: gap,
+            search: req.search,
             ..SolveOptions::default()
         },
     ))

@@ -354,6 +354,20 @@ async fn staffing_recommendations_plan_on_the_live_census() {
     let replan: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(replan["report"]["changes"], 0, "{replan}");
 
+    // The neighbourhood search reaches the same optimum on this small staff.
+    let (status, _, body) = post(
+        url.clone(),
+        request(
+            icu_roster(16, ""),
+            serde_json::json!({ "search": "lns", "time_limit_seconds": 20 }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let lns: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(lns["report"]["status"], "optimal", "{lns}");
+    assert_eq!(lns["report"]["cost"]["total"].as_f64(), Some(cost));
+
     // Two nurses cannot staff an ICU around the clock and there is no agency: explained.
     let (status, _, body) = post(
         url.clone(),
@@ -392,6 +406,12 @@ async fn staffing_recommendations_plan_on_the_live_census() {
     // Bad input: problem+json with a stable code.
     for (body, want_status, want_code, needle) in [
         ("not json".to_owned(), 400, "bad_request", "body must be"),
+        (
+            request(icu_roster(16, ""), serde_json::json!({ "search": "magic" })),
+            400,
+            "bad_request",
+            "unknown variant",
+        ),
         (
             request("name = ".into(), serde_json::json!({})),
             422,

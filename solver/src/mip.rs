@@ -54,7 +54,7 @@ pub struct SolveOptions {
 }
 
 /// How [`crate::optimise`] spends the time limit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Search {
     /// One MIP solve: proves optimality when there is time.
