@@ -297,13 +297,7 @@ pub fn solve_with_search(
     } else {
         Status::NoSolution
     };
-    let gap = objective.zip(bound).map(|(o, b)| {
-        if (o - b).abs() < 1e-6 {
-            0.0
-        } else {
-            (o - b).abs() / o.abs().max(1e-9)
-        }
-    });
+    let gap = crate::mip::relative_gap(objective, bound);
     Ok((
         crate::Solution {
             status,

@@ -578,14 +578,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         .ok()
         .filter(|b| b.is_finite())
         .map(|b| b + constant);
-    let gap = match (objective, bound) {
-        (Some(o), Some(b)) => Some(if (o - b).abs() < 1e-6 {
-            0.0
-        } else {
-            (o - b).abs() / o.abs().max(1e-9)
-        }),
-        _ => None,
-    };
+    let gap = relative_gap(objective, bound);
     Ok(Solution {
         status,
         roster,
@@ -596,6 +589,16 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         build_seconds,
         variables: n_cols,
         constraints: n_rows,
+    })
+}
+
+/// `|objective − bound| / |objective|` (0 when they agree to 1e-6), as HiGHS reports it.
+pub(crate) fn relative_gap(objective: Option<f64>, bound: Option<f64>) -> Option<f64> {
+    let (o, b) = (objective?, bound?);
+    Some(if (o - b).abs() < 1e-6 {
+        0.0
+    } else {
+        (o - b).abs() / o.abs().max(1e-9)
     })
 }
 
