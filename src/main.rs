@@ -24,8 +24,9 @@ struct Cli {
     /// Folder holding the real public data sets (default ../shared/data).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// Log filter, e.g. `info` or `wardstream=debug` (RUST_LOG works too).
-    #[arg(long, global = true, default_value = "info")]
+    /// Log filter, e.g. `info` or `wardstream=debug` (RUST_LOG works too). The highs crate's
+    /// warning on every time-limited solve is off by default: the solve's status reports it.
+    #[arg(long, global = true, default_value = "info,highs=error")]
     log: String,
     #[command(subcommand)]
     command: Command,
