@@ -59,7 +59,7 @@ pub fn recommend(
         plan.problem.published = Some(published.clone());
         options.warm_start = Some(kept);
     }
-    let solution = optimise(&plan.problem, &options)?;
+    let (solution, _) = optimise(&plan.problem, &options)?;
     let explanation = if solution.status == Status::Infeasible {
         explain::explain(&plan.problem, &options)?
     } else {
@@ -69,14 +69,18 @@ pub fn recommend(
 }
 
 /// Solves `problem` as `options.search` says: one MIP solve, or MIP → neighbourhood search →
-/// MIP ([`lns::solve_with_search`], seeded by the HiGHS seed 0 so runs repeat).
+/// MIP ([`lns::solve_with_search`], seeded by the HiGHS seed 0 so runs repeat), with the
+/// search's report when there was one.
 ///
 /// # Errors
 /// [`Error::Solver`] when HiGHS fails.
-pub fn optimise(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
+pub fn optimise(
+    problem: &Problem,
+    options: &SolveOptions,
+) -> Result<(Solution, Option<lns::LnsReport>)> {
     match options.search {
-        Search::Mip => solve(problem, options),
-        Search::Lns => lns::solve_with_search(problem, options, 0).map(|(s, _)| s),
+        Search::Mip => Ok((solve(problem, options)?, None)),
+        Search::Lns => lns::solve_with_search(problem, options, 0).map(|(s, r)| (s, Some(r))),
     }
 }
 

@@ -130,9 +130,9 @@ fn re_solve(
 /// Most nurses freed in one move.
 const MAX_MOVE: usize = 24;
 
-/// Nurses per move at first: a tenth of the staff, 3 to 8.
+/// Nurses per move at first: a tenth of the staff, 3 to 8 (at least 1).
 fn move_size(n: usize) -> usize {
-    (n / 10).clamp(3, 8).min(n)
+    (n / 10).clamp(3, 8).min(n).max(1)
 }
 
 /// Improves `start` (or, when `None`, a roster built group by group) until `deadline`.

@@ -7,11 +7,11 @@
 //! Qu integer programme (one shift a day, rotation, maximum shifts per type, total minutes,
 //! maximum weekends), plus hard ratio covers that only agency staff may top up. Maximum and
 //! minimum consecutive shifts and minimum consecutive days off are the flow's paths: the flow
-//! into working states on day `d` equals the shifts worked on `d`. Its relaxation only mixes
-//! legal work/off sequences, which is much tighter than window inequalities (Instance3 2.3 s
-//! instead of 8.7 s, Instance4 26 s instead of 76 s). The rotation rule is aggregated per
-//! successor, `Σ_{s: t ∉ next(s)} x[d,s] + x[d+1,t] ≤ 1`, which is tighter than one row per
-//! pair.
+//! into working states on day `d` equals the shifts worked on `d` (small weekend limits are
+//! counted in the flow too). Its relaxation only mixes legal work/off sequences, which is much
+//! tighter than window inequalities (docs/staffing.md has the measured effect). The rotation
+//! rule is aggregated per successor, `Σ_{s: t ∉ next(s)} x[d,s] + x[d+1,t] ≤ 1`, which is
+//! tighter than one row per pair.
 //!
 //! Every solve reports HiGHS's incumbent, dual bound and gap, also when the time limit hits.
 
@@ -24,12 +24,8 @@ use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, v
 use serde::Serialize;
 
 use crate::problem::{AgencyBooking, Assignment, Problem, Roster};
-use crate::runs::RunAutomaton;
+use crate::runs::{RunAutomaton, starts_weekend, weekend_cap};
 use crate::{Error, Result};
-
-/// Contracts allowing at most this many weekends count them in the run automaton's flow
-/// (the graph grows by a factor of `max + 1`); larger limits keep only the weekend rows.
-const MAX_WEEKENDS_IN_FLOW: u32 = 3;
 
 /// Solver settings.
 #[derive(Clone, Debug)]
@@ -293,15 +289,9 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         // When the contract limits weekends to a few, the graph's nodes also count the
         // weekends worked so far, so paths that work too many weekends do not exist.
         let automaton = RunAutomaton::new(c, days);
-        let weekend_cap = ((c.max_weekends as usize) < weekend_count
-            && c.max_weekends <= MAX_WEEKENDS_IN_FLOW)
-            .then_some(c.max_weekends);
+        let cap = weekend_cap(c, weekend_count);
         let counts = |d: usize, prev_working: bool, working: bool| -> u32 {
-            let Some(k) = problem.weekend_of(d) else {
-                return 0;
-            };
-            let same = d > 0 && prev_working && problem.weekend_of(d - 1) == Some(k);
-            u32::from(weekend_cap.is_some() && working && !same)
+            u32::from(cap.is_some() && working && starts_weekend(problem, d, prev_working))
         };
         // Nodes of day d: (state, weekends worked) → flow through it.
         let mut layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
@@ -309,7 +299,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         for &s in &automaton.initial {
             let on = automaton.states[s].working();
             let u = counts(0, false, on);
-            if (on && x[ei][0].is_empty()) || weekend_cap.is_some_and(|cap| u > cap) {
+            if (on && x[ei][0].is_empty()) || cap.is_some_and(|cap| u > cap) {
                 continue;
             }
             let v = cols.add(variable().min(0.0).max(1.0), Role::RunStart(ei, s, u));
@@ -332,8 +322,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
                 for &t in &automaton.next[s] {
                     let t_on = automaton.states[t].working();
                     let u2 = u + counts(d + 1, on, t_on);
-                    if (t_on && x[ei][d + 1].is_empty()) || weekend_cap.is_some_and(|cap| u2 > cap)
-                    {
+                    if (t_on && x[ei][d + 1].is_empty()) || cap.is_some_and(|cap| u2 > cap) {
                         continue;
                     }
                     let v = cols.add(
@@ -667,19 +656,16 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
         }
     }
     // Each nurse's path through the run automaton, with the weekends worked so far (`None`
-    // when the start breaks a rule: HiGHS then finds it infeasible and ignores it). Columns
-    // of nodes that do not count weekends match only a count of 0.
-    let counted = |e: usize| {
-        let c = &problem.employees[e].contract;
-        (c.max_weekends as usize) < problem.weekend_count()
-            && c.max_weekends <= MAX_WEEKENDS_IN_FLOW
-    };
+    // when the start breaks a rule: HiGHS then finds it infeasible and ignores it). Nodes
+    // that do not count weekends carry a count of 0.
+    let weekend_count = problem.weekend_count();
     let paths: Vec<Option<Vec<(usize, u32)>>> = problem
         .employees
         .iter()
         .enumerate()
         .map(|(e, emp)| {
             let on: Vec<bool> = worked[e].iter().map(Option::is_some).collect();
+            let counted = weekend_cap(&emp.contract, weekend_count).is_some();
             let states = RunAutomaton::new(&emp.contract, days).path(&on)?;
             let mut u = 0;
             Some(
@@ -687,13 +673,8 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
                     .into_iter()
                     .enumerate()
                     .map(|(d, s)| {
-                        if counted(e) && on[d] {
-                            let k = problem.weekend_of(d);
-                            let same =
-                                d > 0 && on[d - 1] && k.is_some() && problem.weekend_of(d - 1) == k;
-                            if k.is_some() && !same {
-                                u += 1;
-                            }
+                        if counted && on[d] && starts_weekend(problem, d, d > 0 && on[d - 1]) {
+                            u += 1;
                         }
                         (s, u)
                     })

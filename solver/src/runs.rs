@@ -16,7 +16,27 @@
 //! the horizon are off (maximum consecutive counts from day 0), and a run touching either
 //! end of the horizon is exempt from the minimum-length rules.
 
-use crate::problem::Contract;
+use crate::problem::{Contract, Problem};
+
+/// Contracts allowing at most this many weekends count them in the flow (the graph grows by
+/// a factor of `max + 1`); larger limits keep only the MIP's weekend rows.
+pub(crate) const MAX_WEEKENDS_IN_FLOW: u32 = 3;
+
+/// The weekend limit the flow's nodes count up to, if the contract's limit binds over the
+/// horizon's `weekend_count` weekends and is small enough.
+pub(crate) fn weekend_cap(contract: &Contract, weekend_count: usize) -> Option<u32> {
+    ((contract.max_weekends as usize) < weekend_count
+        && contract.max_weekends <= MAX_WEEKENDS_IN_FLOW)
+        .then_some(contract.max_weekends)
+}
+
+/// Whether working on day `d` starts a new worked weekend: `d` is a weekend day and the day
+/// before was not worked in the same weekend.
+pub(crate) fn starts_weekend(problem: &Problem, d: usize, worked_day_before: bool) -> bool {
+    problem
+        .weekend_of(d)
+        .is_some_and(|k| !(d > 0 && worked_day_before && problem.weekend_of(d - 1) == Some(k)))
+}
 
 /// One state of the automaton.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

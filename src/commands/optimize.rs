@@ -124,13 +124,7 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
 fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> anyhow::Result<()> {
     let problem = benchmark::load(path)?;
     let best = benchmark::best_known(path)?;
-    let (solution, search) = match options.search {
-        Search::Mip => (optimise(&problem, options)?, None),
-        Search::Lns => {
-            let (s, report) = wardstream_solver::lns::solve_with_search(&problem, options, 0)?;
-            (s, Some(report))
-        }
-    };
+    let (solution, search) = optimise(&problem, options)?;
     let eval = solution.roster.as_ref().map(|r| evaluate(&problem, r));
     if let (Some(out), Some(roster)) = (&args.out, &solution.roster) {
         write_json(out, roster)?;
