@@ -152,6 +152,7 @@ pub fn improve(
     let mut report = LnsReport::default();
     let left = || deadline.saturating_duration_since(Instant::now());
     let mut k = move_size(n);
+    report.largest_move = k;
     // Construction: groups of k nurses in order, each solved against the groups before.
     let mut current = match start {
         Some(r) => r,
