@@ -29,6 +29,7 @@ pub fn engine_config(
         pace_origin: source.pace_origin,
         max_lag_epochs: config.engine.max_lag_epochs,
         epoch_records: None,
+        archive: None,
     }
 }
 

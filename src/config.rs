@@ -23,6 +23,50 @@ pub struct Config {
     pub replay: ReplaySection,
     /// The built-in generator (the default source of `wardstream run`).
     pub generator: GeneratorConfig,
+    /// The ClickHouse mirror (off unless `url` is set or `run --clickhouse` is given).
+    pub clickhouse: ClickHouseSection,
+}
+
+/// `[clickhouse]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseSection {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`; absent = no mirror.
+    pub url: Option<String>,
+    /// Database the tables go in (created if missing).
+    pub database: String,
+    /// User, if not `default`.
+    pub user: Option<String>,
+    /// Password (masked when the configuration is printed).
+    #[serde(serialize_with = "mask")]
+    pub password: Option<String>,
+    /// Flush when this many view rows or archive records wait.
+    pub min_rows: usize,
+    /// Flush at least this often, ms.
+    pub max_interval_ms: u64,
+    /// Archive records queued before the engine stops feeding (backpressure).
+    pub archive_capacity: usize,
+}
+
+fn mask<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("***"),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for ClickHouseSection {
+    fn default() -> Self {
+        ClickHouseSection {
+            url: None,
+            database: "wardstream".into(),
+            user: None,
+            password: None,
+            min_rows: 1_000,
+            max_interval_ms: 1_000,
+            archive_capacity: 200_000,
+        }
+    }
 }
 
 /// `[engine]`.
@@ -71,6 +115,7 @@ impl Default for Config {
             serve: ServeSection::default(),
             replay: ReplaySection::default(),
             generator: GeneratorConfig::default(),
+            clickhouse: ClickHouseSection::default(),
         }
     }
 }

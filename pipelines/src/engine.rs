@@ -8,6 +8,7 @@
 //! do, and stop feeding when the frontier falls more than [`EngineConfig::max_lag_epochs`]
 //! behind (backpressure). Worker 0 advances the store whenever the probe's frontier moves.
 
+use crate::clickhouse_sink::{ArchiveQueue, Archived};
 use crate::source::SourceRecord;
 use crate::store::{DeadLetter, Stored, ViewStore};
 use crate::view_arrow::AlertRow;
@@ -46,6 +47,9 @@ pub struct EngineConfig {
     /// Deterministic batching: start a new epoch after every this many records a worker
     /// feeds, instead of wall-clock ticks (tests and benchmarks).
     pub epoch_records: Option<u64>,
+    /// Where every record fed also goes, numbered by worker share, for the raw archive
+    /// (the ClickHouse mirror's queue). When it is full the workers stop feeding.
+    pub archive: Option<Arc<ArchiveQueue>>,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +62,7 @@ impl Default for EngineConfig {
             pace_origin: 0,
             max_lag_epochs: 20,
             epoch_records: None,
+            archive: None,
         }
     }
 }
@@ -163,7 +168,7 @@ pub fn run(
                                 reason,
                                 "event time behind the watermark by more than the allowed lateness",
                             ),
-                            origin: "ingest".into(),
+                            origin: crate::clickhouse_sink::INGEST_ORIGIN.into(),
                             raw: e.to_json().into_bytes(),
                             order_time: t,
                         }),
@@ -192,7 +197,12 @@ pub fn run(
             capacity_in.flush();
             drop(capacity_in);
 
+            if let Some(archive) = &config.archive {
+                archive.set_shares(peers);
+            }
             let mut records = source(index, peers).peekable();
+            let mut seq = 0u64;
+            let mut archived: Vec<Archived> = Vec::new();
             let mut received: BTreeMap<Stream, u64> = BTreeMap::new();
             let mut fed_total = 0u64;
             let mut completed = false;
@@ -212,7 +222,8 @@ pub fn run(
                     epoch = tick;
                     input.advance_to(epoch);
                 }
-                let lagging = probe.less_than(&epoch.saturating_sub(config.max_lag_epochs));
+                let lagging = probe.less_than(&epoch.saturating_sub(config.max_lag_epochs))
+                    || config.archive.as_ref().is_some_and(|a| a.is_full());
                 let mut fed = 0u64;
                 let mut wait = None;
                 let chunk = match config.epoch_records {
@@ -235,6 +246,14 @@ pub fn run(
                     }
                     let Some(record) = records.next() else { break };
                     *received.entry(record.stream()).or_insert(0) += 1;
+                    seq += 1;
+                    if config.archive.is_some() {
+                        archived.push(Archived {
+                            share: index as u16,
+                            seq,
+                            record: record.clone(),
+                        });
+                    }
                     match record {
                         SourceRecord::Event(e) => input.send(e),
                         SourceRecord::Rejected(r) => store.dead_letter(DeadLetter {
@@ -246,6 +265,11 @@ pub fn run(
                         }),
                     }
                     fed += 1;
+                }
+                if let Some(archive) = &config.archive
+                    && !archived.is_empty()
+                {
+                    archive.push(archived.drain(..));
                 }
                 let exhausted = records.peek().is_none();
                 if fed > 0 {

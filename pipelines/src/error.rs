@@ -25,6 +25,17 @@ pub enum Error {
     /// A SQL query failed to plan or run (the user's query, or ours if it is a view's SQL).
     #[error("query failed: {0}")]
     Query(String),
+    /// ClickHouse could not be reached or refused a statement. `transient` errors (connection
+    /// refused or reset, timeouts, a server restarting) are the outside system's and a retry
+    /// can help; the others (a rejected statement, a table in an incompatible shape) are the
+    /// user's or ours, and retrying will not help.
+    #[error("ClickHouse: {detail}")]
+    ClickHouse {
+        /// What failed.
+        detail: String,
+        /// Whether a retry can help.
+        transient: bool,
+    },
     /// The dataflow failed (ours).
     #[error("dataflow failed: {0}")]
     Dataflow(String),

@@ -9,11 +9,14 @@
 //! - [`store`]: [`ViewStore`], the views at one frontier plus ingest counters and dead letters.
 //! - [`view_arrow`]: the Arrow form of each view.
 //! - [`sql`]: DataFusion SQL over a [`Snapshot`](store::Snapshot).
+//! - [`clickhouse_sink`]: the ClickHouse mirror of every view, the raw-event archive and the
+//!   dead letters, exactly once.
 //! - [`error`]: the crate's [`Error`] type.
 //!
 //! Invariants: no record is lost (every record received is applied, a duplicate, or a dead
 //! letter with its raw bytes); a snapshot holds every view at one frontier.
 
+pub mod clickhouse_sink;
 pub mod engine;
 pub mod error;
 pub mod generator;
@@ -26,4 +29,4 @@ pub mod view_arrow;
 pub use engine::{EngineConfig, RunSummary, SourceFactory, records_source, run};
 pub use error::{Error, Result};
 pub use source::{Rejected, SourceRecord};
-pub use store::{DeadLetter, IngestStats, Snapshot, ViewStore};
+pub use store::{ChangeSet, DeadLetter, IngestStats, Snapshot, ViewDelta, ViewStore};

@@ -41,6 +41,8 @@ pub struct DeadLetter {
 pub struct Table<R> {
     pending: Vec<(R, u64, isize)>,
     current: HashMap<R, isize>,
+    /// Net changes folded in since the last [`ViewStore::take_changes`], when tracked.
+    changes: Option<HashMap<R, isize>>,
 }
 
 impl<R: ViewRow> Table<R> {
@@ -48,6 +50,7 @@ impl<R: ViewRow> Table<R> {
         Table {
             pending: Vec::new(),
             current: HashMap::new(),
+            changes: None,
         }
     }
 
@@ -55,6 +58,9 @@ impl<R: ViewRow> Table<R> {
         let mut keep = Vec::new();
         for (row, time, diff) in self.pending.drain(..) {
             if time < frontier {
+                if let Some(changes) = &mut self.changes {
+                    *changes.entry(row.clone()).or_insert(0) += diff;
+                }
                 let entry = self.current.entry(row).or_insert(0);
                 *entry += diff;
             } else {
@@ -63,6 +69,24 @@ impl<R: ViewRow> Table<R> {
         }
         self.pending = keep;
         self.current.retain(|_, d| *d != 0);
+        if let Some(changes) = &mut self.changes {
+            changes.retain(|_, d| *d != 0);
+        }
+    }
+
+    /// The net changes since the last call (or, with `full`, every current row with its
+    /// multiplicity), as a batch and a diff per row; resets the change log.
+    fn delta(&mut self, full: bool) -> Result<ViewDelta, ArrowError> {
+        let taken = self.changes.replace(HashMap::new()).unwrap_or_default();
+        let source = if full { &self.current } else { &taken };
+        let mut rows: Vec<(&R, isize)> = source.iter().map(|(r, d)| (r, *d)).collect();
+        rows.sort();
+        let refs: Vec<&R> = rows.iter().map(|(r, _)| *r).collect();
+        Ok(ViewDelta {
+            name: R::NAME,
+            rows: R::to_batch(&refs)?,
+            diffs: rows.iter().map(|(_, d)| *d as i64).collect(),
+        })
     }
 
     /// The rows, each repeated by its multiplicity, sorted.
@@ -156,6 +180,9 @@ pub struct State {
     max_event_time: Option<Millis>,
     epochs: BTreeMap<u64, (Instant, u64)>,
     latencies: Vec<(Duration, u64)>,
+    /// Epochs folded in since the last [`ViewStore::take_changes`]: when their first event
+    /// was fed, and how many events (for event-to-sink freshness), when tracked.
+    folded: Option<Vec<(Instant, u64)>>,
 }
 
 /// A view row type the store holds.
@@ -201,6 +228,31 @@ impl Snapshot {
     }
 }
 
+/// One view's net changes (or whole contents): rows and their multiplicity changes.
+#[derive(Clone, Debug)]
+pub struct ViewDelta {
+    /// The view's table name.
+    pub name: &'static str,
+    /// The changed rows in the view's Arrow schema, sorted, each once.
+    pub rows: RecordBatch,
+    /// Per row, the change in its multiplicity (never 0): +1 inserted, -1 retracted.
+    pub diffs: Vec<i64>,
+}
+
+/// What [`ViewStore::take_changes`] returns: every view's changes up to one frontier.
+#[derive(Clone, Debug)]
+pub struct ChangeSet {
+    /// The changes include every update at epochs before this.
+    pub frontier: u64,
+    /// Whether `views` hold whole contents rather than changes.
+    pub full: bool,
+    /// One entry per view, in [`TABLES`] order.
+    pub views: Vec<ViewDelta>,
+    /// Epochs whose updates these changes complete: when their first event was fed and how
+    /// many events they held (the sink measures freshness from these).
+    pub folded: Vec<(Instant, u64)>,
+}
+
 /// Event-to-view latency, from the moment an epoch's first event was fed until the
 /// frontier passed that epoch, weighted by events.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -242,6 +294,7 @@ impl ViewStore {
                 max_event_time: None,
                 epochs: BTreeMap::new(),
                 latencies: Vec::new(),
+                folded: None,
             }),
         }
     }
@@ -316,8 +369,79 @@ impl ViewStore {
                 && n > 0
             {
                 state.latencies.push((now - at, n));
+                if let Some(folded) = &mut state.folded {
+                    folded.push((at, n));
+                }
             }
         }
+    }
+
+    /// Starts keeping a log of net view changes for [`take_changes`](Self::take_changes)
+    /// (a sink such as the ClickHouse mirror calls this once, before it reads changes).
+    /// Without it the store keeps no change log.
+    pub fn track_changes(&self) {
+        let mut state = self.lock();
+        state.census.changes.get_or_insert_default();
+        state.adt_hourly.changes.get_or_insert_default();
+        state.news2.changes.get_or_insert_default();
+        state.alerts.changes.get_or_insert_default();
+        state.no_show.changes.get_or_insert_default();
+        state.revenue.changes.get_or_insert_default();
+        state.length_of_stay.changes.get_or_insert_default();
+        state.folded.get_or_insert_default();
+    }
+
+    /// Every view's net changes since the last call, at the current frontier, under one lock;
+    /// with `full`, every view's whole contents instead (to reconcile a sink whose state is
+    /// unknown). Either way the change log restarts empty, so successive calls partition the
+    /// history: applying each result in order to a sink (full ones replacing what it held)
+    /// leaves it equal to the views. Rows with a net change of 0 are left out.
+    ///
+    /// Errors: an Arrow error building a batch (a bug, not input).
+    pub fn take_changes(&self, full: bool) -> Result<ChangeSet, ArrowError> {
+        let mut state = self.lock();
+        let views = vec![
+            state.census.delta(full)?,
+            state.adt_hourly.delta(full)?,
+            state.news2.delta(full)?,
+            state.alerts.delta(full)?,
+            state.no_show.delta(full)?,
+            state.revenue.delta(full)?,
+            state.length_of_stay.delta(full)?,
+        ];
+        let folded = state
+            .folded
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        Ok(ChangeSet {
+            frontier: state.frontier,
+            full,
+            views,
+            folded,
+        })
+    }
+
+    /// View rows waiting in the change log (0 when changes are not tracked).
+    pub fn pending_changes(&self) -> usize {
+        let state = self.lock();
+        fn n<R>(t: &Table<R>) -> usize {
+            t.changes.as_ref().map_or(0, HashMap::len)
+        }
+        n(&state.census)
+            + n(&state.adt_hourly)
+            + n(&state.news2)
+            + n(&state.alerts)
+            + n(&state.no_show)
+            + n(&state.revenue)
+            + n(&state.length_of_stay)
+    }
+
+    /// The dead letters from index `from` on (in arrival order), and the total count.
+    pub fn dead_letters_from(&self, from: usize) -> (Vec<DeadLetter>, usize) {
+        let state = self.lock();
+        let n = state.dead_letters.len();
+        (state.dead_letters[from.min(n)..].to_vec(), n)
     }
 
     /// The frontier the views are at.

@@ -10,7 +10,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use wardstream_pipelines::ViewStore;
+use wardstream_pipelines::clickhouse_sink::{self, ArchiveQueue, ClickHouseConfig, MirrorHandle};
 
 /// Arguments of `run`.
 #[derive(Args, Debug)]
@@ -46,9 +48,27 @@ pub struct RunArgs {
     /// Write dead letters (reason, origin, raw bytes) to this NDJSON file when the run ends.
     #[arg(long)]
     dead_letters: Option<PathBuf>,
+    /// Mirror every view, the raw events and the dead letters into ClickHouse at this HTTP URL
+    /// (e.g. http://127.0.0.1:8123; default: clickhouse.url). See docs/clickhouse.md.
+    #[arg(long, value_name = "URL")]
+    clickhouse: Option<String>,
     /// No spinner.
     #[arg(long, short = 'q')]
     quiet: bool,
+}
+
+/// The mirror's settings, if one is asked for.
+fn mirror_config(config: &Config, args: &RunArgs, source_id: &str) -> Option<ClickHouseConfig> {
+    let section = &config.clickhouse;
+    let url = args.clickhouse.clone().or_else(|| section.url.clone())?;
+    let mut c = ClickHouseConfig::new(url, source_id);
+    c.database = section.database.clone();
+    c.user = section.user.clone();
+    c.password = section.password.clone();
+    c.min_rows = section.min_rows;
+    c.max_interval = Duration::from_millis(section.max_interval_ms);
+    c.archive_capacity = section.archive_capacity;
+    Some(c)
 }
 
 /// Runs the command.
@@ -87,7 +107,8 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         source = sources::recorded(source, path)?;
     }
     let finite = source.finite;
-    let engine = engine_config(&config, &source, speed, args.workers);
+    let mut engine = engine_config(&config, &source, speed, args.workers);
+    let mirror_cfg = mirror_config(&config, &args, &source.label);
     tracing::info!(source = %source.label, workers = engine.workers, speed = ?speed, "starting");
 
     let store = Arc::new(ViewStore::new());
@@ -104,6 +125,17 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     let server = runtime.spawn(wardstream_api::serve(listener, store.clone(), async move {
         let _ = shutdown_rx.await;
     }));
+    let mut mirror: Option<MirrorHandle> = None;
+    if let Some(cfg) = mirror_cfg {
+        let queue = Arc::new(ArchiveQueue::new(cfg.archive_capacity));
+        engine.archive = Some(queue.clone());
+        eprintln!(
+            "wardstream: mirroring views, raw events and dead letters into ClickHouse at {} (database {})",
+            cfg.url, cfg.database
+        );
+        let _guard = runtime.enter();
+        mirror = Some(clickhouse_sink::spawn(cfg, store.clone(), queue));
+    }
     {
         let stop = stop.clone();
         runtime.spawn(async move {
@@ -134,6 +166,9 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.dead_letters {
         write_dead_letters(&store, path)?;
     }
+    if let Some(handle) = mirror.take() {
+        finish_mirror(&runtime, handle, &stop)?;
+    }
     if finite && summary.completed && !args.exit_at_end {
         eprintln!(
             "wardstream: replay finished; serving its final views at http://{addr} until Ctrl-C"
@@ -144,6 +179,56 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     }
     let _ = shutdown_tx.send(());
     runtime.block_on(server)??;
+    Ok(())
+}
+
+/// Waits for the mirror to write everything (retrying through outages) unless Ctrl-C comes,
+/// then prints what it did. What is left unwritten at Ctrl-C is written by the next run.
+fn finish_mirror(
+    runtime: &tokio::runtime::Runtime,
+    handle: MirrorHandle,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let stats = handle.stats().clone();
+    let stop = stop.clone();
+    // After Ctrl-C the mirror gets a grace period; otherwise it takes as long as it needs
+    // until Ctrl-C.
+    let already_stopped = stop.load(Ordering::Relaxed);
+    let interrupted = async move {
+        if already_stopped {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    if !stats.connected.load(Ordering::Relaxed) || stats.last_error().is_some() {
+        eprintln!("wardstream: waiting for ClickHouse to take the rest (Ctrl-C to leave it for the next run)");
+    }
+    let finished = runtime.block_on(async move {
+        tokio::select! {
+            r = handle.finish() => Some(r),
+            _ = interrupted => None,
+        }
+    });
+    match finished {
+        Some(r) => {
+            r.context("ClickHouse mirror")?;
+        }
+        None => eprintln!("wardstream: ClickHouse mirror interrupted; the next run completes it"),
+    }
+    let (p50, p99, events) = stats.freshness();
+    eprintln!(
+        "wardstream: ClickHouse: {} view rows, {} archive rows in {} inserts ({} failed, {} reconciles); event-to-ClickHouse p50 {:?} p99 {:?} over {} events",
+        stats.view_rows.load(Ordering::Relaxed),
+        stats.archive_rows.load(Ordering::Relaxed),
+        stats.inserts.load(Ordering::Relaxed),
+        stats.failures.load(Ordering::Relaxed),
+        stats.reconciles.load(Ordering::Relaxed),
+        p50,
+        p99,
+        events
+    );
     Ok(())
 }
 

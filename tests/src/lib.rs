@@ -6,6 +6,8 @@
 //! rows in a canonical, integer-valued form; [`view_sql`] reads the same form out of the
 //! engine's snapshot, so the two can be compared row for row.
 
+pub mod clickhouse;
+
 use anyhow::Context;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};

@@ -1,0 +1,1150 @@
+//! The ClickHouse mirror: every view as a collapsing table, every valid event in a raw archive,
+//! every dead letter in its own table, exactly once.
+//!
+//! # Tables (in database [`ClickHouseConfig::database`], created on first connection)
+//!
+//! - **One per view** (`census`, `adt_hourly`, `news2`, `alerts`, `no_show`, `revenue`,
+//!   `length_of_stay`): the view's columns ([`row_binary`] maps the types), then `sign Int8`,
+//!   `frontier UInt64`, `run_id String` and `written_at DateTime`. Engine
+//!   `CollapsingMergeTree(sign)` ordered by every view column, so a row and its retraction
+//!   collapse. Each view change `(row, diff)` is written as `|diff|` rows with
+//!   `sign = signum(diff)`. A view's contents are
+//!   `SELECT cols FROM t GROUP BY cols HAVING sum(sign) > 0`, or `SELECT cols FROM t FINAL`
+//!   (every view row has multiplicity 1, which `FINAL` needs).
+//! - **`raw_events`**: every valid event the engine was fed, with its source position
+//!   (`source_id`, `shares`, `share`, `seq`), `stream`, `tenant_id`, `event_id`, `event_time`
+//!   (ms) and its JSON `payload`. `MergeTree` partitioned by day
+//!   (`toInt32(floor(event_time / 86400000))`, days since 1970-01-01 UTC).
+//! - **`dead_letters`**: records that were not applied, with `reason`, `detail`, `origin`,
+//!   `order_time` and the `raw` bytes; source rejections carry their position, late events
+//!   from ingest carry `seq = 0`. Partitioned by day of `order_time`.
+//! - **`archive_progress`**: after each archive flush, the highest `seq` per share written.
+//!
+//! # Exactly once
+//!
+//! - **Views**: after a write of unknown outcome (an error, a timeout, a restart of either
+//!   side) the mirror *reconciles*: it reads each table's collapsed contents back
+//!   (`GROUP BY` every column, `sum(sign)`) and writes the difference to the engine's current
+//!   view, taken under the same lock that restarts the store's change log. Whatever the failed
+//!   write did, the table then equals the view. A restarted engine (no checkpoints yet) starts
+//!   from empty views, so its first reconcile retracts the old rows and the replay writes
+//!   them back; at the end the tables equal the views again, with no duplicates.
+//! - **Archive**: positions are deterministic (see [`archive`]). On connection the writer
+//!   reads the committed prefix per share from `archive_progress` and the positions above it
+//!   already in `raw_events` and `dead_letters` (a flush interrupted before its progress row),
+//!   and skips those records. Late-event dead letters from ingest have no position and are
+//!   skipped when an identical letter (stream and raw bytes) is already there.
+//!
+//! # Batching, faults and backpressure
+//!
+//! The mirror takes the store's consolidated changes when ≥ [`ClickHouseConfig::min_rows`]
+//! rows are waiting or [`ClickHouseConfig::max_interval`] has passed, so each table gets at
+//! most one insert per interval unless a thousand rows are ready (ClickHouse's advice for
+//! `MergeTree` inserts). A failed statement is retried with exponential backoff (100 ms to
+//! [`ClickHouseConfig::max_backoff`]). Meanwhile the store keeps serving its in-memory views;
+//! the view change log stays bounded by the size of the views (it is consolidated), and the
+//! archive queue fills to [`ClickHouseConfig::archive_capacity`] records, at which point the
+//! engine stops feeding until ClickHouse is back.
+//!
+//! # ClickHouse versions
+//!
+//! Written against Debian's `clickhouse-server` 18.16 and kept to SQL that current releases
+//! also accept: no server-side query parameters (values are bound client-side by the
+//! `clickhouse` crate), no `DateTime64` (times are `Int64` ms), no `allow_nullable_key` (a
+//! nullable column enters the sorting key as `isNull(c), assumeNotNull(c)`), and at most 100
+//! day-partitions per insert (the default `max_partitions_per_insert_block` of current
+//! releases). The crate's schema validation is off: 18.16 lacks
+//! `RowBinaryWithNamesAndTypes`.
+
+pub mod archive;
+pub mod row_binary;
+
+use crate::store::{ChangeSet, DeadLetter, TABLES, ViewStore};
+use crate::view_arrow::{AlertRow, ViewRow};
+use crate::{Error, Result, SourceRecord};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+pub use archive::{ArchiveQueue, Archived};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wardstream_operators::{
+    AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
+};
+
+/// The origin ingest gives late events it dead-letters.
+pub const INGEST_ORIGIN: &str = "ingest";
+
+/// Most rows in one `INSERT` (ClickHouse splits larger ones into several parts, which would
+/// no longer land atomically).
+const MAX_INSERT_ROWS: usize = 500_000;
+/// Most day-partitions in one `INSERT` (`max_partitions_per_insert_block` in current releases).
+const MAX_INSERT_PARTITIONS: usize = 100;
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Where and how to mirror.
+#[derive(Clone, Debug)]
+pub struct ClickHouseConfig {
+    /// The HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// The database the tables go in (created if missing).
+    pub database: String,
+    /// User name, if not `default`.
+    pub user: Option<String>,
+    /// Password (never logged).
+    pub password: Option<String>,
+    /// Flush when at least this many view rows or archive records wait (default 1,000).
+    pub min_rows: usize,
+    /// Flush at least this often when anything waits (default 1 s).
+    pub max_interval: Duration,
+    /// Archive records queued before the engine stops feeding (default 200,000).
+    pub archive_capacity: usize,
+    /// Longest wait between retries (default 5 s).
+    pub max_backoff: Duration,
+    /// Longest one statement may take before it counts as failed (default 60 s).
+    pub statement_timeout: Duration,
+    /// Names the source in `raw_events.source_id`, so positions are compared only with the
+    /// same source's (e.g. `replay of ../shared/data`).
+    pub source_id: String,
+}
+
+impl ClickHouseConfig {
+    /// Defaults for `url`, the `wardstream` database and `source_id`.
+    pub fn new(url: impl Into<String>, source_id: impl Into<String>) -> Self {
+        ClickHouseConfig {
+            url: url.into(),
+            database: "wardstream".into(),
+            user: None,
+            password: None,
+            min_rows: 1_000,
+            max_interval: Duration::from_secs(1),
+            archive_capacity: 200_000,
+            max_backoff: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(60),
+            source_id: source_id.into(),
+        }
+    }
+
+    /// A client for this server and database's server (the database itself may not exist yet).
+    pub fn client(&self) -> clickhouse::Client {
+        let mut client = clickhouse::Client::default()
+            .with_url(&self.url)
+            .with_validation(false);
+        if let Some(user) = &self.user {
+            client = client.with_user(user);
+        }
+        if let Some(password) = &self.password {
+            client = client.with_password(password);
+        }
+        client
+    }
+}
+
+/// The view tables' names and Arrow schemas, in [`TABLES`] order.
+pub fn view_schemas() -> Vec<(&'static str, SchemaRef)> {
+    vec![
+        (CensusRow::NAME, CensusRow::schema()),
+        (AdtHourlyRow::NAME, AdtHourlyRow::schema()),
+        (News2Row::NAME, News2Row::schema()),
+        (AlertRow::NAME, AlertRow::schema()),
+        (NoShowRow::NAME, NoShowRow::schema()),
+        (RevenueRow::NAME, RevenueRow::schema()),
+        (LengthOfStayRow::NAME, LengthOfStayRow::schema()),
+    ]
+}
+
+fn ch_error(what: &str, e: clickhouse::error::Error) -> Error {
+    Error::ClickHouse {
+        detail: format!("{what}: {e}"),
+        transient: true,
+    }
+}
+
+fn arrow_error(e: arrow::error::ArrowError) -> Error {
+    Error::Dataflow(format!("building a batch for ClickHouse: {e}"))
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// Runs SQL that returns nothing.
+async fn execute(client: &clickhouse::Client, timeout: Duration, sql: &str) -> Result<()> {
+    tokio::time::timeout(timeout, client.query(sql).execute())
+        .await
+        .map_err(|_| Error::ClickHouse {
+            detail: format!("timed out after {timeout:?}"),
+            transient: true,
+        })?
+        .map_err(|e| ch_error("statement failed", e))
+}
+
+/// Runs a `SELECT` whose columns are exactly `schema`'s and returns its rows.
+///
+/// `binds` fill the query's `?` placeholders in order (escaped client-side by the
+/// `clickhouse` crate; 18.16 has no server-side parameters).
+///
+/// Errors: [`Error::ClickHouse`] if the server cannot be reached, rejects the query, or
+/// returns rows that do not match `schema`.
+pub async fn select(
+    client: &clickhouse::Client,
+    sql: &str,
+    binds: &[&str],
+    schema: SchemaRef,
+) -> Result<RecordBatch> {
+    let mut query = client.query(sql);
+    for b in binds {
+        query = query.bind(*b);
+    }
+    let mut cursor = query
+        .fetch_bytes("RowBinary")
+        .map_err(|e| ch_error("query failed", e))?;
+    let bytes = cursor
+        .collect()
+        .await
+        .map_err(|e| ch_error("query failed", e))?;
+    row_binary::decode(&bytes, schema)
+}
+
+async fn insert(
+    client: &clickhouse::Client,
+    timeout: Duration,
+    query_id: String,
+    table: &str,
+    columns: &[String],
+    rows: Vec<u8>,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {table} ({}) FORMAT RowBinary",
+        columns.join(", ")
+    );
+    let mut ins = client
+        .insert_formatted_with(sql)
+        .with_setting("query_id", query_id)
+        .with_timeouts(Some(timeout), Some(timeout));
+    ins.send(bytes::Bytes::from(rows))
+        .await
+        .map_err(|e| ch_error("insert failed", e))?;
+    ins.end().await.map_err(|e| ch_error("insert failed", e))
+}
+
+/// Counters of what the mirror did, shared with whoever watches it.
+#[derive(Debug, Default)]
+pub struct MirrorStats {
+    /// View rows written (each `sign` row counts).
+    pub view_rows: AtomicU64,
+    /// Archive rows written (`raw_events` and `dead_letters`).
+    pub archive_rows: AtomicU64,
+    /// `INSERT` statements that succeeded.
+    pub inserts: AtomicU64,
+    /// Statements that failed (each retry counts).
+    pub failures: AtomicU64,
+    /// Reconciles run (the first connection counts).
+    pub reconciles: AtomicU64,
+    /// The store frontier the view tables are known to equal (0 before the first write).
+    pub frontier: AtomicU64,
+    /// Set once every table exists and the first reconcile is done.
+    pub connected: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    latencies: Mutex<Vec<(Duration, u64)>>,
+}
+
+impl MirrorStats {
+    /// The last error, if the last statement failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Event-to-ClickHouse latency so far: from the moment an epoch's first event was fed to
+    /// the engine until the view changes it caused were committed in ClickHouse, weighted by
+    /// events. `(p50, p99, events)`.
+    pub fn freshness(&self) -> (Duration, Duration, u64) {
+        let mut l = self
+            .latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        l.sort();
+        let events: u64 = l.iter().map(|(_, n)| n).sum();
+        let at = |q: f64| {
+            let rank = ((q * events as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (d, n) in &l {
+                seen += n;
+                if seen >= rank {
+                    return *d;
+                }
+            }
+            Duration::ZERO
+        };
+        (at(0.5), at(0.99), events)
+    }
+
+    fn failed(&self, e: &Error) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+    }
+
+    fn succeeded(&self) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// The archive's resume point: per share, the committed prefix and the positions above it
+/// already written.
+#[derive(Debug, Default)]
+struct Resume {
+    prefix: HashMap<u16, u64>,
+    above: HashSet<(u16, u64)>,
+    ingest_letters: HashSet<(String, Vec<u8>)>,
+}
+
+impl Resume {
+    fn written(&self, a: &Archived) -> bool {
+        self.prefix.get(&a.share).is_some_and(|p| a.seq <= *p)
+            || self.above.contains(&(a.share, a.seq))
+    }
+}
+
+/// The mirror task's state.
+struct Mirror {
+    config: ClickHouseConfig,
+    client: clickhouse::Client,
+    store: Arc<ViewStore>,
+    queue: Arc<ArchiveQueue>,
+    stats: Arc<MirrorStats>,
+    draining: Arc<AtomicBool>,
+    run_id: String,
+    db: String,
+    /// Set when the tables' state is unknown: reconcile before the next write.
+    reconcile: bool,
+    resume: Option<Resume>,
+    /// Archive records taken from the queue and not yet known to be written.
+    pending: Vec<Archived>,
+    /// Store dead letters seen so far (index into the store's list).
+    letters_seen: usize,
+    /// Late-event dead letters taken from the store and not yet written.
+    pending_letters: Vec<DeadLetter>,
+    /// Epochs whose view changes are taken but not yet committed.
+    folded: Vec<(Instant, u64)>,
+    last_flush: Instant,
+    /// Numbers this run's inserts (their `query_id`s).
+    inserts: AtomicU64,
+}
+
+/// A running mirror.
+pub struct MirrorHandle {
+    stats: Arc<MirrorStats>,
+    draining: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl MirrorHandle {
+    /// What the mirror has done so far.
+    pub fn stats(&self) -> &Arc<MirrorStats> {
+        &self.stats
+    }
+
+    /// Writes everything still waiting (views at the store's current frontier, the archive
+    /// queue, dead letters), then stops. Call after the engine has stopped feeding; it
+    /// retries through outages, so bound it with a timeout if need be.
+    ///
+    /// Errors: the mirror's fatal error (a table in an incompatible shape, a source position
+    /// conflict), or [`Error::Dataflow`] if its task panicked.
+    pub async fn finish(self) -> Result<Arc<MirrorStats>> {
+        self.draining.store(true, Ordering::Release);
+        self.task
+            .await
+            .map_err(|e| Error::Dataflow(format!("ClickHouse mirror task failed: {e}")))??;
+        Ok(self.stats)
+    }
+
+    /// Stops at once; what was not written is written by the next run (reconcile, resume).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts mirroring `store` and the records `queue` receives into ClickHouse, on the current
+/// tokio runtime. Turns on the store's change log. Pass the same `queue` to the engine
+/// ([`EngineConfig::archive`](crate::EngineConfig::archive)).
+///
+/// The task retries through outages; it ends only by [`MirrorHandle::finish`], or on a fatal
+/// error: a table that exists with other columns (the user's: another wardstream version
+/// wrote it) or an archive written by the same source with another worker count.
+pub fn spawn(
+    config: ClickHouseConfig,
+    store: Arc<ViewStore>,
+    queue: Arc<ArchiveQueue>,
+) -> MirrorHandle {
+    store.track_changes();
+    let stats = Arc::new(MirrorStats::default());
+    let draining = Arc::new(AtomicBool::new(false));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mirror = Mirror {
+        client: config.client(),
+        db: quote(&config.database),
+        config,
+        store,
+        queue,
+        stats: stats.clone(),
+        draining: draining.clone(),
+        run_id: format!("{nanos:x}-{}", std::process::id()),
+        reconcile: true,
+        resume: None,
+        pending: Vec::new(),
+        letters_seen: 0,
+        pending_letters: Vec::new(),
+        folded: Vec::new(),
+        last_flush: Instant::now(),
+        inserts: AtomicU64::new(0),
+    };
+    let task = tokio::spawn(mirror.run());
+    MirrorHandle {
+        stats,
+        draining,
+        task,
+    }
+}
+
+impl Mirror {
+    async fn run(mut self) -> Result<()> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let draining = self.draining.load(Ordering::Acquire);
+            match self.step(draining).await {
+                Ok(done) => {
+                    backoff = Duration::from_millis(100);
+                    self.stats.succeeded();
+                    if draining && done {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(if draining { 1 } else { 50 }))
+                        .await;
+                }
+                Err(e @ Error::ClickHouse {
+                    transient: false, ..
+                }) => {
+                    tracing::error!(error = %e, "ClickHouse mirror stopped");
+                    self.stats.failed(&e);
+                    return Err(e);
+                }
+                Err(e) => {
+                    self.stats.failed(&e);
+                    tracing::warn!(error = %e, retry_in = ?backoff, "ClickHouse write failed; the views keep serving and the mirror will catch up");
+                    self.reconcile = true;
+                    self.resume = None;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+    }
+
+    /// One round: connect and reconcile if needed, then flush what is due. Returns whether
+    /// nothing is left to write.
+    async fn step(&mut self, draining: bool) -> Result<bool> {
+        if self.reconcile || self.resume.is_none() {
+            self.wait_for_inserts_in_flight().await?;
+        }
+        if self.reconcile {
+            self.ensure_tables().await?;
+            self.reconcile_views().await?;
+            self.reconcile = false;
+            self.stats.connected.store(true, Ordering::Release);
+        }
+        if self.resume.is_none() {
+            self.resume = Some(self.load_resume().await?);
+        }
+        let due = draining
+            || self.last_flush.elapsed() >= self.config.max_interval
+            || self.queue.len() + self.pending.len() >= self.config.min_rows
+            || self.store.pending_changes() >= self.config.min_rows;
+        if !due {
+            return Ok(false);
+        }
+        self.last_flush = Instant::now();
+        self.flush_views().await?;
+        self.flush_archive().await?;
+        Ok(self.queue.is_empty()
+            && self.pending.is_empty()
+            && self.pending_letters.is_empty()
+            && self.store.pending_changes() == 0
+            && self.stats.frontier.load(Ordering::Acquire) >= self.store.frontier())
+    }
+
+    fn timeout(&self) -> Duration {
+        self.config.statement_timeout
+    }
+
+    /// The `query_id` prefix of every insert into this database.
+    fn query_id_prefix(&self) -> String {
+        format!("wardstream-{}-", self.config.database)
+    }
+
+    fn next_query_id(&self) -> String {
+        let n = self.inserts.fetch_add(1, Ordering::Relaxed);
+        format!("{}{}-{n}", self.query_id_prefix(), self.run_id)
+    }
+
+    /// Waits until no insert into this database is still running on the server. An insert
+    /// whose writer died, or whose reply timed out, may still be committing; its rows must be
+    /// in the tables before they are read back to reconcile or resume, or they would be
+    /// written twice.
+    async fn wait_for_inserts_in_flight(&self) -> Result<()> {
+        let prefix = self.query_id_prefix();
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::UInt64, false)]));
+        let deadline = Instant::now() + self.timeout();
+        loop {
+            let running = select(
+                &self.client,
+                &format!(
+                    "SELECT toUInt64(count()) FROM system.processes WHERE substring(query_id, 1, {}) = ?",
+                    prefix.len()
+                ),
+                &[&prefix],
+                schema.clone(),
+            )
+            .await?;
+            if u64_column(&running, 0)?.first().copied().unwrap_or(0) == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::ClickHouse {
+                    detail: "an earlier insert is still running on the server".into(),
+                    transient: true,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn ensure_tables(&self) -> Result<()> {
+        let t = self.timeout();
+        execute(
+            &self.client,
+            t,
+            &format!("CREATE DATABASE IF NOT EXISTS {}", self.db),
+        )
+        .await?;
+        for (name, schema) in view_schemas() {
+            let mut columns = Vec::new();
+            let mut key = Vec::new();
+            for f in schema.fields() {
+                columns.push(format!(
+                    "{} {}",
+                    quote(f.name()),
+                    row_binary::column_type(f)?
+                ));
+                let c = quote(f.name());
+                if f.is_nullable() {
+                    key.push(format!("isNull({c}), assumeNotNull({c})"));
+                } else {
+                    key.push(c);
+                }
+            }
+            columns.extend(
+                [
+                    "`sign` Int8",
+                    "`frontier` UInt64",
+                    "`run_id` String",
+                    "`written_at` DateTime DEFAULT now()",
+                ]
+                .map(String::from),
+            );
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {}.{} ({}) ENGINE = CollapsingMergeTree(sign) ORDER BY ({})",
+                self.db,
+                quote(name),
+                columns.join(", "),
+                key.join(", ")
+            );
+            execute(&self.client, t, &sql).await?;
+            self.check_columns(name, &view_columns(&schema)?).await?;
+        }
+        for (name, ddl, schema) in archive_tables() {
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {}.{} {ddl}",
+                self.db,
+                quote(name)
+            );
+            execute(&self.client, t, &sql).await?;
+            self.check_columns(name, &view_columns(&schema)?).await?;
+        }
+        Ok(())
+    }
+
+    /// Fails (not transient) if `table` lacks a column of `expected` or has it with another type.
+    async fn check_columns(&self, table: &str, expected: &[(String, String)]) -> Result<()> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("type", DataType::Utf8, false),
+        ]));
+        let found = select(
+            &self.client,
+            "SELECT name, type FROM system.columns WHERE database = ? AND table = ?",
+            &[&self.config.database, table],
+            schema,
+        )
+        .await?;
+        let names = string_column(&found, 0)?;
+        let types = string_column(&found, 1)?;
+        let have: HashMap<&str, &str> = names.into_iter().zip(types).collect();
+        for (name, ty) in expected {
+            if have.get(name.as_str()) != Some(&ty.as_str()) {
+                return Err(Error::ClickHouse {
+                    detail: format!(
+                        "table {}.{table} exists without column {name} {ty} (found {:?}); drop it or mirror into another database",
+                        self.config.database,
+                        have.get(name.as_str())
+                    ),
+                    transient: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes every view table equal the store's current views.
+    async fn reconcile_views(&mut self) -> Result<()> {
+        let t = self.timeout();
+        // The tables' state first, then the views: changes after the views' snapshot stay in
+        // the store's log for the next flush.
+        let mut held = Vec::new();
+        for (name, schema) in view_schemas() {
+            let cols = column_list(&schema);
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| (**f).clone()).collect();
+            fields.push(Field::new("n", DataType::Int64, false));
+            let sql = format!(
+                "SELECT {cols}, toInt64(sum(sign)) AS n FROM {}.{} GROUP BY {cols} HAVING n != 0",
+                self.db,
+                quote(name)
+            );
+            let batch = tokio::time::timeout(
+                t,
+                select(&self.client, &sql, &[], Arc::new(Schema::new(fields))),
+            )
+            .await
+            .map_err(|_| Error::ClickHouse {
+                detail: format!("reading {name} timed out"),
+                transient: true,
+            })??;
+            let counts = int64_column(&batch, batch.num_columns() - 1)?;
+            let rows = batch
+                .project(&(0..batch.num_columns() - 1).collect::<Vec<_>>())
+                .map_err(arrow_error)?;
+            let mut map: HashMap<Vec<u8>, i64> = HashMap::new();
+            let enc = row_binary::Encoder::new(&rows)?;
+            for (i, n) in counts.into_iter().enumerate() {
+                let mut key = Vec::new();
+                enc.write_row(i, &mut key);
+                *map.entry(key).or_insert(0) += n;
+            }
+            held.push(map);
+        }
+        let full = self.store.take_changes(true).map_err(arrow_error)?;
+        self.folded.extend(full.folded.iter().copied());
+        let mut writes = Vec::new();
+        for (view, mut have) in full.views.iter().zip(held) {
+            let enc = row_binary::Encoder::new(&view.rows)?;
+            let mut delta: Vec<(Vec<u8>, i64)> = Vec::new();
+            for (i, want) in view.diffs.iter().enumerate() {
+                let mut key = Vec::new();
+                enc.write_row(i, &mut key);
+                let had = have.remove(&key).unwrap_or(0);
+                if *want != had {
+                    delta.push((key, want - had));
+                }
+            }
+            delta.extend(have.into_iter().map(|(k, had)| (k, -had)));
+            delta.sort();
+            writes.push((view.name, delta));
+        }
+        for (name, delta) in writes {
+            self.write_view(name, delta, full.frontier).await?;
+        }
+        self.stats.reconciles.fetch_add(1, Ordering::Relaxed);
+        self.committed(full.frontier);
+        Ok(())
+    }
+
+    /// Takes the store's changes and writes them.
+    async fn flush_views(&mut self) -> Result<()> {
+        if self.store.frontier() <= self.stats.frontier.load(Ordering::Acquire)
+            && self.store.pending_changes() == 0
+        {
+            return Ok(());
+        }
+        let changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
+        self.folded.extend(changes.folded.iter().copied());
+        for view in &changes.views {
+            let enc = row_binary::Encoder::new(&view.rows)?;
+            let delta: Vec<(Vec<u8>, i64)> = view
+                .diffs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut key = Vec::new();
+                    enc.write_row(i, &mut key);
+                    (key, *d)
+                })
+                .collect();
+            self.write_view(view.name, delta, changes.frontier).await?;
+        }
+        self.committed(changes.frontier);
+        Ok(())
+    }
+
+    fn committed(&mut self, frontier: u64) {
+        let now = Instant::now();
+        let mut l = self
+            .stats
+            .latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        l.extend(self.folded.drain(..).map(|(at, n)| (now - at, n)));
+        drop(l);
+        self.stats.frontier.fetch_max(frontier, Ordering::AcqRel);
+    }
+
+    async fn write_view(&self, name: &str, delta: Vec<(Vec<u8>, i64)>, frontier: u64) -> Result<()> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let schema = view_schemas()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+            .ok_or_else(|| Error::Dataflow(format!("no view named {name}")))?;
+        let mut columns: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
+        columns.extend(["`sign`", "`frontier`", "`run_id`"].map(String::from));
+        let table = format!("{}.{}", self.db, quote(name));
+        let mut buf = Vec::new();
+        let mut rows = 0usize;
+        for (key, d) in delta {
+            let sign: i8 = if d > 0 { 1 } else { -1 };
+            for _ in 0..d.unsigned_abs() {
+                buf.extend_from_slice(&key);
+                buf.push(sign as u8);
+                buf.extend_from_slice(&frontier.to_le_bytes());
+                row_binary::write_str(&self.run_id, &mut buf);
+                rows += 1;
+                if rows % MAX_INSERT_ROWS == 0 {
+                    self.insert_counted(&table, &columns, std::mem::take(&mut buf), MAX_INSERT_ROWS, true)
+                        .await?;
+                }
+            }
+        }
+        let rest = rows % MAX_INSERT_ROWS;
+        if rest > 0 {
+            self.insert_counted(&table, &columns, buf, rest, true).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_counted(
+        &self,
+        table: &str,
+        columns: &[String],
+        buf: Vec<u8>,
+        rows: usize,
+        view: bool,
+    ) -> Result<()> {
+        insert(
+            &self.client,
+            self.timeout(),
+            self.next_query_id(),
+            table,
+            columns,
+            buf,
+        )
+        .await?;
+        self.stats.inserts.fetch_add(1, Ordering::Relaxed);
+        let counter = if view {
+            &self.stats.view_rows
+        } else {
+            &self.stats.archive_rows
+        };
+        counter.fetch_add(rows as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn load_resume(&self) -> Result<Resume> {
+        let source = self.config.source_id.as_str();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("share", DataType::UInt16, false),
+            Field::new("seq", DataType::UInt64, false),
+            Field::new("shares", DataType::UInt16, false),
+        ]));
+        let progress = select(
+            &self.client,
+            &format!(
+                "SELECT share, max(seq), any(shares) FROM {}.archive_progress WHERE source_id = ? GROUP BY share",
+                self.db
+            ),
+            &[source],
+            schema.clone(),
+        )
+        .await?;
+        let mut resume = Resume::default();
+        let shares = u16_column(&progress, 0)?;
+        let seqs = u64_column(&progress, 1)?;
+        let counts = u16_column(&progress, 2)?;
+        let now = self.queue.shares();
+        for ((share, seq), count) in shares.into_iter().zip(seqs).zip(counts) {
+            if now > 0 && usize::from(count) != now {
+                return Err(Error::ClickHouse {
+                    detail: format!(
+                        "the archive holds source {source:?} read by {count} workers; this run has {now}. Restart with --workers {count}, or archive under another source id"
+                    ),
+                    transient: false,
+                });
+            }
+            resume.prefix.insert(share, seq);
+        }
+        let low = resume.prefix.values().copied().min().unwrap_or(0);
+        for table in ["raw_events", "dead_letters"] {
+            let found = select(
+                &self.client,
+                &format!(
+                    "SELECT share, seq, shares FROM {}.{table} WHERE source_id = ? AND seq > {low}",
+                    self.db
+                ),
+                &[source],
+                schema.clone(),
+            )
+            .await?;
+            for (share, seq) in u16_column(&found, 0)?.into_iter().zip(u64_column(&found, 1)?) {
+                if resume.prefix.get(&share).is_none_or(|p| seq > *p) {
+                    resume.above.insert((share, seq));
+                }
+            }
+        }
+        let letters = select(
+            &self.client,
+            &format!(
+                "SELECT stream, raw FROM {}.dead_letters WHERE source_id = ? AND seq = 0",
+                self.db
+            ),
+            &[source],
+            Arc::new(Schema::new(vec![
+                Field::new("stream", DataType::Utf8, false),
+                Field::new("raw", DataType::Utf8, false),
+            ])),
+        )
+        .await?;
+        for (stream, raw) in string_column(&letters, 0)?
+            .into_iter()
+            .zip(string_column(&letters, 1)?)
+        {
+            resume
+                .ingest_letters
+                .insert((stream.to_owned(), raw.as_bytes().to_vec()));
+        }
+        Ok(resume)
+    }
+
+    async fn flush_archive(&mut self) -> Result<()> {
+        self.pending.extend(self.queue.take());
+        let (letters, seen) = self.store.dead_letters_from(self.letters_seen);
+        self.letters_seen = seen;
+        self.pending_letters.extend(
+            letters
+                .into_iter()
+                .filter(|l| l.origin == INGEST_ORIGIN),
+        );
+        if self.pending.is_empty() && self.pending_letters.is_empty() {
+            return Ok(());
+        }
+        let Some(resume) = &self.resume else {
+            return Ok(());
+        };
+        let shares = self.queue.shares().max(1) as u16;
+        let source = self.config.source_id.clone();
+        let mut events: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut rejected: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut high: BTreeMap<u16, u64> = BTreeMap::new();
+        for a in &self.pending {
+            let h = high.entry(a.share).or_insert(0);
+            *h = (*h).max(a.seq);
+            if resume.written(a) {
+                continue;
+            }
+            let mut row = Vec::new();
+            row_binary::write_str(&source, &mut row);
+            row.extend_from_slice(&shares.to_le_bytes());
+            row.extend_from_slice(&a.share.to_le_bytes());
+            row.extend_from_slice(&a.seq.to_le_bytes());
+            match &a.record {
+                SourceRecord::Event(e) => {
+                    row_binary::write_str(e.stream().as_str(), &mut row);
+                    row_binary::write_str(e.tenant_id(), &mut row);
+                    row_binary::write_str(e.event_id(), &mut row);
+                    row.extend_from_slice(&e.event_time().to_le_bytes());
+                    row_binary::write_str(&e.to_json(), &mut row);
+                    events.push((e.event_time(), row));
+                }
+                SourceRecord::Rejected(r) => {
+                    row_binary::write_str(r.stream.as_str(), &mut row);
+                    row_binary::write_str(r.reject.reason.code(), &mut row);
+                    row_binary::write_str(&r.reject.detail, &mut row);
+                    row_binary::write_str(&r.origin, &mut row);
+                    row.extend_from_slice(&r.order_time.to_le_bytes());
+                    row_binary::write_bytes(&r.raw, &mut row);
+                    rejected.push((r.order_time, row));
+                }
+            }
+        }
+        for l in &self.pending_letters {
+            if resume
+                .ingest_letters
+                .contains(&(l.stream.as_str().to_owned(), l.raw.clone()))
+            {
+                continue;
+            }
+            let mut row = Vec::new();
+            row_binary::write_str(&source, &mut row);
+            row.extend_from_slice(&shares.to_le_bytes());
+            row.extend_from_slice(&0u16.to_le_bytes());
+            row.extend_from_slice(&0u64.to_le_bytes());
+            row_binary::write_str(l.stream.as_str(), &mut row);
+            row_binary::write_str(l.reject.reason.code(), &mut row);
+            row_binary::write_str(&l.reject.detail, &mut row);
+            row_binary::write_str(&l.origin, &mut row);
+            row.extend_from_slice(&l.order_time.to_le_bytes());
+            row_binary::write_bytes(&l.raw, &mut row);
+            rejected.push((l.order_time, row));
+        }
+        for (name, rows) in [("raw_events", events), ("dead_letters", rejected)] {
+            let schema = archive_tables()
+                .into_iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, _, s)| s)
+                .ok_or_else(|| Error::Dataflow(format!("no archive table {name}")))?;
+            let columns = insert_columns(&schema);
+            let table = format!("{}.{}", self.db, quote(name));
+            for chunk in day_chunks(rows) {
+                let n = chunk.len();
+                let buf: Vec<u8> = chunk.into_iter().flatten().collect();
+                self.insert_counted(&table, &columns, buf, n, false).await?;
+            }
+        }
+        if !high.is_empty() {
+            let mut buf = Vec::new();
+            for (share, seq) in &high {
+                row_binary::write_str(&source, &mut buf);
+                buf.extend_from_slice(&shares.to_le_bytes());
+                buf.extend_from_slice(&share.to_le_bytes());
+                buf.extend_from_slice(&seq.to_le_bytes());
+            }
+            let columns = ["`source_id`", "`shares`", "`share`", "`seq`"].map(String::from);
+            insert(
+                &self.client,
+                self.timeout(),
+                self.next_query_id(),
+                &format!("{}.archive_progress", self.db),
+                &columns,
+                buf,
+            )
+            .await?;
+        }
+        if let Some(resume) = &mut self.resume {
+            for (share, seq) in high {
+                let p = resume.prefix.entry(share).or_insert(0);
+                *p = (*p).max(seq);
+            }
+            resume.above.clear();
+            for l in self.pending_letters.drain(..) {
+                resume
+                    .ingest_letters
+                    .insert((l.stream.as_str().to_owned(), l.raw));
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Splits rows (keyed by their time in ms) into inserts of at most [`MAX_INSERT_ROWS`] rows
+/// and [`MAX_INSERT_PARTITIONS`] days, keeping their order.
+fn day_chunks(rows: Vec<(i64, Vec<u8>)>) -> Vec<Vec<Vec<u8>>> {
+    let mut chunks = Vec::new();
+    let mut current: Vec<Vec<u8>> = Vec::new();
+    let mut days: HashSet<i64> = HashSet::new();
+    for (time, row) in rows {
+        let day = time.div_euclid(MS_PER_DAY);
+        if current.len() >= MAX_INSERT_ROWS
+            || (!days.contains(&day) && days.len() >= MAX_INSERT_PARTITIONS)
+        {
+            chunks.push(std::mem::take(&mut current));
+            days.clear();
+        }
+        days.insert(day);
+        current.push(row);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// `raw_events`, `dead_letters` and `archive_progress`: name, DDL after the name, and the
+/// Arrow schema of the columns the mirror writes.
+fn archive_tables() -> Vec<(&'static str, String, SchemaRef)> {
+    let position = || {
+        vec![
+            Field::new("source_id", DataType::Utf8, false),
+            Field::new("shares", DataType::UInt16, false),
+            Field::new("share", DataType::UInt16, false),
+            Field::new("seq", DataType::UInt64, false),
+        ]
+    };
+    let mut events = position();
+    events.extend([
+        Field::new("stream", DataType::Utf8, false),
+        Field::new("tenant_id", DataType::Utf8, false),
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("event_time", DataType::Int64, false),
+        Field::new("payload", DataType::Utf8, false),
+    ]);
+    let mut letters = position();
+    letters.extend([
+        Field::new("stream", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+        Field::new("origin", DataType::Utf8, false),
+        Field::new("order_time", DataType::Int64, false),
+        Field::new("raw", DataType::Utf8, false),
+    ]);
+    let ddl = |fields: &[Field], tail: &str| -> String {
+        let cols: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    quote(f.name()),
+                    row_binary::column_type(f).unwrap_or_else(|_| "String".into())
+                )
+            })
+            .collect();
+        format!("({}, `archived_at` DateTime DEFAULT now()) {tail}", cols.join(", "))
+    };
+    vec![
+        (
+            "raw_events",
+            ddl(
+                &events,
+                "ENGINE = MergeTree PARTITION BY toInt32(floor(event_time / 86400000)) ORDER BY (stream, tenant_id, event_time, event_id)",
+            ),
+            Arc::new(Schema::new(events.clone())),
+        ),
+        (
+            "dead_letters",
+            ddl(
+                &letters,
+                "ENGINE = MergeTree PARTITION BY toInt32(floor(order_time / 86400000)) ORDER BY (stream, reason, order_time)",
+            ),
+            Arc::new(Schema::new(letters.clone())),
+        ),
+        (
+            "archive_progress",
+            ddl(&position(), "ENGINE = MergeTree ORDER BY (source_id, share, seq)"),
+            Arc::new(Schema::new(position())),
+        ),
+    ]
+}
+
+fn insert_columns(schema: &Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| quote(f.name())).collect()
+}
+
+/// `(name, ClickHouse type)` of every column the mirror writes to a table of `schema`.
+fn view_columns(schema: &Schema) -> Result<Vec<(String, String)>> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| Ok((f.name().clone(), row_binary::column_type(f)?)))
+        .collect()
+}
+
+/// The quoted, comma-separated columns of `schema`.
+pub fn column_list(schema: &Schema) -> String {
+    insert_columns(schema).join(", ")
+}
+
+fn string_column(batch: &RecordBatch, i: usize) -> Result<Vec<&str>> {
+    let a = batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .ok_or_else(|| Error::Dataflow("expected a string column".into()))?;
+    Ok(a.iter().map(|v| v.unwrap_or("")).collect())
+}
+
+fn int64_column(batch: &RecordBatch, i: usize) -> Result<Vec<i64>> {
+    let a = batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or_else(|| Error::Dataflow("expected an Int64 column".into()))?;
+    Ok(a.values().to_vec())
+}
+
+fn u16_column(batch: &RecordBatch, i: usize) -> Result<Vec<u16>> {
+    let a = batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<arrow::array::UInt16Array>()
+        .ok_or_else(|| Error::Dataflow("expected a UInt16 column".into()))?;
+    Ok(a.values().to_vec())
+}
+
+fn u64_column(batch: &RecordBatch, i: usize) -> Result<Vec<u64>> {
+    let a = batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .ok_or_else(|| Error::Dataflow("expected a UInt64 column".into()))?;
+    Ok(a.values().to_vec())
+}
+
+/// The names of the tables the mirror writes: the views (as in [`TABLES`]), then the archive.
+pub fn table_names() -> Vec<&'static str> {
+    TABLES
+        .iter()
+        .copied()
+        .filter(|t| *t != "ingest_stats" && *t != "dead_letters")
+        .chain(["raw_events", "dead_letters", "archive_progress"])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_respect_the_partition_and_row_limits() {
+        let rows: Vec<(i64, Vec<u8>)> = (0..250).map(|d| (d * MS_PER_DAY + 5, vec![d as u8])).collect();
+        let chunks = day_chunks(rows);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+        // Several rows a day: a chunk ends only when a 101st day would begin.
+        let rows: Vec<(i64, Vec<u8>)> = (0..300).map(|i| ((i / 3) * MS_PER_DAY - 1, vec![])).collect();
+        let chunks = day_chunks(rows);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [300]);
+        let rows: Vec<(i64, Vec<u8>)> = (0..303).map(|i| ((i / 3) * MS_PER_DAY, vec![])).collect();
+        assert_eq!(day_chunks(rows).iter().map(Vec::len).collect::<Vec<_>>(), [300, 3]);
+    }
+
+    #[test]
+    fn view_tables_are_every_view() {
+        let names: Vec<&str> = view_schemas().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(&table_names()[..names.len()], names.as_slice());
+    }
+}
