@@ -2,7 +2,9 @@
 # Installs what building and testing wardstream needs on a fresh Debian machine. Idempotent.
 # Today: a C toolchain (for zstd/lz4-sys style crates), cmake + libclang (HiGHS, built from source
 # by good_lp's highs feature) and the Rust toolchain's rustfmt/clippy.
-# The Kafka broker, ClickHouse and PostgreSQL are added here by the issues that need them.
+# ClickHouse: Debian's clickhouse-server (18.16); the tests start private servers from it
+# (tests/src/clickhouse.rs), so no service is started here.
+# The Kafka broker and PostgreSQL are added here by the issues that need them.
 set -euo pipefail
 
 need=()
@@ -12,10 +14,12 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q "${need[@]}"
+  # The package's own service start fails without systemd; that is expected and harmless.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
 fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

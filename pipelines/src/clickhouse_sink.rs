@@ -62,9 +62,9 @@ pub mod row_binary;
 use crate::store::{ChangeSet, DeadLetter, TABLES, ViewStore};
 use crate::view_arrow::{AlertRow, ViewRow};
 use crate::{Error, Result, SourceRecord};
+pub use archive::{ArchiveQueue, Archived};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-pub use archive::{ArchiveQueue, Archived};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -426,12 +426,13 @@ impl Mirror {
                     if draining && done {
                         return Ok(());
                     }
-                    tokio::time::sleep(Duration::from_millis(if draining { 1 } else { 50 }))
-                        .await;
+                    tokio::time::sleep(Duration::from_millis(if draining { 1 } else { 50 })).await;
                 }
-                Err(e @ Error::ClickHouse {
-                    transient: false, ..
-                }) => {
+                Err(
+                    e @ Error::ClickHouse {
+                        transient: false, ..
+                    },
+                ) => {
                     tracing::error!(error = %e, "ClickHouse mirror stopped");
                     self.stats.failed(&e);
                     return Err(e);
@@ -714,7 +715,12 @@ impl Mirror {
         self.stats.frontier.fetch_max(frontier, Ordering::AcqRel);
     }
 
-    async fn write_view(&self, name: &str, delta: Vec<(Vec<u8>, i64)>, frontier: u64) -> Result<()> {
+    async fn write_view(
+        &self,
+        name: &str,
+        delta: Vec<(Vec<u8>, i64)>,
+        frontier: u64,
+    ) -> Result<()> {
         if delta.is_empty() {
             return Ok(());
         }
@@ -736,15 +742,22 @@ impl Mirror {
                 buf.extend_from_slice(&frontier.to_le_bytes());
                 row_binary::write_str(&self.run_id, &mut buf);
                 rows += 1;
-                if rows % MAX_INSERT_ROWS == 0 {
-                    self.insert_counted(&table, &columns, std::mem::take(&mut buf), MAX_INSERT_ROWS, true)
-                        .await?;
+                if rows.is_multiple_of(MAX_INSERT_ROWS) {
+                    self.insert_counted(
+                        &table,
+                        &columns,
+                        std::mem::take(&mut buf),
+                        MAX_INSERT_ROWS,
+                        true,
+                    )
+                    .await?;
                 }
             }
         }
         let rest = rows % MAX_INSERT_ROWS;
         if rest > 0 {
-            self.insert_counted(&table, &columns, buf, rest, true).await?;
+            self.insert_counted(&table, &columns, buf, rest, true)
+                .await?;
         }
         Ok(())
     }
@@ -821,7 +834,10 @@ impl Mirror {
                 schema.clone(),
             )
             .await?;
-            for (share, seq) in u16_column(&found, 0)?.into_iter().zip(u64_column(&found, 1)?) {
+            for (share, seq) in u16_column(&found, 0)?
+                .into_iter()
+                .zip(u64_column(&found, 1)?)
+            {
                 if resume.prefix.get(&share).is_none_or(|p| seq > *p) {
                     resume.above.insert((share, seq));
                 }
@@ -855,11 +871,8 @@ impl Mirror {
         self.pending.extend(self.queue.take());
         let (letters, seen) = self.store.dead_letters_from(self.letters_seen);
         self.letters_seen = seen;
-        self.pending_letters.extend(
-            letters
-                .into_iter()
-                .filter(|l| l.origin == INGEST_ORIGIN),
-        );
+        self.pending_letters
+            .extend(letters.into_iter().filter(|l| l.origin == INGEST_ORIGIN));
         if self.pending.is_empty() && self.pending_letters.is_empty() {
             return Ok(());
         }
@@ -1034,7 +1047,10 @@ fn archive_tables() -> Vec<(&'static str, String, SchemaRef)> {
                 )
             })
             .collect();
-        format!("({}, `archived_at` DateTime DEFAULT now()) {tail}", cols.join(", "))
+        format!(
+            "({}, `archived_at` DateTime DEFAULT now()) {tail}",
+            cols.join(", ")
+        )
     };
     vec![
         (
@@ -1055,7 +1071,10 @@ fn archive_tables() -> Vec<(&'static str, String, SchemaRef)> {
         ),
         (
             "archive_progress",
-            ddl(&position(), "ENGINE = MergeTree ORDER BY (source_id, share, seq)"),
+            ddl(
+                &position(),
+                "ENGINE = MergeTree ORDER BY (source_id, share, seq)",
+            ),
             Arc::new(Schema::new(position())),
         ),
     ]
@@ -1131,15 +1150,25 @@ mod tests {
 
     #[test]
     fn chunks_respect_the_partition_and_row_limits() {
-        let rows: Vec<(i64, Vec<u8>)> = (0..250).map(|d| (d * MS_PER_DAY + 5, vec![d as u8])).collect();
+        let rows: Vec<(i64, Vec<u8>)> = (0..250)
+            .map(|d| (d * MS_PER_DAY + 5, vec![d as u8]))
+            .collect();
         let chunks = day_chunks(rows);
-        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
         // Several rows a day: a chunk ends only when a 101st day would begin.
-        let rows: Vec<(i64, Vec<u8>)> = (0..300).map(|i| ((i / 3) * MS_PER_DAY - 1, vec![])).collect();
+        let rows: Vec<(i64, Vec<u8>)> = (0..300)
+            .map(|i| ((i / 3) * MS_PER_DAY - 1, vec![]))
+            .collect();
         let chunks = day_chunks(rows);
         assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [300]);
         let rows: Vec<(i64, Vec<u8>)> = (0..303).map(|i| ((i / 3) * MS_PER_DAY, vec![])).collect();
-        assert_eq!(day_chunks(rows).iter().map(Vec::len).collect::<Vec<_>>(), [300, 3]);
+        assert_eq!(
+            day_chunks(rows).iter().map(Vec::len).collect::<Vec<_>>(),
+            [300, 3]
+        );
     }
 
     #[test]

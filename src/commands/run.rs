@@ -203,7 +203,9 @@ fn finish_mirror(
         }
     };
     if !stats.connected.load(Ordering::Relaxed) || stats.last_error().is_some() {
-        eprintln!("wardstream: waiting for ClickHouse to take the rest (Ctrl-C to leave it for the next run)");
+        eprintln!(
+            "wardstream: waiting for ClickHouse to take the rest (Ctrl-C to leave it for the next run)"
+        );
     }
     let finished = runtime.block_on(async move {
         tokio::select! {

@@ -137,17 +137,23 @@ async fn assert_questions_agree(
     let questions = [
         (
             "SELECT care_unit, CAST(SUM(stays) AS BIGINT), CAST(SUM(total_minutes) AS BIGINT) FROM length_of_stay GROUP BY care_unit",
-            format!("SELECT care_unit, toInt64(sum(stays)), toInt64(sum(total_minutes)) FROM {DB}.length_of_stay FINAL GROUP BY care_unit"),
+            format!(
+                "SELECT care_unit, toInt64(sum(stays)), toInt64(sum(total_minutes)) FROM {DB}.length_of_stay FINAL GROUP BY care_unit"
+            ),
             i64s(&["care_unit", "stays", "minutes"], DataType::Utf8),
         ),
         (
             "SELECT CAST(day AS BIGINT), CAST(SUM(net_minor) AS BIGINT), CAST(SUM(charges) AS BIGINT) FROM revenue GROUP BY day",
-            format!("SELECT day, toInt64(sum(net_minor)), toInt64(sum(charges)) FROM {DB}.revenue FINAL GROUP BY day"),
+            format!(
+                "SELECT day, toInt64(sum(net_minor)), toInt64(sum(charges)) FROM {DB}.revenue FINAL GROUP BY day"
+            ),
             i64s(&["day", "net", "charges"], DataType::Int64),
         ),
         (
             "SELECT clinic, CAST(SUM(no_shows) AS BIGINT), CAST(SUM(booked) AS BIGINT) FROM no_show GROUP BY clinic",
-            format!("SELECT clinic, toInt64(sum(no_shows)), toInt64(sum(booked)) FROM {DB}.no_show FINAL GROUP BY clinic"),
+            format!(
+                "SELECT clinic, toInt64(sum(no_shows)), toInt64(sum(booked)) FROM {DB}.no_show FINAL GROUP BY clinic"
+            ),
             i64s(&["clinic", "no_shows", "booked"], DataType::Utf8),
         ),
         (
@@ -157,7 +163,9 @@ async fn assert_questions_agree(
         ),
         (
             "SELECT care_unit, CAST(SUM(admissions + transfers_in) AS BIGINT) FROM adt_hourly GROUP BY care_unit",
-            format!("SELECT care_unit, toInt64(sum(admissions + transfers_in)) FROM {DB}.adt_hourly FINAL GROUP BY care_unit"),
+            format!(
+                "SELECT care_unit, toInt64(sum(admissions + transfers_in)) FROM {DB}.adt_hourly FINAL GROUP BY care_unit"
+            ),
             i64s(&["care_unit", "arrivals"], DataType::Utf8),
         ),
     ];
@@ -225,7 +233,11 @@ async fn assert_archive_exact(
     .await?;
     let want: Vec<String> = letters.iter().map(|(k, n)| format!("{k}|{n}")).collect();
     assert!(!want.is_empty(), "the real data has bad rows");
-    assert_eq!(canonical(&[got])?, want, "dead_letters per stream and reason");
+    assert_eq!(
+        canonical(&[got])?,
+        want,
+        "dead_letters per stream and reason"
+    );
     Ok(())
 }
 
@@ -302,24 +314,35 @@ async fn clickhouse_killed_mid_stream_loses_and_duplicates_nothing() -> anyhow::
     let run = start(&records, mirror_config(&server, capacity));
     let client = ClickHouseConfig::new(server.url(), SOURCE).client();
 
-    wait_for("the first archive rows", Duration::from_secs(120), async || {
-        count(&client, &format!("SELECT count() FROM {DB}.raw_events"))
-            .await
-            .is_ok_and(|n| n > 0)
-    })
+    wait_for(
+        "the first archive rows",
+        Duration::from_secs(120),
+        async || {
+            count(&client, &format!("SELECT count() FROM {DB}.raw_events"))
+                .await
+                .is_ok_and(|n| n > 0)
+        },
+    )
     .await?;
     server.kill();
     let stats = run.mirror.stats().clone();
     let failures = stats.failures.load(Ordering::Relaxed);
     // Backpressure: the engine stops feeding once the archive queue is full…
-    wait_for("the archive queue to fill", Duration::from_secs(120), async || {
-        run.queue.is_full()
-    })
+    wait_for(
+        "the archive queue to fill",
+        Duration::from_secs(120),
+        async || run.queue.is_full(),
+    )
     .await?;
-    assert!(!run.engine.is_finished(), "the engine ran on past a full queue");
-    wait_for("the mirror to notice", Duration::from_secs(60), async || {
-        stats.failures.load(Ordering::Relaxed) > failures
-    })
+    assert!(
+        !run.engine.is_finished(),
+        "the engine ran on past a full queue"
+    );
+    wait_for(
+        "the mirror to notice",
+        Duration::from_secs(60),
+        async || stats.failures.load(Ordering::Relaxed) > failures,
+    )
     .await?;
     assert!(stats.last_error().is_some());
     // …while the in-memory views keep answering SQL.
@@ -330,7 +353,10 @@ async fn clickhouse_killed_mid_stream_loses_and_duplicates_nothing() -> anyhow::
     let summary = run.engine.await??;
     assert!(summary.completed);
     let stats = tokio::time::timeout(Duration::from_secs(600), run.mirror.finish()).await??;
-    assert!(stats.reconciles.load(Ordering::Relaxed) >= 2, "no reconcile after the outage");
+    assert!(
+        stats.reconciles.load(Ordering::Relaxed) >= 2,
+        "no reconcile after the outage"
+    );
     let client = ClickHouseConfig::new(server.url(), SOURCE).client();
     assert_views_equal(&client, &run.store).await?;
     assert_archive_exact(&client, &records, &run.store).await?;
@@ -340,21 +366,32 @@ async fn clickhouse_killed_mid_stream_loses_and_duplicates_nothing() -> anyhow::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_killed_and_restarted_writes_no_duplicates() -> anyhow::Result<()> {
     let server = ClickHouseServer::start()?;
-    let records = load(vec![DataSet::MimicIvDemo, DataSet::EicuDemo, DataSet::Noshow])?;
+    let records = load(vec![
+        DataSet::MimicIvDemo,
+        DataSet::EicuDemo,
+        DataSet::Noshow,
+    ])?;
     let client = ClickHouseConfig::new(server.url(), SOURCE).client();
 
     // First run: stopped part-way, its mirror dropped mid-write (as a killed process would).
     let first = start(&records, mirror_config(&server, 5_000));
-    wait_for("a fifth of the archive", Duration::from_secs(120), async || {
-        count(&client, &format!("SELECT count() FROM {DB}.raw_events"))
-            .await
-            .is_ok_and(|n| n as usize > records.len() / 5)
-    })
+    wait_for(
+        "a fifth of the archive",
+        Duration::from_secs(120),
+        async || {
+            count(&client, &format!("SELECT count() FROM {DB}.raw_events"))
+                .await
+                .is_ok_and(|n| n as usize > records.len() / 5)
+        },
+    )
     .await?;
     first.mirror.abort();
     first.stop.store(true, Ordering::Relaxed);
     let summary = first.engine.await??;
-    assert!(!summary.completed, "the first run finished before it was stopped");
+    assert!(
+        !summary.completed,
+        "the first run finished before it was stopped"
+    );
     let archived_before = count(&client, &format!("SELECT count() FROM {DB}.raw_events")).await?;
     assert!((archived_before as usize) < records.len());
 

@@ -110,7 +110,9 @@ impl<'a> Encoder<'a> {
                 DataType::UInt64 => Column::U64(downcast(array, field)?),
                 DataType::Float64 => Column::F64(downcast(array, field)?),
                 DataType::Boolean => Column::Bool(downcast(array, field)?),
-                DataType::Timestamp(TimeUnit::Millisecond, _) => Column::Ts(downcast(array, field)?),
+                DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                    Column::Ts(downcast(array, field)?)
+                }
                 _ => return Err(unsupported(field)),
             };
             columns.push((column, array.as_ref(), field.is_nullable()));
