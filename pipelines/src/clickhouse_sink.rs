@@ -334,6 +334,10 @@ struct Mirror {
     last_flush: Instant,
     /// Numbers this run's inserts (their `query_id`s).
     inserts: AtomicU64,
+    /// Encoded view rows per table, taken from the store and not yet inserted.
+    buffers: HashMap<&'static str, ViewBuffer>,
+    /// The store frontier of the last changes taken.
+    taken_frontier: u64,
 }
 
 /// A running mirror.
@@ -405,6 +409,8 @@ pub fn spawn(
         folded: Vec::new(),
         last_flush: Instant::now(),
         inserts: AtomicU64::new(0),
+        buffers: HashMap::new(),
+        taken_frontier: 0,
     };
     let task = tokio::spawn(mirror.run());
     MirrorHandle {
@@ -472,9 +478,10 @@ impl Mirror {
             return Ok(false);
         }
         self.last_flush = Instant::now();
-        self.flush_views().await?;
+        self.flush_views(draining).await?;
         self.flush_archive().await?;
         Ok(self.queue.is_empty()
+            && self.buffers.values().all(|b| b.rows == 0)
             && self.pending.is_empty()
             && self.pending_letters.is_empty()
             && self.store.pending_changes() == 0
@@ -651,6 +658,9 @@ impl Mirror {
             held.push(map);
         }
         let full = self.store.take_changes(true).map_err(arrow_error)?;
+        // Whatever the buffers held is in the full contents now.
+        self.buffers.clear();
+        self.taken_frontier = full.frontier;
         self.folded.extend(full.folded.iter().copied());
         let mut writes = Vec::new();
         for (view, mut have) in full.views.iter().zip(held) {
@@ -676,30 +686,51 @@ impl Mirror {
         Ok(())
     }
 
-    /// Takes the store's changes and writes them.
-    async fn flush_views(&mut self) -> Result<()> {
-        if self.store.frontier() <= self.stats.frontier.load(Ordering::Acquire)
-            && self.store.pending_changes() == 0
-        {
-            return Ok(());
-        }
-        let changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
-        self.folded.extend(changes.folded.iter().copied());
-        for view in &changes.views {
-            let enc = row_binary::Encoder::new(&view.rows)?;
-            let delta: Vec<(Vec<u8>, i64)> = view
-                .diffs
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    let mut key = Vec::new();
+    /// Takes the store's changes into the per-table buffers, then inserts each buffer that
+    /// holds [`ClickHouseConfig::min_rows`] rows or whose last insert is
+    /// [`ClickHouseConfig::max_interval`] old (every non-empty one when draining). The tables
+    /// equal the views at the taken frontier once every buffer is empty.
+    async fn flush_views(&mut self, draining: bool) -> Result<()> {
+        if self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0 {
+            let changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
+            self.folded.extend(changes.folded.iter().copied());
+            self.taken_frontier = changes.frontier;
+            for view in &changes.views {
+                let enc = row_binary::Encoder::new(&view.rows)?;
+                let mut key = Vec::new();
+                let buffer = self
+                    .buffers
+                    .entry(view.name)
+                    .or_insert_with(ViewBuffer::new);
+                for (i, d) in view.diffs.iter().enumerate() {
+                    key.clear();
                     enc.write_row(i, &mut key);
-                    (key, *d)
-                })
-                .collect();
-            self.write_view(view.name, delta, changes.frontier).await?;
+                    buffer.rows +=
+                        encode_signed(&key, *d, changes.frontier, &self.run_id, &mut buffer.bytes);
+                }
+            }
         }
-        self.committed(changes.frontier);
+        let names: Vec<&'static str> = self.buffers.keys().copied().collect();
+        for name in names {
+            let due = self.buffers.get(name).is_some_and(|b| {
+                b.rows > 0
+                    && (draining
+                        || b.rows >= self.config.min_rows
+                        || b.last_insert.elapsed() >= self.config.max_interval)
+            });
+            if !due {
+                continue;
+            }
+            let Some(b) = self.buffers.get_mut(name) else {
+                continue;
+            };
+            let (bytes, rows) = (std::mem::take(&mut b.bytes), std::mem::take(&mut b.rows));
+            b.last_insert = Instant::now();
+            self.insert_view(name, bytes, rows).await?;
+        }
+        if self.buffers.values().all(|b| b.rows == 0) {
+            self.committed(self.taken_frontier);
+        }
         Ok(())
     }
 
@@ -715,13 +746,24 @@ impl Mirror {
         self.stats.frontier.fetch_max(frontier, Ordering::AcqRel);
     }
 
+    /// Writes `(row, diff)` changes of view `name` at once (the reconcile).
     async fn write_view(
         &self,
-        name: &str,
+        name: &'static str,
         delta: Vec<(Vec<u8>, i64)>,
         frontier: u64,
     ) -> Result<()> {
-        if delta.is_empty() {
+        let mut bytes = Vec::new();
+        let mut rows = 0;
+        for (key, d) in delta {
+            rows += encode_signed(&key, d, frontier, &self.run_id, &mut bytes);
+        }
+        self.insert_view(name, bytes, rows).await
+    }
+
+    /// Inserts `rows` encoded view rows, in statements of at most [`MAX_INSERT_ROWS`].
+    async fn insert_view(&self, name: &'static str, bytes: Vec<u8>, rows: usize) -> Result<()> {
+        if rows == 0 {
             return Ok(());
         }
         let schema = view_schemas()
@@ -732,32 +774,30 @@ impl Mirror {
         let mut columns: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
         columns.extend(["`sign`", "`frontier`", "`run_id`"].map(String::from));
         let table = format!("{}.{}", self.db, quote(name));
-        let mut buf = Vec::new();
-        let mut rows = 0usize;
-        for (key, d) in delta {
-            let sign: i8 = if d > 0 { 1 } else { -1 };
-            for _ in 0..d.unsigned_abs() {
-                buf.extend_from_slice(&key);
-                buf.push(sign as u8);
-                buf.extend_from_slice(&frontier.to_le_bytes());
-                row_binary::write_str(&self.run_id, &mut buf);
-                rows += 1;
-                if rows.is_multiple_of(MAX_INSERT_ROWS) {
-                    self.insert_counted(
-                        &table,
-                        &columns,
-                        std::mem::take(&mut buf),
-                        MAX_INSERT_ROWS,
-                        true,
-                    )
-                    .await?;
-                }
-            }
+        if rows <= MAX_INSERT_ROWS {
+            return self
+                .insert_counted(&table, &columns, bytes, rows, true)
+                .await;
         }
-        let rest = rows % MAX_INSERT_ROWS;
-        if rest > 0 {
-            self.insert_counted(&table, &columns, buf, rest, true)
-                .await?;
+        // Split at row boundaries: walk the rows with the table's column types.
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| (**f).clone()).collect();
+        fields.extend([
+            Field::new("sign", DataType::Int8, false),
+            Field::new("frontier", DataType::UInt64, false),
+            Field::new("run_id", DataType::Utf8, false),
+        ]);
+        let batch = row_binary::decode(&bytes, Arc::new(Schema::new(fields)))?;
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let n = MAX_INSERT_ROWS.min(batch.num_rows() - at);
+            let part = batch.slice(at, n);
+            let enc = row_binary::Encoder::new(&part)?;
+            let mut buf = Vec::new();
+            for i in 0..n {
+                enc.write_row(i, &mut buf);
+            }
+            self.insert_counted(&table, &columns, buf, n, true).await?;
+            at += n;
         }
         Ok(())
     }
@@ -982,6 +1022,36 @@ impl Mirror {
         }
         self.pending.clear();
         Ok(())
+    }
+}
+
+/// Appends `|diff|` copies of the encoded view row `key` with `sign = signum(diff)`, the
+/// frontier and the run id; returns how many rows it wrote.
+fn encode_signed(key: &[u8], diff: i64, frontier: u64, run_id: &str, out: &mut Vec<u8>) -> usize {
+    let sign: i8 = if diff > 0 { 1 } else { -1 };
+    for _ in 0..diff.unsigned_abs() {
+        out.extend_from_slice(key);
+        out.extend_from_slice(&sign.to_le_bytes());
+        out.extend_from_slice(&frontier.to_le_bytes());
+        row_binary::write_str(run_id, out);
+    }
+    diff.unsigned_abs() as usize
+}
+
+/// A view table's encoded rows waiting for their insert.
+struct ViewBuffer {
+    bytes: Vec<u8>,
+    rows: usize,
+    last_insert: Instant,
+}
+
+impl ViewBuffer {
+    fn new() -> Self {
+        ViewBuffer {
+            bytes: Vec::new(),
+            rows: 0,
+            last_insert: Instant::now(),
+        }
     }
 }
 
