@@ -474,11 +474,13 @@ impl Mirror {
             || self.last_flush.elapsed() >= self.config.max_interval
             || self.queue.len() + self.pending.len() >= self.config.min_rows
             || self.store.pending_changes() >= self.config.min_rows;
+        // Buffered view rows go out on their own table's clock, every round; new changes are
+        // taken, and the archive flushed, on the mirror's clock.
+        self.flush_views(draining, due).await?;
         if !due {
             return Ok(false);
         }
         self.last_flush = Instant::now();
-        self.flush_views(draining).await?;
         self.flush_archive().await?;
         Ok(self.queue.is_empty()
             && self.buffers.values().all(|b| b.rows == 0)
@@ -686,12 +688,13 @@ impl Mirror {
         Ok(())
     }
 
-    /// Takes the store's changes into the per-table buffers, then inserts each buffer that
+    /// With `take`, takes the store's changes into the per-table buffers; then inserts each buffer that
     /// holds [`ClickHouseConfig::min_rows`] rows or whose last insert is
     /// [`ClickHouseConfig::max_interval`] old (every non-empty one when draining). The tables
     /// equal the views at the taken frontier once every buffer is empty.
-    async fn flush_views(&mut self, draining: bool) -> Result<()> {
-        if self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0 {
+    async fn flush_views(&mut self, draining: bool, take: bool) -> Result<()> {
+        if take && (self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0)
+        {
             let changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
             self.folded.extend(changes.folded.iter().copied());
             self.taken_frontier = changes.frontier;
