@@ -96,7 +96,8 @@ fn main() -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let row = |name: &str, m: &Measured| {
-        let (p50, p99, _) = m.stats.freshness();
+        let fresh = m.stats.freshness();
+        let (p50, p99) = (fresh.p50, fresh.p99);
         let secs = m.elapsed.as_secs_f64();
         println!(
             "| {name} | {} | {:.1} | {:.0} | {} | {} | {:.0} ms | {:.0} ms |",

@@ -265,6 +265,30 @@ pub struct Freshness {
     pub events: u64,
 }
 
+impl Freshness {
+    /// Percentiles of `(latency, events)` pairs, each latency weighted by its events.
+    pub fn from_latencies(mut latencies: Vec<(Duration, u64)>) -> Self {
+        latencies.sort();
+        let events: u64 = latencies.iter().map(|(_, n)| n).sum();
+        let at = |q: f64| {
+            let rank = ((q * events as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (d, n) in &latencies {
+                seen += n;
+                if seen >= rank {
+                    return *d;
+                }
+            }
+            Duration::ZERO
+        };
+        Freshness {
+            p50: at(0.5),
+            p99: at(0.99),
+            events,
+        }
+    }
+}
+
 /// The shared store (one per process; all timely workers write to it).
 pub struct ViewStore {
     state: Mutex<State>,
@@ -471,25 +495,7 @@ impl ViewStore {
 
     /// Event-to-view latency so far.
     pub fn freshness(&self) -> Freshness {
-        let mut l = self.lock().latencies.clone();
-        l.sort();
-        let events: u64 = l.iter().map(|(_, n)| n).sum();
-        let at = |q: f64| {
-            let rank = ((q * events as f64).ceil() as u64).max(1);
-            let mut seen = 0;
-            for (d, n) in &l {
-                seen += n;
-                if seen >= rank {
-                    return *d;
-                }
-            }
-            Duration::ZERO
-        };
-        Freshness {
-            p50: at(0.5),
-            p99: at(0.99),
-            events,
-        }
+        Freshness::from_latencies(self.lock().latencies.clone())
     }
 
     /// The current rows of one view, sorted (for tests and tools).

@@ -219,7 +219,7 @@ fn finish_mirror(
         }
         None => eprintln!("wardstream: ClickHouse mirror interrupted; the next run completes it"),
     }
-    let (p50, p99, events) = stats.freshness();
+    let wardstream_pipelines::store::Freshness { p50, p99, events } = stats.freshness();
     eprintln!(
         "wardstream: ClickHouse: {} view rows, {} archive rows in {} inserts ({} failed, {} reconciles); event-to-ClickHouse p50 {:?} p99 {:?} over {} events",
         stats.view_rows.load(Ordering::Relaxed),

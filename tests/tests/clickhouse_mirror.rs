@@ -295,7 +295,7 @@ async fn views_and_archive_in_clickhouse_equal_datafusion_on_real_data() -> anyh
     assert!(compared > 10_000, "only {compared} view rows compared");
     assert_questions_agree(&client, &run.store).await?;
     assert_archive_exact(&client, &records, &run.store).await?;
-    let (p50, p99, events) = stats.freshness();
+    let wardstream_pipelines::store::Freshness { p50, p99, events } = stats.freshness();
     eprintln!(
         "mirrored {compared} view rows ({} sign rows, {} archive rows, {} inserts); freshness p50 {p50:?} p99 {p99:?} over {events} events",
         stats.view_rows.load(Ordering::Relaxed),
