@@ -67,9 +67,9 @@ use crate::{Error, Result, SourceRecord};
 pub use archive::{ArchiveQueue, Archived};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use wardstream_operators::{
     AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
@@ -209,8 +209,74 @@ pub async fn select(
     row_binary::decode(&bytes, schema)
 }
 
+/// This process's inserts into one database that have not finished: they may still reach the
+/// server. The server's `system.processes` lists only inserts it has begun to read; one whose
+/// writer gave up (a timeout, an aborted mirror) can still be queued on a connection of this
+/// process and land later. A mirror waits for both kinds before it reads the tables' state.
+#[derive(Debug, Default)]
+struct InFlight {
+    running: AtomicUsize,
+    finished: tokio::sync::Notify,
+}
+
+impl InFlight {
+    /// The registry entry of database `database` at `url`, shared by every mirror of this
+    /// process that writes there.
+    fn of(url: &str, database: &str) -> Arc<InFlight> {
+        static REGISTRY: LazyLock<Mutex<HashMap<(String, String), Arc<InFlight>>>> =
+            LazyLock::new(Default::default);
+        REGISTRY
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((url.to_owned(), database.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// Waits until none is running, or fails after `limit`.
+    async fn wait_idle(&self, limit: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a finish in between is not missed.
+            let finished = self.finished.notified();
+            if self.running.load(Ordering::Acquire) == 0 {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                return Err(Error::ClickHouse {
+                    detail: format!(
+                        "an insert this process gave up on is still running after {limit:?}"
+                    ),
+                    transient: true,
+                });
+            }
+        }
+    }
+}
+
+/// Counts one insert task as running until dropped.
+struct Running(Arc<InFlight>);
+
+impl Running {
+    fn start(in_flight: &Arc<InFlight>) -> Self {
+        in_flight.running.fetch_add(1, Ordering::AcqRel);
+        Running(in_flight.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.0.finished.notify_waiters();
+    }
+}
+
+/// Inserts RowBinary `rows` into `table`. The insert runs as its own task, counted in
+/// `in_flight` until the server has answered or the connection is gone; waiting for it is
+/// bounded by `timeout`, after which the error is transient and the task is left to finish.
 async fn insert(
     client: &clickhouse::Client,
+    in_flight: &Arc<InFlight>,
     timeout: Duration,
     query_id: String,
     table: &str,
@@ -221,14 +287,27 @@ async fn insert(
         "INSERT INTO {table} ({}) FORMAT RowBinary",
         columns.join(", ")
     );
-    let mut ins = client
-        .insert_formatted_with(sql)
-        .with_setting("query_id", query_id)
-        .with_timeouts(Some(timeout), Some(timeout));
-    ins.send(bytes::Bytes::from(rows))
-        .await
-        .map_err(|e| ch_error("insert failed", e))?;
-    ins.end().await.map_err(|e| ch_error("insert failed", e))
+    let client = client.clone();
+    let running = Running::start(in_flight);
+    let task = tokio::spawn(async move {
+        let _running = running;
+        let mut ins = client
+            .insert_formatted_with(sql)
+            .with_setting("query_id", query_id);
+        ins.send(bytes::Bytes::from(rows)).await?;
+        ins.end().await
+    });
+    match tokio::time::timeout(timeout, task).await {
+        Err(_) => Err(Error::ClickHouse {
+            detail: format!("insert into {table} unanswered after {timeout:?}"),
+            transient: true,
+        }),
+        Ok(Err(e)) => Err(Error::ClickHouse {
+            detail: format!("insert into {table} did not finish: {e}"),
+            transient: true,
+        }),
+        Ok(Ok(r)) => r.map_err(|e| ch_error("insert failed", e)),
+    }
 }
 
 /// Counters of what the mirror did, shared with whoever watches it.
@@ -302,11 +381,15 @@ struct Mirror {
     letters_seen: usize,
     /// Late-event dead letters taken from the store and not yet written.
     pending_letters: Vec<DeadLetter>,
-    /// Epochs whose view changes are taken but not yet committed.
-    folded: Vec<(Instant, u64)>,
+    /// Takes of the store's changes whose rows are not all inserted yet, oldest first.
+    takes: VecDeque<Take>,
+    /// Numbers the takes.
+    next_take: u64,
     last_flush: Instant,
     /// Numbers this run's inserts (their `query_id`s).
     inserts: AtomicU64,
+    /// This process's unfinished inserts into the database.
+    in_flight: Arc<InFlight>,
     /// Encoded view rows per table, taken from the store and not yet inserted.
     buffers: HashMap<&'static str, ViewBuffer>,
     /// The store frontier of the last changes taken.
@@ -367,6 +450,7 @@ pub fn spawn(
         .unwrap_or(0);
     let mirror = Mirror {
         client: config.client(),
+        in_flight: InFlight::of(&config.url, &config.database),
         db: quote(&config.database),
         config,
         store,
@@ -379,7 +463,8 @@ pub fn spawn(
         pending: Vec::new(),
         letters_seen: 0,
         pending_letters: Vec::new(),
-        folded: Vec::new(),
+        takes: VecDeque::new(),
+        next_take: 0,
         last_flush: Instant::now(),
         inserts: AtomicU64::new(0),
         buffers: HashMap::new(),
@@ -447,9 +532,9 @@ impl Mirror {
             || self.last_flush.elapsed() >= self.config.max_interval
             || self.queue.len() + self.pending.len() >= self.config.min_rows
             || self.store.pending_changes() >= self.config.min_rows;
-        // Buffered view rows go out on their own table's clock, every round; new changes are
-        // taken, and the archive flushed, on the mirror's clock.
-        self.flush_views(draining, due).await?;
+        // The store's changes are taken every round and each table's buffer goes out on its
+        // own clock; the archive is flushed on the mirror's clock.
+        self.flush_views(draining).await?;
         if !due {
             return Ok(false);
         }
@@ -477,11 +562,13 @@ impl Mirror {
         format!("{}{}-{n}", self.query_id_prefix(), self.run_id)
     }
 
-    /// Waits until no insert into this database is still running on the server. An insert
-    /// whose writer died, or whose reply timed out, may still be committing; its rows must be
-    /// in the tables before they are read back to reconcile or resume, or they would be
-    /// written twice.
+    /// Waits until no insert into this database is still running: first this process's own
+    /// (an aborted mirror's or a timed-out one may still be on its way, see [`InFlight`]),
+    /// then any on the server (a killed process's insert may still be committing). Their rows
+    /// must be in the tables before they are read back to reconcile or resume, or they would
+    /// be written twice.
     async fn wait_for_inserts_in_flight(&self) -> Result<()> {
+        self.in_flight.wait_idle(self.timeout()).await?;
         let prefix = self.query_id_prefix();
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::UInt64, false)]));
         let deadline = Instant::now() + self.timeout();
@@ -633,10 +720,19 @@ impl Mirror {
             held.push(map);
         }
         let full = self.store.take_changes(true).map_err(arrow_error)?;
-        // Whatever the buffers held is in the full contents now.
+        // Whatever the buffers held is in the full contents now: one take, committed when the
+        // writes below are.
         self.buffers.clear();
         self.taken_frontier = full.frontier;
-        self.folded.extend(full.folded.iter().copied());
+        let mut folded: Vec<(Instant, u64)> = self.takes.drain(..).flat_map(|t| t.folded).collect();
+        folded.extend(full.folded.iter().copied());
+        let id = self.next_take;
+        self.next_take += 1;
+        self.takes.push_back(Take {
+            id,
+            frontier: full.frontier,
+            folded,
+        });
         let mut writes = Vec::new();
         for (view, mut have) in full.views.iter().zip(held) {
             let enc = row_binary::Encoder::new(&view.rows)?;
@@ -657,19 +753,24 @@ impl Mirror {
             self.write_view(name, delta, full.frontier).await?;
         }
         self.stats.reconciles.fetch_add(1, Ordering::Relaxed);
-        self.committed(full.frontier);
+        self.commit_takes();
         Ok(())
     }
 
-    /// With `take`, takes the store's changes into the per-table buffers; then inserts each buffer that
+    /// Takes the store's changes into the per-table buffers; then inserts each buffer that
     /// holds [`ClickHouseConfig::min_rows`] rows or whose last insert is
     /// [`ClickHouseConfig::max_interval`] old (every non-empty one when draining). The tables
     /// equal the views at the taken frontier once every buffer is empty.
-    async fn flush_views(&mut self, draining: bool, take: bool) -> Result<()> {
-        if take && (self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0)
-        {
+    async fn flush_views(&mut self, draining: bool) -> Result<()> {
+        if self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0 {
             let changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
-            self.folded.extend(changes.folded.iter().copied());
+            let id = self.next_take;
+            self.next_take += 1;
+            self.takes.push_back(Take {
+                id,
+                frontier: changes.frontier,
+                folded: changes.folded.clone(),
+            });
             self.taken_frontier = changes.frontier;
             for view in &changes.views {
                 let enc = row_binary::Encoder::new(&view.rows)?;
@@ -678,6 +779,9 @@ impl Mirror {
                     .buffers
                     .entry(view.name)
                     .or_insert_with(ViewBuffer::new);
+                if buffer.rows == 0 {
+                    buffer.oldest_take = id;
+                }
                 for (i, d) in view.diffs.iter().enumerate() {
                     key.clear();
                     enc.write_row(i, &mut key);
@@ -692,7 +796,8 @@ impl Mirror {
                 b.rows > 0
                     && (draining
                         || b.rows >= self.config.min_rows
-                        || b.last_insert.elapsed() >= self.config.max_interval)
+                        || b.last_insert
+                            .is_none_or(|at| at.elapsed() >= self.config.max_interval))
             });
             if !due {
                 continue;
@@ -701,25 +806,36 @@ impl Mirror {
                 continue;
             };
             let (bytes, rows) = (std::mem::take(&mut b.bytes), std::mem::take(&mut b.rows));
-            b.last_insert = Instant::now();
+            b.last_insert = Some(Instant::now());
             self.insert_view(name, bytes, rows).await?;
         }
-        if self.buffers.values().all(|b| b.rows == 0) {
-            self.committed(self.taken_frontier);
-        }
+        self.commit_takes();
         Ok(())
     }
 
-    fn committed(&mut self, frontier: u64) {
+    /// Commits every take older than the oldest rows still buffered: their events' latencies
+    /// are recorded and the mirrored frontier advances to the newest of them.
+    fn commit_takes(&mut self) {
+        let oldest_buffered = self
+            .buffers
+            .values()
+            .filter(|b| b.rows > 0)
+            .map(|b| b.oldest_take)
+            .min()
+            .unwrap_or(u64::MAX);
         let now = Instant::now();
         let mut l = self
             .stats
             .latencies
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        l.extend(self.folded.drain(..).map(|(at, n)| (now - at, n)));
-        drop(l);
-        self.stats.frontier.fetch_max(frontier, Ordering::AcqRel);
+        while self.takes.front().is_some_and(|t| t.id < oldest_buffered) {
+            let Some(t) = self.takes.pop_front() else {
+                break;
+            };
+            l.extend(t.folded.into_iter().map(|(at, n)| (now - at, n)));
+            self.stats.frontier.fetch_max(t.frontier, Ordering::AcqRel);
+        }
     }
 
     /// Writes `(row, diff)` changes of view `name` at once (the reconcile).
@@ -788,6 +904,7 @@ impl Mirror {
     ) -> Result<()> {
         insert(
             &self.client,
+            &self.in_flight,
             self.timeout(),
             self.next_query_id(),
             table,
@@ -823,7 +940,18 @@ fn encode_signed(key: &[u8], diff: i64, frontier: u64, run_id: &str, out: &mut V
 struct ViewBuffer {
     bytes: Vec<u8>,
     rows: usize,
-    last_insert: Instant,
+    /// The take the oldest buffered rows came from (meaningful while `rows > 0`).
+    oldest_take: u64,
+    /// `None` before the table's first insert of this run.
+    last_insert: Option<Instant>,
+}
+
+/// One take of the store's changes: the store frontier it reached and the epochs it folded
+/// (when their first event was fed, how many events).
+struct Take {
+    id: u64,
+    frontier: u64,
+    folded: Vec<(Instant, u64)>,
 }
 
 impl ViewBuffer {
@@ -831,7 +959,8 @@ impl ViewBuffer {
         ViewBuffer {
             bytes: Vec::new(),
             rows: 0,
-            last_insert: Instant::now(),
+            oldest_take: 0,
+            last_insert: None,
         }
     }
 }

@@ -191,6 +191,7 @@ impl Mirror {
             let columns = ["`source_id`", "`shares`", "`share`", "`seq`"].map(String::from);
             insert(
                 &self.client,
+                &self.in_flight,
                 self.timeout(),
                 self.next_query_id(),
                 &format!("{}.archive_progress", self.db),
