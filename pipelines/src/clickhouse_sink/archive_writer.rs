@@ -14,8 +14,24 @@ pub(super) struct Resume {
 
 impl Resume {
     fn written(&self, a: &Archived) -> bool {
-        self.prefix.get(&a.share).is_some_and(|p| a.seq <= *p)
-            || self.above.contains(&(a.share, a.seq))
+        self.is_written(a.share, a.seq)
+    }
+
+    fn is_written(&self, share: u16, seq: u64) -> bool {
+        self.prefix.get(&share).is_some_and(|p| seq <= *p) || self.above.contains(&(share, seq))
+    }
+
+    /// Records that every position up to `high[share]` is written. Positions found above the
+    /// prefix at resume stay skipped until the prefix passes them: a restarted source re-feeds
+    /// from its start, so its first flushes lie below them.
+    fn advance(&mut self, high: &BTreeMap<u16, u64>) {
+        for (share, seq) in high {
+            let p = self.prefix.entry(*share).or_insert(0);
+            *p = (*p).max(*seq);
+        }
+        let prefix = &self.prefix;
+        self.above
+            .retain(|(share, seq)| prefix.get(share).is_none_or(|p| seq > p));
     }
 }
 
@@ -201,11 +217,7 @@ impl Mirror {
             .await?;
         }
         if let Some(resume) = &mut self.resume {
-            for (share, seq) in high {
-                let p = resume.prefix.entry(share).or_insert(0);
-                *p = (*p).max(seq);
-            }
-            resume.above.clear();
+            resume.advance(&high);
             for l in self.pending_letters.drain(..) {
                 resume
                     .ingest_letters
@@ -315,6 +327,30 @@ pub(super) fn archive_tables() -> Vec<(&'static str, String, SchemaRef)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_found_above_the_prefix_stay_written_until_the_prefix_passes_them() {
+        // A first run committed share 0 up to 100 and wrote 101..=150 without its progress row.
+        let mut resume = Resume::default();
+        resume.prefix.insert(0, 100);
+        resume.above.extend((101..=150).map(|seq| (0, seq)));
+        // The restarted source re-feeds from the start: its first flush ends at 60.
+        resume.advance(&BTreeMap::from([(0, 60)]));
+        assert!(resume.is_written(0, 60) && resume.is_written(0, 100));
+        assert!(
+            resume.is_written(0, 120),
+            "forgot a position found at resume"
+        );
+        assert!(!resume.is_written(0, 151));
+        // Past them, the set empties; the prefix covers them.
+        resume.advance(&BTreeMap::from([(0, 160)]));
+        assert!(resume.above.is_empty());
+        assert!(resume.is_written(0, 150) && !resume.is_written(0, 161));
+        assert!(
+            !resume.is_written(1, 1),
+            "another share's positions are its own"
+        );
+    }
 
     #[test]
     fn chunks_respect_the_partition_and_row_limits() {
