@@ -23,7 +23,9 @@
 //! # Exactly once
 //!
 //! - **Views**: after a write of unknown outcome (an error, a timeout, a restart of either
-//!   side) the mirror *reconciles*: it reads each table's collapsed contents back
+//!   side) the mirror *reconciles*. It first waits until no insert of its database can still
+//!   land: this process's own until answered or disconnected (`InFlight`), then the server's
+//!   (`system.processes` by `query_id` prefix). Then it reads each table's collapsed contents back
 //!   (`GROUP BY` every column, `sum(sign)`) and writes the difference to the engine's current
 //!   view, taken under the same lock that restarts the store's change log. Whatever the failed
 //!   write did, the table then equals the view. A restarted engine (no checkpoints yet) starts
@@ -37,10 +39,12 @@
 //!
 //! # Batching, faults and backpressure
 //!
-//! The mirror takes the store's consolidated changes when ≥ [`ClickHouseConfig::min_rows`]
-//! rows are waiting or [`ClickHouseConfig::max_interval`] has passed, so each table gets at
-//! most one insert per interval unless a thousand rows are ready (ClickHouse's advice for
-//! `MergeTree` inserts). A failed statement is retried with exponential backoff (100 ms to
+//! The mirror takes the store's consolidated changes every round (50 ms) into a buffer per
+//! table; a table's buffer is inserted when ≥ [`ClickHouseConfig::min_rows`] rows wait or its
+//! last insert is [`ClickHouseConfig::max_interval`] old, so each table gets at most one insert
+//! per interval unless a thousand rows are ready (ClickHouse's advice for `MergeTree`
+//! inserts). The archive is flushed on the same rule. A take is committed, and its events'
+//! freshness recorded, once no buffer holds rows from it or an older take. A failed statement is retried with exponential backoff (100 ms to
 //! [`ClickHouseConfig::max_backoff`]). Meanwhile the store keeps serving its in-memory views;
 //! the view change log stays bounded by the size of the views (it is consolidated), and the
 //! archive queue fills to [`ClickHouseConfig::archive_capacity`] records, at which point the
