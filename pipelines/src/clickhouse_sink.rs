@@ -227,8 +227,9 @@ impl InFlight {
     /// The registry entry of database `database` at `url`, shared by every mirror of this
     /// process that writes there.
     fn of(url: &str, database: &str) -> Arc<InFlight> {
-        static REGISTRY: LazyLock<Mutex<HashMap<(String, String), Arc<InFlight>>>> =
-            LazyLock::new(Default::default);
+        /// Keyed by (url, database).
+        type Registry = HashMap<(String, String), Arc<InFlight>>;
+        static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
         REGISTRY
             .lock()
             .unwrap_or_else(|e| e.into_inner())
