@@ -4,7 +4,7 @@
 # by good_lp's highs feature) and the Rust toolchain's rustfmt/clippy.
 # ClickHouse: Debian's clickhouse-server (18.16); the tests start private servers from it
 # (tests/src/clickhouse.rs), so no service is started here.
-# The Kafka broker and PostgreSQL are added here by the issues that need them.
+# The Kafka broker is added here by the issue that needs it.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,8 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
+# PostgreSQL: the API's tests start private servers from Debian's binaries (tests/src/postgres.rs).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q

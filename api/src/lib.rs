@@ -29,8 +29,11 @@
 //! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
 //! all views it touches are at the same frontier.
 
+pub mod auth;
+pub mod db;
 pub mod problem;
 pub mod staffing;
+pub mod tenants;
 pub mod twin;
 
 use axum::Json;

@@ -19,51 +19,38 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code, e.g. `invalid_sql`.
     pub code: &'static str,
+    /// Each invalid field, for `validation_failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// When to try again, for `account_locked` (also sent as `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl Problem {
     /// 400 `invalid_sql`: the query failed to parse, plan or run.
     pub fn invalid_sql(detail: impl Into<String>) -> Self {
-        Problem {
-            kind: "about:blank",
-            title: "Invalid SQL",
-            status: 400,
-            detail: detail.into(),
-            code: "invalid_sql",
-        }
+        Problem::new(400, "invalid_sql", "Invalid SQL", detail)
     }
 
     /// 400 `bad_request`.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Problem {
-            kind: "about:blank",
-            title: "Bad request",
-            status: 400,
-            detail: detail.into(),
-            code: "bad_request",
-        }
+        Problem::new(400, "bad_request", "Bad request", detail)
     }
 
     /// 404 `not_found`.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Problem {
-            kind: "about:blank",
-            title: "Not found",
-            status: 404,
-            detail: detail.into(),
-            code: "not_found",
-        }
+        Problem::new(404, "not_found", "Not found", detail)
     }
 
     /// 500 `internal`: details are logged, not sent.
     pub fn internal() -> Self {
-        Problem {
-            kind: "about:blank",
-            title: "Internal error",
-            status: 500,
-            detail: "the server could not complete the request; see its log".into(),
-            code: "internal",
-        }
+        Problem::new(
+            500,
+            "internal",
+            "Internal error",
+            "the server could not complete the request; see its log",
+        )
     }
 }
 
@@ -71,11 +58,148 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut resp = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after_seconds {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+        }
+        resp
+    }
+}
+
+/// One field's validation error, listed in a 422 problem's `errors`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct FieldError {
+    /// The request field, e.g. `admin_email`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field's error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Problem {
+    /// A problem with `status`, a stable `code` and `title`, and this request's `detail`.
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            kind: "about:blank",
+            title,
+            status,
+            detail: detail.into(),
+            code,
+            errors: Vec::new(),
+            retry_after_seconds: None,
+        }
+    }
+
+    /// 401 `unauthorized`: no valid credentials.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Problem::new(401, "unauthorized", "Unauthorized", detail)
+    }
+
+    /// 403 `forbidden`: authenticated, but the role may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Problem::new(403, "forbidden", "Forbidden", detail)
+    }
+
+    /// 409 `conflict`: the request clashes with what exists (a taken slug or email).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Problem::new(409, "conflict", "Conflict", detail)
+    }
+
+    /// 422 `validation_failed`, listing each field's error.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Problem::new(
+            422,
+            "validation_failed",
+            "Validation failed",
+            format!("{} field(s) are not valid", errors.len()),
+        );
+        p.errors = errors;
+        p
+    }
+
+    /// 429 `account_locked`: too many failed logins; `Retry-After` says when to try again.
+    pub fn locked(retry_after_seconds: u64) -> Self {
+        let mut p = Problem::new(
+            429,
+            "account_locked",
+            "Account locked",
+            format!("too many failed logins; try again in {retry_after_seconds} s"),
+        );
+        p.retry_after_seconds = Some(retry_after_seconds);
+        p
+    }
+
+    /// A database error: logged, answered 503 `unavailable` when the database cannot be
+    /// reached in time, otherwise 500 `internal`.
+    pub fn from_db(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::error!(error = %e, "database unavailable");
+                Problem::new(
+                    503,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database is unavailable; try again",
+                )
+            }
+            e => {
+                tracing::error!(error = %e, "database error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// A JSON request body whose rejections are problems: 415 `unsupported_media_type` without a
+/// JSON content type, 400 `bad_request` for malformed JSON, 422 `validation_failed` for JSON of
+/// the wrong shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>:
+        axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(r)) => Err(Problem::new(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                r.body_text(),
+            )),
+            Err(JsonRejection::JsonDataError(r)) => {
+                let mut p = Problem::validation(vec![FieldError::new("body", r.body_text())]);
+                p.detail = r.body_text();
+                Err(p)
+            }
+            Err(r) => Err(Problem::bad_request(r.body_text())),
+        }
     }
 }

@@ -124,25 +124,16 @@ pub fn census_snapshot(store: &ViewStore, tenant: Option<&str>) -> CensusSnapsho
 }
 
 fn invalid(detail: impl Into<String>) -> Problem {
-    Problem {
-        kind: "about:blank",
-        title: "Invalid roster request",
-        status: 422,
-        detail: detail.into(),
-        code: "invalid_roster",
-    }
+    Problem::new(422, "invalid_roster", "Invalid roster request", detail)
 }
 
 fn busy() -> Problem {
-    Problem {
-        kind: "about:blank",
-        title: "Solver busy",
-        status: 503,
-        detail: format!(
-            "{MAX_CONCURRENT_SOLVES} staffing solve(s) already running; retry when it ends"
-        ),
-        code: "solver_busy",
-    }
+    Problem::new(
+        503,
+        "solver_busy",
+        "Solver busy",
+        format!("{MAX_CONCURRENT_SOLVES} staffing solve(s) already running; retry when it ends"),
+    )
 }
 
 fn options(req: &StaffingRequest) -> Result<(usize, SolveOptions), Problem> {

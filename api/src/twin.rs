@@ -79,13 +79,7 @@ pub struct TwinRuns {
 pub type SharedRuns = Arc<Mutex<TwinRuns>>;
 
 fn invalid(detail: impl Into<String>) -> Problem {
-    Problem {
-        kind: "about:blank",
-        title: "Invalid scenario",
-        status: 422,
-        detail: detail.into(),
-        code: "invalid_scenario",
-    }
+    Problem::new(422, "invalid_scenario", "Invalid scenario", detail)
 }
 
 fn parse(req: &TwinRunRequest) -> Result<(Scenario, RunOptions), Problem> {

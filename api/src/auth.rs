@@ -1,0 +1,457 @@
+//! Authentication and authorisation: users with a role per tenant, argon2id passwords,
+//! short-lived access JWTs (HS256, 15 min) and rotating, revocable refresh tokens (30 days).
+//!
+//! - Passwords: Argon2id v19 with the `argon2` crate's defaults (19 MiB, 2 passes, 1 lane:
+//!   OWASP's Password Storage Cheat Sheet minimum; RFC 9106), stored as PHC strings. A login
+//!   for an unknown email still runs one verification, so timing does not tell who exists.
+//! - Lockout: after [`AuthConfig::max_failed_logins`] failures in a row an account refuses
+//!   logins for [`AuthConfig::lockout`] (429 `account_locked`), correct password or not.
+//! - Access token claims: `sub` (user id), `tid` (tenant id), `role`, `iat`, `exp` (s).
+//! - Refresh tokens: 32 random bytes, hex; only their SHA-256 is stored. Each use rotates it
+//!   (the old one is marked used, a new one of the same family issued). Presenting a used or
+//!   revoked token revokes the whole family: whoever holds the stolen copy is logged out too.
+
+use crate::db::{Db, now_ms};
+use crate::problem::Problem;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// What a user may do. Routes name the roles they admit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything in the tenant, including users and settings.
+    Admin,
+    /// Patients and their clinical records.
+    Clinician,
+    /// Providers' availability and appointments.
+    Scheduler,
+    /// Invoices.
+    Billing,
+    /// SQL over the views.
+    Analyst,
+}
+
+impl Role {
+    /// The name stored and sent: `admin`, `clinician`, `scheduler`, `billing`, `analyst`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Clinician => "clinician",
+            Role::Scheduler => "scheduler",
+            Role::Billing => "billing",
+            Role::Analyst => "analyst",
+        }
+    }
+
+    /// Parses a stored role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "clinician" => Role::Clinician,
+            "scheduler" => Role::Scheduler,
+            "billing" => Role::Billing,
+            "analyst" => Role::Analyst,
+            _ => return None,
+        })
+    }
+}
+
+/// Token lifetimes, the signing key and the lockout policy.
+#[derive(Clone)]
+pub struct AuthConfig {
+    key: Arc<[u8]>,
+    /// Access-token lifetime (default 15 min).
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime (default 30 days).
+    pub refresh_ttl: Duration,
+    /// Failed logins in a row that lock an account (default 5).
+    pub max_failed_logins: i64,
+    /// How long a locked account refuses logins (default 15 min).
+    pub lockout: Duration,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("key", &"***")
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("max_failed_logins", &self.max_failed_logins)
+            .field("lockout", &self.lockout)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    /// Signs with `key` (HS256; at least 32 bytes, as RFC 7518 §3.2 asks).
+    ///
+    /// Errors: a shorter key.
+    pub fn new(key: &[u8]) -> Result<Self, String> {
+        if key.len() < 32 {
+            return Err(format!(
+                "the JWT signing key has {} bytes; HS256 needs at least 32",
+                key.len()
+            ));
+        }
+        Ok(AuthConfig {
+            key: key.into(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_failed_logins: 5,
+            lockout: Duration::from_secs(15 * 60),
+        })
+    }
+
+    /// A random key: tokens do not survive a restart. For tests and a first look.
+    pub fn ephemeral() -> Self {
+        let mut key = [0u8; 32];
+        fill_random(&mut key);
+        let mut c = AuthConfig::new(&key).unwrap_or_else(|_| unreachable!("32 bytes"));
+        c.key = key.into();
+        c
+    }
+}
+
+fn fill_random(buf: &mut [u8]) {
+    // The OS generator failing is not recoverable: nothing secure can be issued.
+    getrandom::fill(buf).unwrap_or_else(|e| panic!("the OS random generator failed: {e}"));
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    /// Tenant id.
+    pub tid: String,
+    /// The user's role.
+    pub role: Role,
+    /// Issued at (s since 1970).
+    pub iat: i64,
+    /// Expires at (s since 1970).
+    pub exp: i64,
+}
+
+/// Who is calling: read from a valid `Authorization: Bearer <access token>`.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// User id.
+    pub user_id: String,
+    /// The tenant every query of this request is confined to.
+    pub tenant_id: String,
+    /// The user's role.
+    pub role: Role,
+}
+
+impl Principal {
+    /// Admits the caller if their role is one of `roles`; otherwise 403 `forbidden`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Problem> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "the {} role may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+/// Issues a signed access token.
+pub fn access_token(config: &AuthConfig, user_id: &str, tenant_id: &str, role: Role) -> String {
+    let iat = now_ms() / 1000;
+    let claims = Claims {
+        sub: user_id.to_owned(),
+        tid: tenant_id.to_owned(),
+        role,
+        iat,
+        exp: iat + config.access_ttl.as_secs() as i64,
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&config.key),
+    )
+    .unwrap_or_else(|e| panic!("HS256 signing cannot fail: {e}"))
+}
+
+/// Verifies an access token's signature and expiry (no leeway).
+pub fn verify(config: &AuthConfig, token: &str) -> Result<Claims, Problem> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.leeway = 0;
+    v.set_required_spec_claims(&["exp", "sub"]);
+    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&config.key), &v)
+        .map(|d| d.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                Problem::unauthorized("the access token has expired; refresh it")
+            }
+            _ => Problem::unauthorized("the access token is not valid"),
+        })
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    AuthConfig: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let config = AuthConfig::from_ref(state);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token>"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| Problem::unauthorized("the Authorization scheme must be Bearer"))?;
+        let claims = verify(&config, token.trim())?;
+        Ok(Principal {
+            user_id: claims.sub,
+            tenant_id: claims.tid,
+            role: claims.role,
+        })
+    }
+}
+
+/// Hashes a password with Argon2id (PHC string). CPU-bound: call from a blocking thread.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .unwrap_or_else(|e| panic!("argon2 with default parameters cannot fail: {e}"))
+}
+
+/// Whether `password` matches the PHC string `hash`. CPU-bound: call from a blocking thread.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    use argon2::password_hash::phc::PasswordHash;
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash no password matches in practice, verified against for unknown emails.
+static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let mut pw = [0u8; 24];
+    fill_random(&mut pw);
+    hash_password(&hex(&pw))
+});
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// A new random id (128 bits, hex).
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    fill_random(&mut b);
+    hex(&b)
+}
+
+/// An access and a refresh token, as the login and refresh endpoints answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tokens {
+    /// The access JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds the access token is valid for.
+    pub expires_in: u64,
+    /// The refresh token (use once).
+    pub refresh_token: String,
+}
+
+/// Issues an access token and a refresh token of `family` (a new family when `None`).
+pub async fn issue(
+    db: &Db,
+    config: &AuthConfig,
+    user_id: &str,
+    tenant_id: &str,
+    role: Role,
+    family: Option<&str>,
+) -> Result<Tokens, sqlx::Error> {
+    let mut raw = [0u8; 32];
+    fill_random(&mut raw);
+    let refresh = hex(&raw);
+    let now = now_ms();
+    let family = family.map(str::to_owned).unwrap_or_else(new_id);
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family, user_id, tenant_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash(&refresh))
+    .bind(&family)
+    .bind(user_id)
+    .bind(tenant_id)
+    .bind(now + config.refresh_ttl.as_millis() as i64)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(Tokens {
+        access_token: access_token(config, user_id, tenant_id, role),
+        token_type: "Bearer".into(),
+        expires_in: config.access_ttl.as_secs(),
+        refresh_token: refresh,
+    })
+}
+
+/// Outcome of checking a password login.
+pub enum LoginOutcome {
+    /// The password matched: the user's id, tenant and role.
+    Ok(String, String, Role),
+    /// Wrong tenant, email or password (not told apart).
+    Invalid,
+    /// Too many failures: refused until this time (ms).
+    Locked(i64),
+}
+
+/// Checks `email` / `password` in the tenant with `slug`, counting failures and locking.
+pub async fn check_login(
+    db: &Db,
+    config: &AuthConfig,
+    slug: &str,
+    email: &str,
+    password: &str,
+) -> Result<LoginOutcome, Problem> {
+    let row = sqlx::query(
+        "SELECT u.id, u.tenant_id, u.password_hash, u.role, u.failed_logins, u.locked_until FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.slug = $1 AND u.email = $2",
+    )
+    .bind(slug)
+    .bind(email.to_lowercase())
+    .fetch_optional(db)
+    .await
+    .map_err(Problem::from_db)?;
+    let now = now_ms();
+    let Some(row) = row else {
+        let pw = password.to_owned();
+        let _ = tokio::task::spawn_blocking(move || verify_password(&pw, &DECOY_HASH)).await;
+        return Ok(LoginOutcome::Invalid);
+    };
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(Problem::from_db);
+    let (id, tenant_id, hash, role) = (
+        get_s("id")?,
+        get_s("tenant_id")?,
+        get_s("password_hash")?,
+        get_s("role")?,
+    );
+    let failed: i64 = row.try_get("failed_logins").map_err(Problem::from_db)?;
+    let locked_until: i64 = row.try_get("locked_until").map_err(Problem::from_db)?;
+    if locked_until > now {
+        return Ok(LoginOutcome::Locked(locked_until));
+    }
+    let pw = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .map_err(|_| Problem::internal())?;
+    if ok {
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = $1")
+            .bind(&id)
+            .execute(db)
+            .await
+            .map_err(Problem::from_db)?;
+        let role = Role::parse(&role).ok_or_else(Problem::internal)?;
+        return Ok(LoginOutcome::Ok(id, tenant_id, role));
+    }
+    let failed = failed + 1;
+    let lock = if failed >= config.max_failed_logins {
+        now + config.lockout.as_millis() as i64
+    } else {
+        0
+    };
+    sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+        .bind(if lock > 0 { 0 } else { failed })
+        .bind(lock)
+        .bind(&id)
+        .execute(db)
+        .await
+        .map_err(Problem::from_db)?;
+    Ok(if lock > 0 {
+        LoginOutcome::Locked(lock)
+    } else {
+        LoginOutcome::Invalid
+    })
+}
+
+/// Rotates a refresh token: returns new tokens, or 401 if it is unknown, expired, used or
+/// revoked (a used or revoked one also revokes its family).
+pub async fn rotate(db: &Db, config: &AuthConfig, refresh: &str) -> Result<Tokens, Problem> {
+    let hash = token_hash(refresh);
+    let now = now_ms();
+    let mut tx = db.begin().await.map_err(Problem::from_db)?;
+    // Claim the token first (a write), so two concurrent uses cannot both succeed.
+    let claimed = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?
+    .rows_affected();
+    let row = sqlx::query(
+        "SELECT r.family, r.user_id, r.tenant_id, u.role FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?;
+    let Some(row) = row else {
+        return Err(Problem::unauthorized("the refresh token is not valid"));
+    };
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(Problem::from_db);
+    let (family, user_id, tenant_id, role) = (
+        get_s("family")?,
+        get_s("user_id")?,
+        get_s("tenant_id")?,
+        get_s("role")?,
+    );
+    if claimed == 0 {
+        // Reuse of a rotated token, a revoked one, or an expired one: end the family.
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&family)
+        .execute(&mut *tx)
+        .await
+        .map_err(Problem::from_db)?;
+        tx.commit().await.map_err(Problem::from_db)?;
+        return Err(Problem::unauthorized(
+            "the refresh token was already used, revoked or expired; log in again",
+        ));
+    }
+    tx.commit().await.map_err(Problem::from_db)?;
+    let role = Role::parse(&role).ok_or_else(Problem::internal)?;
+    issue(db, config, &user_id, &tenant_id, role, Some(&family))
+        .await
+        .map_err(Problem::from_db)
+}
+
+/// Revokes the family of a refresh token (logout). Unknown tokens are ignored.
+pub async fn revoke(db: &Db, refresh: &str) -> Result<(), Problem> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family IN (SELECT family FROM refresh_tokens WHERE token_hash = $2)",
+    )
+    .bind(now_ms())
+    .bind(token_hash(refresh))
+    .execute(db)
+    .await
+    .map_err(Problem::from_db)?;
+    Ok(())
+}

@@ -1,0 +1,449 @@
+//! Tenants and auth over HTTP on a real listener, each scenario on a SQLite file and on a
+//! private PostgreSQL server: onboarding, validation, login, `/auth/me`, settings, roles,
+//! cross-tenant isolation (404, never 403), refresh rotation with reuse detection, logout,
+//! expiry and lockout.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use wardstream_api::auth::{AuthConfig, Claims, Role};
+use wardstream_api::tenants::{AppState, router};
+use wardstream_tests::postgres::PostgresServer;
+
+const KEY: &[u8] = b"test key of thirty-two bytes or more!!";
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().unwrap_or_else(|e| panic!("{e}")),
+            format!("{}{path}", self.base),
+        );
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+        let status = resp.status().as_u16();
+        let problem = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+        let text = resp.text().await.unwrap_or_default();
+        if status >= 400 {
+            assert!(
+                problem,
+                "{method} {path}: {status} without problem+json: {text}"
+            );
+        }
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+async fn serve(url: &str, auth: AuthConfig) -> Api {
+    let db = wardstream_api::db::open(url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = router(AppState { db, auth });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+fn sqlite_url(tag: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("wardstream-api-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("ws.db");
+    let _ = std::fs::remove_file(&file);
+    format!("sqlite://{}", file.display())
+}
+
+async fn onboard(api: &Api, slug: &str) -> (String, String) {
+    let (s, body) = api
+        .call(
+            "POST",
+            "/v1/tenants",
+            None,
+            Some(json!({"name": format!("{slug} hospital"), "slug": slug, "kind": "hospital",
+                "admin_email": format!("Admin@{slug}.example"), "admin_password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let tenant = body["tenant"]["id"].as_str().unwrap_or_default().to_owned();
+    let (s, tokens) = api
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": slug, "email": format!("admin@{slug}.example"), "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{tokens}");
+    (
+        tenant,
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+async fn tenants_and_auth(url: &str) {
+    let api = serve(url, AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}"))).await;
+
+    // Validation lists every bad field; a taken slug is a conflict.
+    let (s, p) = api
+        .call("POST", "/v1/tenants", None, Some(json!({"name": "", "slug": "A b", "kind": "clinic", "admin_email": "nope", "admin_password": "short"})))
+        .await;
+    assert_eq!((s, p["code"].as_str()), (422, Some("validation_failed")));
+    let mut fields: Vec<&str> = p["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["admin_email", "admin_password", "name", "slug"]);
+    let (s, p) = api
+        .call("POST", "/v1/tenants", None, Some(json!({"name": "x"})))
+        .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{p}"
+    );
+
+    let (a, a_token) = onboard(&api, "st-agnes").await;
+    let (b, b_token) = onboard(&api, "st-bart").await;
+    let (s, p) = api
+        .call("POST", "/v1/tenants", None, Some(json!({"name": "again", "slug": "st-agnes", "kind": "clinic", "admin_email": "x@y.example", "admin_password": "correct horse battery"})))
+        .await;
+    assert_eq!((s, p["code"].as_str()), (409, Some("conflict")));
+
+    // Me, the tenant, settings.
+    let (s, me) = api.call("GET", "/v1/auth/me", Some(&a_token), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            me["tenant_id"].as_str(),
+            me["role"].as_str(),
+            me["email"].as_str()
+        ),
+        (
+            Some(a.as_str()),
+            Some("admin"),
+            Some("admin@st-agnes.example")
+        )
+    );
+    let (s, t) = api
+        .call("GET", &format!("/v1/tenants/{a}"), Some(&a_token), None)
+        .await;
+    assert_eq!(
+        (s, t["slug"].as_str(), t["kind"].as_str()),
+        (200, Some("st-agnes"), Some("hospital"))
+    );
+    let (s, _) = api
+        .call(
+            "PUT",
+            &format!("/v1/tenants/{a}/settings/timezone"),
+            Some(&a_token),
+            Some(json!("Europe/London")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = api
+        .call(
+            "PUT",
+            &format!("/v1/tenants/{a}/settings/beds"),
+            Some(&a_token),
+            Some(json!({"ICU": 12})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = api
+        .call(
+            "PUT",
+            &format!("/v1/tenants/{a}/settings/timezone"),
+            Some(&a_token),
+            Some(json!("UTC")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, settings) = api
+        .call(
+            "GET",
+            &format!("/v1/tenants/{a}/settings"),
+            Some(&a_token),
+            None,
+        )
+        .await;
+    assert_eq!(settings, json!({"beds": {"ICU": 12}, "timezone": "UTC"}));
+
+    // Tenant B cannot see or change A: 404, the same as for an id that does not exist.
+    for (method, path, body) in [
+        ("GET", format!("/v1/tenants/{a}"), None),
+        ("GET", format!("/v1/tenants/{a}/settings"), None),
+        (
+            "PUT",
+            format!("/v1/tenants/{a}/settings/timezone"),
+            Some(json!("Asia/Tokyo")),
+        ),
+    ] {
+        let (s, p) = api.call(method, &path, Some(&b_token), body).await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (404, Some("not_found")),
+            "{method} {path}"
+        );
+    }
+    let (s, _) = api
+        .call("GET", "/v1/tenants/no-such-id", Some(&b_token), None)
+        .await;
+    assert_eq!(s, 404);
+    let (_, settings) = api
+        .call(
+            "GET",
+            &format!("/v1/tenants/{a}/settings"),
+            Some(&a_token),
+            None,
+        )
+        .await;
+    assert_eq!(settings["timezone"], "UTC", "B changed A's settings");
+    let (s, _) = api
+        .call("GET", &format!("/v1/tenants/{b}"), Some(&b_token), None)
+        .await;
+    assert_eq!(s, 200);
+
+    // Roles: an analyst may read their tenant but not manage it.
+    let (s, u) = api
+        .call("POST", "/v1/auth/register", Some(&a_token), Some(json!({"email": "ana@st-agnes.example", "password": "analysts like sql", "role": "analyst"})))
+        .await;
+    assert_eq!((s, u["role"].as_str()), (201, Some("analyst")));
+    let (s, p) = api
+        .call("POST", "/v1/auth/register", Some(&a_token), Some(json!({"email": "ANA@st-agnes.example", "password": "analysts like sql", "role": "billing"})))
+        .await;
+    assert_eq!((s, p["code"].as_str()), (409, Some("conflict")));
+    let (s, tokens) = api
+        .call("POST", "/v1/auth/login", None, Some(json!({"tenant": "st-agnes", "email": "ana@st-agnes.example", "password": "analysts like sql"})))
+        .await;
+    assert_eq!(s, 200);
+    let ana = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (s, _) = api
+        .call("GET", &format!("/v1/tenants/{a}"), Some(&ana), None)
+        .await;
+    assert_eq!(s, 200);
+    let (s, p) = api
+        .call(
+            "PUT",
+            &format!("/v1/tenants/{a}/settings/timezone"),
+            Some(&ana),
+            Some(json!("x")),
+        )
+        .await;
+    assert_eq!((s, p["code"].as_str()), (403, Some("forbidden")));
+    let (s, _) = api
+        .call("POST", "/v1/auth/register", Some(&ana), Some(json!({"email": "eve@st-agnes.example", "password": "analysts like sql", "role": "admin"})))
+        .await;
+    assert_eq!(s, 403);
+    // The same email in another tenant is another user.
+    let (s, _) = api
+        .call("POST", "/v1/auth/register", Some(&b_token), Some(json!({"email": "ana@st-agnes.example", "password": "a different password", "role": "clinician"})))
+        .await;
+    assert_eq!(s, 201);
+
+    // No token, a forged token, an expired token.
+    let (s, _) = api.call("GET", "/v1/auth/me", None, None).await;
+    assert_eq!(s, 401);
+    let forged = AuthConfig::new(b"another key of thirty-two bytes or more")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let token = wardstream_api::auth::access_token(&forged, "u", &a, Role::Admin);
+    let (s, _) = api
+        .call("GET", &format!("/v1/tenants/{a}"), Some(&token), None)
+        .await;
+    assert_eq!(s, 401);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &Claims {
+            sub: me["id"].as_str().unwrap_or_default().into(),
+            tid: a.clone(),
+            role: Role::Admin,
+            iat: now - 1000,
+            exp: now - 100,
+        },
+        &jsonwebtoken::EncodingKey::from_secret(KEY),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (s, p) = api.call("GET", "/v1/auth/me", Some(&expired), None).await;
+    assert_eq!(s, 401);
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains("expired"),
+        "{p}"
+    );
+}
+
+async fn refresh_and_lockout(url: &str) {
+    let mut auth = AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}"));
+    auth.max_failed_logins = 3;
+    auth.lockout = Duration::from_secs(60);
+    let api = serve(url, auth).await;
+    onboard(&api, "st-cuth").await;
+    let login = json!({"tenant": "st-cuth", "email": "admin@st-cuth.example", "password": "correct horse battery"});
+    let (_, first) = api
+        .call("POST", "/v1/auth/login", None, Some(login.clone()))
+        .await;
+    let r1 = first["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Rotation: each refresh token works once and yields a working pair.
+    let (s, second) = api
+        .call(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": r1})),
+        )
+        .await;
+    assert_eq!(s, 200, "{second}");
+    let r2 = second["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_ne!(r1, r2);
+    let (s, _) = api
+        .call("GET", "/v1/auth/me", second["access_token"].as_str(), None)
+        .await;
+    assert_eq!(s, 200);
+    // Reusing r1 (a stolen copy) fails and ends the family: r2 stops working too.
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": r1})),
+        )
+        .await;
+    assert_eq!(s, 401);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": r2})),
+        )
+        .await;
+    assert_eq!(s, 401, "the family survived a reuse");
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": "00"})),
+        )
+        .await;
+    assert_eq!(s, 401);
+
+    // Logout revokes.
+    let (_, third) = api
+        .call("POST", "/v1/auth/login", None, Some(login.clone()))
+        .await;
+    let r3 = third["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/auth/logout",
+            None,
+            Some(json!({"refresh_token": r3})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": r3})),
+        )
+        .await;
+    assert_eq!(s, 401);
+
+    // Lockout: the third wrong password locks; then even the right one is refused.
+    let wrong = json!({"tenant": "st-cuth", "email": "admin@st-cuth.example", "password": "wrong horse battery"});
+    for expect in [401, 401, 429] {
+        let (s, p) = api
+            .call("POST", "/v1/auth/login", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(s, expect, "{p}");
+    }
+    let (s, p) = api.call("POST", "/v1/auth/login", None, Some(login)).await;
+    assert_eq!((s, p["code"].as_str()), (429, Some("account_locked")));
+    assert!(
+        p["retry_after_seconds"]
+            .as_u64()
+            .is_some_and(|r| r > 0 && r <= 60),
+        "{p}"
+    );
+    // Unknown users and tenants get the same answer as a wrong password.
+    let (s, p) = api
+        .call("POST", "/v1/auth/login", None, Some(json!({"tenant": "nowhere", "email": "a@b.example", "password": "correct horse battery"})))
+        .await;
+    assert_eq!(
+        (s, p["detail"].as_str()),
+        (401, Some("unknown tenant, email or password"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_and_auth_on_sqlite() {
+    tenants_and_auth(&sqlite_url("tenants")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_and_lockout_on_sqlite() {
+    refresh_and_lockout(&sqlite_url("refresh")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_and_auth_on_postgres() {
+    let pg = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
+    tenants_and_auth(
+        &pg.create_database("tenants")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    refresh_and_lockout(
+        &pg.create_database("refresh")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+}
