@@ -91,6 +91,23 @@ pub struct EngineSection {
 pub struct ServeSection {
     /// Address the HTTP endpoint listens on.
     pub listen: String,
+    /// The transactional API's store (tenants, users): `sqlite://path/file.db` (created if
+    /// missing) or `postgres://user:password@host/db`; `DATABASE_URL` also sets it. Absent:
+    /// the tenant and auth routes are off. The password is masked when printed.
+    #[serde(serialize_with = "mask_url")]
+    pub database_url: Option<String>,
+    /// HS256 key of access tokens, at least 32 bytes (masked when printed);
+    /// `WARDSTREAM_JWT_SECRET` also sets it. Absent: a random key per process, so tokens end
+    /// with it.
+    #[serde(serialize_with = "mask")]
+    pub jwt_secret: Option<String>,
+}
+
+fn mask_url<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(u) => s.serialize_some(&wardstream_api::db::mask(u)),
+        None => s.serialize_none(),
+    }
 }
 
 /// `[replay]`.
@@ -137,6 +154,8 @@ impl Default for ServeSection {
     fn default() -> Self {
         ServeSection {
             listen: "127.0.0.1:7878".into(),
+            database_url: None,
+            jwt_secret: None,
         }
     }
 }
@@ -170,8 +189,15 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
         figment = figment.merge(Toml::file(f));
     }
-    figment
+    let mut config: Config = figment
         .merge(Env::prefixed("WARDSTREAM__").split("__"))
         .extract()
-        .context("invalid configuration")
+        .context("invalid configuration")?;
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        config.serve.database_url = Some(url);
+    }
+    if let Ok(key) = std::env::var("WARDSTREAM_JWT_SECRET") {
+        config.serve.jwt_secret = Some(key);
+    }
+    Ok(config)
 }

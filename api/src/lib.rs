@@ -183,12 +183,18 @@ pub fn encode_json(
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
+/// With `accounts`, the tenant and auth routes ([`tenants::router`]) are served too.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<ViewStore>,
+    accounts: Option<tenants::AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store))
+    let mut app = router(store);
+    if let Some(state) = accounts {
+        app = app.merge(tenants::router(state));
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -46,6 +46,7 @@ async fn start() -> (String, Arc<ViewStore>) {
     tokio::spawn(wardstream_api::serve(
         listener,
         store.clone(),
+        None,
         std::future::pending(),
     ));
     (format!("http://{addr}"), store)

@@ -71,6 +71,35 @@ fn mirror_config(config: &Config, args: &RunArgs, source_id: &str) -> Option<Cli
     Some(c)
 }
 
+/// Opens the transactional store when `[serve] database_url` (or `DATABASE_URL`) is set.
+fn accounts_state(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+) -> anyhow::Result<Option<wardstream_api::tenants::AppState>> {
+    let Some(url) = &config.serve.database_url else {
+        tracing::info!(
+            "tenant and auth routes off: set [serve] database_url or DATABASE_URL (e.g. sqlite://wardstream.db) to serve them"
+        );
+        return Ok(None);
+    };
+    let auth = match &config.serve.jwt_secret {
+        Some(key) => wardstream_api::auth::AuthConfig::new(key.as_bytes())
+            .map_err(|e| anyhow::anyhow!("[serve] jwt_secret: {e}"))?,
+        None => {
+            tracing::warn!(
+                "no [serve] jwt_secret or WARDSTREAM_JWT_SECRET: access tokens are signed with a random key and end with this process"
+            );
+            wardstream_api::auth::AuthConfig::ephemeral()
+        }
+    };
+    let db = runtime.block_on(wardstream_api::db::open(url))?;
+    eprintln!(
+        "wardstream: tenant and auth API on, store {}",
+        wardstream_api::db::mask(url)
+    );
+    Ok(Some(wardstream_api::tenants::AppState { db, auth }))
+}
+
 /// Runs the command.
 pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
@@ -121,10 +150,16 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .block_on(tokio::net::TcpListener::bind(&listen))
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let accounts = accounts_state(&runtime, &config)?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(wardstream_api::serve(listener, store.clone(), async move {
-        let _ = shutdown_rx.await;
-    }));
+    let server = runtime.spawn(wardstream_api::serve(
+        listener,
+        store.clone(),
+        accounts,
+        async move {
+            let _ = shutdown_rx.await;
+        },
+    ));
     let mut mirror: Option<MirrorHandle> = None;
     if let Some(cfg) = mirror_cfg {
         let queue = Arc::new(ArchiveQueue::new(cfg.archive_capacity));

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod accounts;
 mod clickhouse;
 mod optimize;
 mod twin;
