@@ -1,7 +1,12 @@
 //! # wardstream-api
 //!
-//! The HTTP face of a running engine (axum). Today: SQL over the live views and engine
-//! status; the transactional domains (tenants, auth, patients, billing) come with their issue.
+//! The HTTP face of a running engine (axum): SQL over the live views and engine status,
+//! digital-twin runs, staffing, and the first transactional domains, tenants and auth (on a
+//! SQLite or PostgreSQL store; patients, providers, appointments and billing come next).
+//!
+//! - [`db`]: the transactional store (sqlx; SQLite file or PostgreSQL, one set of migrations).
+//! - [`auth`]: argon2id passwords, access JWTs, rotating refresh tokens, roles, lockout.
+//! - [`tenants`]: onboarding, tenant settings, users and the `/v1/auth/*` routes.
 //!
 //! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
 //! - [`router`]: the routes.
