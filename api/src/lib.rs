@@ -7,6 +7,7 @@
 //! - [`db`]: the transactional store (sqlx; SQLite file or PostgreSQL, one set of migrations).
 //! - [`auth`]: argon2id passwords, access JWTs, rotating refresh tokens, roles, lockout.
 //! - [`tenants`]: onboarding, tenant settings, users and the `/v1/auth/*` routes.
+//! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //!
 //! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
 //! - [`router`]: the routes.
@@ -37,6 +38,7 @@
 pub mod auth;
 pub mod db;
 pub mod problem;
+pub mod scheduling;
 pub mod staffing;
 pub mod tenants;
 pub mod twin;
@@ -187,6 +189,12 @@ pub fn encode_json(
     })
 }
 
+/// The transactional routes: tenants and auth ([`tenants::router`]), providers and
+/// appointments ([`scheduling::router`]).
+pub fn transactional_router(state: tenants::AppState) -> Router {
+    tenants::router(state.clone()).merge(scheduling::router(state))
+}
+
 /// Serves the API on `listener` until `shutdown` resolves.
 /// With `accounts`, the tenant and auth routes ([`tenants::router`]) are served too.
 pub async fn serve(
@@ -197,7 +205,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let mut app = router(store);
     if let Some(state) = accounts {
-        app = app.merge(tenants::router(state));
+        app = app.merge(transactional_router(state));
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -183,6 +183,14 @@ fn check_slug(slug: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// Argon2id on a blocking thread (tens of ms of CPU: not on the async workers).
+async fn hash_off_thread(password: &str) -> Result<String, Problem> {
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || auth::hash_password(&pw))
+        .await
+        .map_err(|_| Problem::internal())
+}
+
 fn tenant_from(row: &sqlx::any::AnyRow) -> Result<Tenant, Problem> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(Problem::from_db);
     Ok(Tenant {
@@ -209,10 +217,7 @@ async fn onboard(
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
-    let pw = req.admin_password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw))
-        .await
-        .map_err(|_| Problem::internal())?;
+    let hash = hash_off_thread(&req.admin_password).await?;
     let tenant = Tenant {
         id: auth::new_id(),
         name: name.to_owned(),
@@ -380,10 +385,7 @@ async fn register(
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
-    let pw = req.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw))
-        .await
-        .map_err(|_| Problem::internal())?;
+    let hash = hash_off_thread(&req.password).await?;
     let user = User {
         id: auth::new_id(),
         tenant_id: who.tenant_id.clone(),

@@ -1,16 +1,19 @@
 //! Tenants and auth over HTTP on a real listener, each scenario on a SQLite file and on a
 //! private PostgreSQL server: onboarding, validation, login, `/auth/me`, settings, roles,
 //! cross-tenant isolation (404, never 403), refresh rotation with reuse detection, logout,
-//! expiry and lockout.
+//! expiry and lockout; providers and appointments: no overlapping bookings (also N at once),
+//! the life cycle, roles and tenant isolation.
 
 use serde_json::{Value, json};
 use std::time::Duration;
 use wardstream_api::auth::{AuthConfig, Claims, Role};
-use wardstream_api::tenants::{AppState, router};
+use wardstream_api::tenants::AppState;
+use wardstream_api::transactional_router as router;
 use wardstream_tests::postgres::PostgresServer;
 
 const KEY: &[u8] = b"test key of thirty-two bytes or more!!";
 
+#[derive(Clone)]
 struct Api {
     base: String,
     http: reqwest::Client,
@@ -421,6 +424,195 @@ async fn refresh_and_lockout(url: &str) {
         (s, p["detail"].as_str()),
         (401, Some("unknown tenant, email or password"))
     );
+}
+
+async fn scheduling(url: &str) {
+    let api = serve(url, AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}"))).await;
+    let (_, admin) = onboard(&api, "st-dunstan").await;
+    let (_, other) = onboard(&api, "st-elmo").await;
+    let (s, p) = api
+        .call(
+            "POST",
+            "/v1/providers",
+            Some(&admin),
+            Some(json!({"name": "Dr Osler", "specialty": "cardiology"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let provider = p["id"].as_str().unwrap_or_default().to_owned();
+    let slot = |start: &str, end: &str| json!({"provider_id": provider, "patient_id": "p-1", "starts_at": start, "ends_at": end});
+
+    // N bookings of one slot at once: exactly one wins, the rest are told the slot is taken.
+    let n = 12;
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let (api, admin, body) = (
+            api.clone(),
+            admin.clone(),
+            slot("2026-12-01T09:00:00Z", "2026-12-01T09:30:00Z"),
+        );
+        handles.push(tokio::spawn(async move {
+            api.call("POST", "/v1/appointments", Some(&admin), Some(body))
+                .await
+        }));
+    }
+    let mut results = Vec::new();
+    for h in handles {
+        results.push(h.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let won: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b)
+        .collect();
+    let lost = results
+        .iter()
+        .filter(|(s, b)| *s == 409 && b["code"] == "slot_taken")
+        .count();
+    assert_eq!((won.len(), lost), (1, n - 1), "{results:?}");
+    let booked = won[0]["id"].as_str().unwrap_or_default().to_owned();
+
+    // Overlaps are refused, back-to-back is not; a cancelled slot is free again.
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&admin),
+            Some(slot("2026-12-01T09:29:00Z", "2026-12-01T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&admin),
+            Some(slot("2026-12-01T08:00:00Z", "2026-12-01T11:00:00Z")),
+        )
+        .await;
+    assert_eq!(s, 409, "an appointment inside a longer one");
+    let (s, next) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&admin),
+            Some(slot("2026-12-01T09:30:00Z", "2026-12-01T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(s, 201, "{next}");
+    let (s, p) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&admin),
+            Some(slot("2026-12-01T10:00:00Z", "2026-12-01T09:00:00Z")),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (422, Some("ends_at"))
+    );
+
+    // Life cycle.
+    let (s, a) = api
+        .call(
+            "POST",
+            &format!("/v1/appointments/{booked}/check-in"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("checked_in")));
+    let (s, p) = api
+        .call(
+            "POST",
+            &format!("/v1/appointments/{booked}/no-show"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((s, p["code"].as_str()), (409, Some("invalid_transition")));
+    let (s, a) = api
+        .call(
+            "POST",
+            &format!("/v1/appointments/{booked}/cancel"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("cancelled")));
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&admin),
+            Some(slot("2026-12-01T09:00:00Z", "2026-12-01T09:30:00Z")),
+        )
+        .await;
+    assert_eq!(s, 201, "the cancelled slot is not free");
+    let (_, got) = api
+        .call(
+            "GET",
+            &format!("/v1/appointments/{booked}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (got["status"].as_str(), got["starts_at"].as_str()),
+        (Some("cancelled"), Some("2026-12-01T09:00:00Z"))
+    );
+
+    // Another tenant sees none of it and cannot book this provider.
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!("/v1/appointments/{booked}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/v1/appointments/{booked}/cancel"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&other),
+            Some(slot("2026-12-02T09:00:00Z", "2026-12-02T09:30:00Z")),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (_, list) = api.call("GET", "/v1/providers", Some(&other), None).await;
+    assert_eq!(list, json!([]));
+
+    // Roles: an analyst may not book.
+    api.call("POST", "/v1/auth/register", Some(&admin), Some(json!({"email": "ana@st-dunstan.example", "password": "analysts like sql", "role": "analyst"}))).await;
+    let (_, t) = api
+        .call("POST", "/v1/auth/login", None, Some(json!({"tenant": "st-dunstan", "email": "ana@st-dunstan.example", "password": "analysts like sql"})))
+        .await;
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            t["access_token"].as_str(),
+            Some(slot("2026-12-03T09:00:00Z", "2026-12-03T09:30:00Z")),
+        )
+        .await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_on_sqlite() {
+    scheduling(&sqlite_url("scheduling")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,362 @@
+//! Providers and appointments: booking with no two active appointments of a provider
+//! overlapping, enforced inside the database transaction (also under concurrent requests),
+//! and the appointment life cycle.
+//!
+//! An appointment is *active* while `booked` or `checked_in`; intervals are half-open
+//! `[starts_at, ends_at)`, so back-to-back appointments do not overlap. Transitions:
+//!
+//! | from | `check-in` | `complete` | `cancel` | `no-show` |
+//! |---|---|---|---|---|
+//! | booked | checked_in | — | cancelled | no_show |
+//! | checked_in | — | completed | cancelled | — |
+//!
+//! Anything else answers 409 `invalid_transition`. Times are RFC 3339 in requests and
+//! answers, `BIGINT` ms in the store.
+
+use crate::auth::{self, Principal, Role};
+use crate::db::now_ms;
+use crate::problem::{ApiJson, FieldError, Problem};
+use crate::tenants::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use wardstream_schemas::time::{format_rfc3339, parse_rfc3339};
+
+/// Who may create providers.
+const PROVIDER_WRITERS: &[Role] = &[Role::Admin, Role::Scheduler];
+/// Who may book and move appointments.
+const BOOKERS: &[Role] = &[Role::Admin, Role::Scheduler, Role::Clinician];
+
+/// `POST /v1/providers`.
+#[derive(Debug, Deserialize)]
+pub struct NewProvider {
+    /// Display name, 1–200 characters.
+    pub name: String,
+    /// Specialty, e.g. `cardiology` (1–100 characters).
+    pub specialty: String,
+}
+
+/// A provider as answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Provider {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Specialty.
+    pub specialty: String,
+}
+
+/// `POST /v1/appointments`.
+#[derive(Debug, Deserialize)]
+pub struct Book {
+    /// A provider of the caller's tenant.
+    pub provider_id: String,
+    /// The patient's id (1–100 characters).
+    pub patient_id: String,
+    /// Start, RFC 3339.
+    pub starts_at: String,
+    /// End, RFC 3339, after the start and at most 24 h later.
+    pub ends_at: String,
+}
+
+/// An appointment as answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Appointment {
+    /// Id.
+    pub id: String,
+    /// Provider id.
+    pub provider_id: String,
+    /// Patient id.
+    pub patient_id: String,
+    /// Start, RFC 3339 UTC.
+    pub starts_at: String,
+    /// End, RFC 3339 UTC.
+    pub ends_at: String,
+    /// `booked`, `checked_in`, `completed`, `cancelled` or `no_show`.
+    pub status: String,
+}
+
+fn appointment_from(row: &sqlx::any::AnyRow) -> Result<Appointment, Problem> {
+    let s = |c: &str| row.try_get::<String, _>(c).map_err(Problem::from_db);
+    let t = |c: &str| row.try_get::<i64, _>(c).map_err(Problem::from_db);
+    Ok(Appointment {
+        id: s("id")?,
+        provider_id: s("provider_id")?,
+        patient_id: s("patient_id")?,
+        starts_at: format_rfc3339(t("starts_at")?),
+        ends_at: format_rfc3339(t("ends_at")?),
+        status: s("status")?,
+    })
+}
+
+async fn create_provider(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(req): ApiJson<NewProvider>,
+) -> Result<(StatusCode, Json<Provider>), Problem> {
+    who.require(PROVIDER_WRITERS)?;
+    let mut errors = Vec::new();
+    let (name, specialty) = (req.name.trim(), req.specialty.trim());
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("name", "must have 1–200 characters"));
+    }
+    if specialty.is_empty() || specialty.chars().count() > 100 {
+        errors.push(FieldError::new("specialty", "must have 1–100 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let p = Provider {
+        id: auth::new_id(),
+        name: name.to_owned(),
+        specialty: specialty.to_owned(),
+    };
+    sqlx::query(
+        "INSERT INTO providers (id, tenant_id, name, specialty, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&p.id)
+    .bind(&who.tenant_id)
+    .bind(&p.name)
+    .bind(&p.specialty)
+    .bind(now_ms())
+    .execute(&state.db)
+    .await
+    .map_err(Problem::from_db)?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn list_providers(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<Provider>>, Problem> {
+    let rows = sqlx::query(
+        "SELECT id, name, specialty FROM providers WHERE tenant_id = $1 ORDER BY name, id",
+    )
+    .bind(&who.tenant_id)
+    .fetch_all(&state.db)
+    .await
+    .map_err(Problem::from_db)?;
+    rows.iter()
+        .map(|r| {
+            let s = |c: &str| r.try_get::<String, _>(c).map_err(Problem::from_db);
+            Ok(Provider {
+                id: s("id")?,
+                name: s("name")?,
+                specialty: s("specialty")?,
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Json)
+}
+
+async fn book(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(req): ApiJson<Book>,
+) -> Result<(StatusCode, Json<Appointment>), Problem> {
+    who.require(BOOKERS)?;
+    let mut errors = Vec::new();
+    let starts = parse_rfc3339(&req.starts_at);
+    let ends = parse_rfc3339(&req.ends_at);
+    if starts.is_none() {
+        errors.push(FieldError::new("starts_at", "must be an RFC 3339 time"));
+    }
+    if ends.is_none() {
+        errors.push(FieldError::new("ends_at", "must be an RFC 3339 time"));
+    }
+    if let (Some(s), Some(e)) = (starts, ends)
+        && (e <= s || e - s > 24 * 3_600_000)
+    {
+        errors.push(FieldError::new(
+            "ends_at",
+            "must be after starts_at and at most 24 h later",
+        ));
+    }
+    let patient = req.patient_id.trim();
+    if patient.is_empty() || patient.len() > 100 {
+        errors.push(FieldError::new("patient_id", "must have 1–100 characters"));
+    }
+    let (Some(starts), Some(ends)) = (starts, ends) else {
+        return Err(Problem::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let now = now_ms();
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
+    // A write first: it takes the provider's row lock (PostgreSQL) or the database's write
+    // lock (SQLite) before anything is read, so a concurrent booking of the same provider
+    // waits here and then sees this one's appointment.
+    let provider = sqlx::query(
+        "UPDATE providers SET booking_seq = booking_seq + 1 WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(&req.provider_id)
+    .bind(&who.tenant_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?
+    .rows_affected();
+    if provider == 0 {
+        return Err(Problem::not_found(format!(
+            "no provider {}",
+            req.provider_id
+        )));
+    }
+    let clash = sqlx::query(
+        "SELECT id FROM appointments WHERE provider_id = $1 AND status IN ('booked', 'checked_in') AND starts_at < $2 AND ends_at > $3 LIMIT 1",
+    )
+    .bind(&req.provider_id)
+    .bind(ends)
+    .bind(starts)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?;
+    if let Some(row) = clash {
+        let other: String = row.try_get("id").map_err(Problem::from_db)?;
+        return Err(Problem::new(
+            409,
+            "slot_taken",
+            "Slot taken",
+            format!("the provider has appointment {other} overlapping this time"),
+        ));
+    }
+    let appt = Appointment {
+        id: auth::new_id(),
+        provider_id: req.provider_id.clone(),
+        patient_id: patient.to_owned(),
+        starts_at: format_rfc3339(starts),
+        ends_at: format_rfc3339(ends),
+        status: "booked".into(),
+    };
+    sqlx::query(
+        "INSERT INTO appointments (id, tenant_id, provider_id, patient_id, starts_at, ends_at, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $7)",
+    )
+    .bind(&appt.id)
+    .bind(&who.tenant_id)
+    .bind(&appt.provider_id)
+    .bind(&appt.patient_id)
+    .bind(starts)
+    .bind(ends)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?;
+    tx.commit().await.map_err(Problem::from_db)?;
+    Ok((StatusCode::CREATED, Json(appt)))
+}
+
+async fn get_appointment(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, Problem> {
+    let row = sqlx::query(
+        "SELECT id, provider_id, patient_id, starts_at, ends_at, status FROM appointments WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(&id)
+    .bind(&who.tenant_id)
+    .fetch_optional(&state.db)
+    .await
+    .map_err(Problem::from_db)?
+    .ok_or_else(|| Problem::not_found(format!("no appointment {id}")))?;
+    Ok(Json(appointment_from(&row)?))
+}
+
+/// The status an action leads to from `from`, if allowed.
+pub fn transition(from: &str, action: &str) -> Option<&'static str> {
+    Some(match (from, action) {
+        ("booked", "check-in") => "checked_in",
+        ("booked", "cancel") | ("checked_in", "cancel") => "cancelled",
+        ("booked", "no-show") => "no_show",
+        ("checked_in", "complete") => "completed",
+        _ => return None,
+    })
+}
+
+async fn act(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Json<Appointment>, Problem> {
+    who.require(BOOKERS)?;
+    if !["check-in", "complete", "cancel", "no-show"].contains(&action.as_str()) {
+        return Err(Problem::not_found(format!(
+            "no action {action}; use check-in, complete, cancel or no-show"
+        )));
+    }
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
+    // Touch the row first (a write), so two concurrent actions are serialised.
+    let found =
+        sqlx::query("UPDATE appointments SET updated_at = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(now_ms())
+            .bind(&id)
+            .bind(&who.tenant_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Problem::from_db)?
+            .rows_affected();
+    if found == 0 {
+        return Err(Problem::not_found(format!("no appointment {id}")));
+    }
+    let row = sqlx::query(
+        "SELECT id, provider_id, patient_id, starts_at, ends_at, status FROM appointments WHERE id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?;
+    let mut appt = appointment_from(&row)?;
+    let Some(to) = transition(&appt.status, &action) else {
+        return Err(Problem::new(
+            409,
+            "invalid_transition",
+            "Invalid transition",
+            format!("an appointment that is {} cannot {action}", appt.status),
+        ));
+    };
+    sqlx::query("UPDATE appointments SET status = $1 WHERE id = $2")
+        .bind(to)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(Problem::from_db)?;
+    tx.commit().await.map_err(Problem::from_db)?;
+    appt.status = to.into();
+    Ok(Json(appt))
+}
+
+/// The provider and appointment routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/providers", post(create_provider).get(list_providers))
+        .route("/v1/appointments", post(book))
+        .route("/v1/appointments/{id}", get(get_appointment))
+        .route("/v1/appointments/{id}/{action}", post(act))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transition;
+
+    #[test]
+    fn the_life_cycle_follows_the_table() {
+        assert_eq!(transition("booked", "check-in"), Some("checked_in"));
+        assert_eq!(transition("checked_in", "complete"), Some("completed"));
+        assert_eq!(transition("booked", "no-show"), Some("no_show"));
+        assert_eq!(transition("checked_in", "cancel"), Some("cancelled"));
+        for (from, action) in [
+            ("booked", "complete"),
+            ("checked_in", "no-show"),
+            ("cancelled", "check-in"),
+            ("completed", "cancel"),
+            ("no_show", "cancel"),
+        ] {
+            assert_eq!(transition(from, action), None, "{from} {action}");
+        }
+    }
+}
