@@ -443,15 +443,29 @@ async fn scheduling(url: &str) {
     let slot = |start: &str, end: &str| json!({"provider_id": provider, "patient_id": "p-1", "starts_at": start, "ends_at": end});
 
     // N bookings of one slot at once: exactly one wins, the rest are told the slot is taken.
-    let n = 12;
+    let n = 64;
+    // Warm n keep-alive connections, then release the n bookings together.
+    let mut warm = Vec::new();
+    for _ in 0..n {
+        let (api, admin) = (api.clone(), admin.clone());
+        warm.push(tokio::spawn(async move {
+            api.call("GET", "/v1/providers", Some(&admin), None).await
+        }));
+    }
+    for h in warm {
+        h.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
     let mut handles = Vec::new();
     for _ in 0..n {
+        let barrier = barrier.clone();
         let (api, admin, body) = (
             api.clone(),
             admin.clone(),
             slot("2026-12-01T09:00:00Z", "2026-12-01T09:30:00Z"),
         );
         handles.push(tokio::spawn(async move {
+            barrier.wait().await;
             api.call("POST", "/v1/appointments", Some(&admin), Some(body))
                 .await
         }));
