@@ -7,6 +7,7 @@
 //! - [`db`]: the transactional store (sqlx; SQLite file or PostgreSQL, one set of migrations).
 //! - [`auth`]: argon2id passwords, access JWTs, rotating refresh tokens, roles, lockout.
 //! - [`tenants`]: onboarding, tenant settings, users and the `/v1/auth/*` routes.
+//! - [`patients`]: patients, also as FHIR R4 `Patient` resources.
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //!
 //! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
@@ -37,6 +38,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod patients;
 pub mod problem;
 pub mod scheduling;
 pub mod staffing;
@@ -189,10 +191,12 @@ pub fn encode_json(
     })
 }
 
-/// The transactional routes: tenants and auth ([`tenants::router`]), providers and
-/// appointments ([`scheduling::router`]).
+/// The transactional routes: tenants and auth ([`tenants::router`]), patients
+/// ([`patients::router`]), providers and appointments ([`scheduling::router`]).
 pub fn transactional_router(state: tenants::AppState) -> Router {
-    tenants::router(state.clone()).merge(scheduling::router(state))
+    tenants::router(state.clone())
+        .merge(patients::router(state.clone()))
+        .merge(scheduling::router(state))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

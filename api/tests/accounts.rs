@@ -624,6 +624,140 @@ async fn scheduling(url: &str) {
     assert_eq!(s, 403);
 }
 
+async fn patients(url: &str) {
+    let api = serve(url, AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}"))).await;
+    let (_, admin) = onboard(&api, "st-fiacre").await;
+    let (_, other) = onboard(&api, "st-gall").await;
+    let florence = json!({"mrn": "MRN-0001", "family_name": "Nightingale", "given_names": ["Florence"],
+        "gender": "female", "birth_date": "1820-05-12", "phone": "+44 20 7946 0000"});
+    let (s, p) = api
+        .call("POST", "/v1/patients", Some(&admin), Some(florence.clone()))
+        .await;
+    assert_eq!((s, p["active"].as_bool()), (201, Some(true)), "{p}");
+    let id = p["id"].as_str().unwrap_or_default().to_owned();
+    let (s, p) = api
+        .call("POST", "/v1/patients", Some(&admin), Some(florence.clone()))
+        .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (409, Some("conflict")),
+        "a second MRN-0001"
+    );
+    let (s, p) = api
+        .call("POST", "/v1/patients", Some(&admin), Some(json!({"mrn": "", "family_name": "X", "given_names": [], "gender": "f", "birth_date": "1990-02-30"})))
+        .await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(
+        (s, fields),
+        (422, vec!["mrn", "given_names", "gender", "birth_date"])
+    );
+
+    // Update, then read it back as FHIR.
+    let mut changed = florence.clone();
+    changed["email"] = json!("florence@example.org");
+    let (s, p) = api
+        .call(
+            "PUT",
+            &format!("/v1/patients/{id}"),
+            Some(&admin),
+            Some(changed),
+        )
+        .await;
+    assert_eq!(
+        (s, p["email"].as_str()),
+        (200, Some("florence@example.org"))
+    );
+    let (s, r) = api
+        .call("GET", &format!("/fhir/Patient/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (r["resourceType"].as_str(), r["birthDate"].as_str()),
+        (Some("Patient"), Some("1820-05-12"))
+    );
+    assert_eq!(r["identifier"][0]["value"], "MRN-0001");
+    assert_eq!(
+        r["telecom"],
+        json!([{"system": "phone", "value": "+44 20 7946 0000"}, {"system": "email", "value": "florence@example.org"}])
+    );
+
+    // FHIR create: the resource is stored and readable both ways.
+    let mary = json!({"resourceType": "Patient", "identifier": [{"system": "urn:wardstream:mrn", "value": "MRN-0002"}],
+        "name": [{"use": "official", "family": "Seacole", "given": ["Mary", "Jane"]}], "gender": "female", "birthDate": "1805-11-23"});
+    let (s, r) = api
+        .call("POST", "/fhir/Patient", Some(&admin), Some(mary))
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (_, p) = api
+        .call(
+            "GET",
+            &format!("/v1/patients/{}", r["id"].as_str().unwrap_or_default()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(p["given_names"], json!(["Mary", "Jane"]));
+    let (s, p) = api
+        .call(
+            "POST",
+            "/fhir/Patient",
+            Some(&admin),
+            Some(json!({"resourceType": "Patient"})),
+        )
+        .await;
+    assert_eq!((s, p["code"].as_str()), (422, Some("validation_failed")));
+
+    // Other tenants see nothing; analysts read nothing; deactivation keeps the record.
+    for (method, path) in [
+        ("GET", format!("/v1/patients/{id}")),
+        ("GET", format!("/fhir/Patient/{id}")),
+        ("DELETE", format!("/v1/patients/{id}")),
+    ] {
+        let (s, _) = api.call(method, &path, Some(&other), None).await;
+        assert_eq!(s, 404, "{method} {path}");
+    }
+    let (s, _) = api
+        .call(
+            "PUT",
+            &format!("/v1/patients/{id}"),
+            Some(&other),
+            Some(florence),
+        )
+        .await;
+    assert_eq!(s, 404);
+    api.call("POST", "/v1/auth/register", Some(&admin), Some(json!({"email": "ana@st-fiacre.example", "password": "analysts like sql", "role": "analyst"}))).await;
+    let (_, t) = api
+        .call("POST", "/v1/auth/login", None, Some(json!({"tenant": "st-fiacre", "email": "ana@st-fiacre.example", "password": "analysts like sql"})))
+        .await;
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!("/v1/patients/{id}"),
+            t["access_token"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, _) = api
+        .call("DELETE", &format!("/v1/patients/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(s, 204);
+    let (_, p) = api
+        .call("GET", &format!("/v1/patients/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(p["active"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patients_on_sqlite() {
+    patients(&sqlite_url("patients")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduling_on_sqlite() {
     scheduling(&sqlite_url("scheduling")).await;
@@ -640,16 +774,11 @@ async fn refresh_and_lockout_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_and_auth_on_postgres() {
+async fn everything_on_postgres() {
     let pg = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
-    tenants_and_auth(
-        &pg.create_database("tenants")
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await;
-    refresh_and_lockout(
-        &pg.create_database("refresh")
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await;
+    let db = |name: &str| pg.create_database(name).unwrap_or_else(|e| panic!("{e}"));
+    tenants_and_auth(&db("tenants")).await;
+    refresh_and_lockout(&db("refresh")).await;
+    scheduling(&db("scheduling")).await;
+    patients(&db("patients")).await;
 }
