@@ -56,6 +56,32 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Registers an analyst in the admin's tenant `slug` and returns their access token.
+    async fn analyst(&self, admin: &str, slug: &str) -> String {
+        let email = format!("ana@{slug}.example");
+        let (s, u) = self
+            .call(
+                "POST",
+                "/v1/auth/register",
+                Some(admin),
+                Some(json!({"email": email, "password": "analysts like sql", "role": "analyst"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        let (s, t) = self
+            .call(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(json!({"tenant": slug, "email": email, "password": "analysts like sql"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{t}");
+        t["access_token"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
 async fn serve(url: &str, auth: AuthConfig) -> Api {
     let db = wardstream_api::db::open(url)
         .await
@@ -609,15 +635,12 @@ async fn scheduling(url: &str) {
     assert_eq!(list, json!([]));
 
     // Roles: an analyst may not book.
-    api.call("POST", "/v1/auth/register", Some(&admin), Some(json!({"email": "ana@st-dunstan.example", "password": "analysts like sql", "role": "analyst"}))).await;
-    let (_, t) = api
-        .call("POST", "/v1/auth/login", None, Some(json!({"tenant": "st-dunstan", "email": "ana@st-dunstan.example", "password": "analysts like sql"})))
-        .await;
+    let analyst = api.analyst(&admin, "st-dunstan").await;
     let (s, _) = api
         .call(
             "POST",
             "/v1/appointments",
-            t["access_token"].as_str(),
+            Some(&analyst),
             Some(slot("2026-12-03T09:00:00Z", "2026-12-03T09:30:00Z")),
         )
         .await;
@@ -730,17 +753,9 @@ async fn patients(url: &str) {
         )
         .await;
     assert_eq!(s, 404);
-    api.call("POST", "/v1/auth/register", Some(&admin), Some(json!({"email": "ana@st-fiacre.example", "password": "analysts like sql", "role": "analyst"}))).await;
-    let (_, t) = api
-        .call("POST", "/v1/auth/login", None, Some(json!({"tenant": "st-fiacre", "email": "ana@st-fiacre.example", "password": "analysts like sql"})))
-        .await;
+    let analyst = api.analyst(&admin, "st-fiacre").await;
     let (s, _) = api
-        .call(
-            "GET",
-            &format!("/v1/patients/{id}"),
-            t["access_token"].as_str(),
-            None,
-        )
+        .call("GET", &format!("/v1/patients/{id}"), Some(&analyst), None)
         .await;
     assert_eq!(s, 403);
     let (s, _) = api
