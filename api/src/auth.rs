@@ -113,9 +113,7 @@ impl AuthConfig {
     pub fn ephemeral() -> Self {
         let mut key = [0u8; 32];
         fill_random(&mut key);
-        let mut c = AuthConfig::new(&key).unwrap_or_else(|_| unreachable!("32 bytes"));
-        c.key = key.into();
-        c
+        AuthConfig::new(&key).unwrap_or_else(|_| unreachable!("a 32-byte key is long enough"))
     }
 }
 

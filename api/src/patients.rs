@@ -8,7 +8,7 @@
 //! schedulers and billing read. Nothing identifying a patient is logged.
 
 use crate::auth::{self, Principal, Role};
-use crate::db::{is_unique_violation, now_ms};
+use crate::db::now_ms;
 use crate::problem::{ApiJson, FieldError, Problem};
 use crate::tenants::AppState;
 use axum::extract::{Path, State};
@@ -18,6 +18,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
+
+const MRN_TAKEN: &str = "a patient with this MRN exists in the tenant";
 
 /// The FHIR identifier system of our medical record numbers.
 pub const MRN_SYSTEM: &str = "urn:wardstream:mrn";
@@ -141,12 +143,8 @@ async fn insert(state: &AppState, who: &Principal, mut p: Patient) -> Result<Pat
     .bind(now)
     .execute(&state.db)
     .await;
-    match r {
-        Err(e) if is_unique_violation(&e) => Err(Problem::conflict(
-            "a patient with this MRN exists in the tenant",
-        )),
-        r => r.map(|_| p).map_err(Problem::from_db),
-    }
+    r.map(|_| p)
+        .map_err(|e| Problem::from_db_or_conflict(e, MRN_TAKEN))
 }
 
 async fn fetch(state: &AppState, who: &Principal, id: &str) -> Result<Patient, Problem> {
@@ -205,14 +203,9 @@ async fn update(
     .bind(&who.tenant_id)
     .execute(&state.db)
     .await;
-    let changed = match r {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Problem::conflict(
-                "a patient with this MRN exists in the tenant",
-            ));
-        }
-        r => r.map_err(Problem::from_db)?.rows_affected(),
-    };
+    let changed = r
+        .map_err(|e| Problem::from_db_or_conflict(e, MRN_TAKEN))?
+        .rows_affected();
     if changed == 0 {
         return Err(Problem::not_found(format!("no patient {id}")));
     }

@@ -149,6 +149,16 @@ impl Problem {
         p
     }
 
+    /// A database error, except that a unique-constraint violation (a taken slug, email or
+    /// MRN) answers 409 `conflict` with `detail`.
+    pub fn from_db_or_conflict(e: sqlx::Error, detail: impl Into<String>) -> Self {
+        if crate::db::is_unique_violation(&e) {
+            Problem::conflict(detail)
+        } else {
+            Problem::from_db(e)
+        }
+    }
+
     /// A database error: logged, answered 503 `unavailable` when the database cannot be
     /// reached in time, otherwise 500 `internal`.
     pub fn from_db(e: sqlx::Error) -> Self {

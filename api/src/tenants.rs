@@ -6,7 +6,7 @@
 //! existence does not leak across tenants.
 
 use crate::auth::{self, AuthConfig, LoginOutcome, Principal, Role, Tokens};
-use crate::db::{Db, is_unique_violation, now_ms};
+use crate::db::{Db, now_ms};
 use crate::problem::{ApiJson, FieldError, Problem};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
@@ -237,17 +237,9 @@ async fn onboard(
     .bind(tenant.created_at)
     .execute(&mut *tx)
     .await;
-    match inserted {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Problem::conflict(format!(
-                "the slug {:?} is taken",
-                tenant.slug
-            )));
-        }
-        r => {
-            r.map_err(Problem::from_db)?;
-        }
-    }
+    inserted.map_err(|e| {
+        Problem::from_db_or_conflict(e, format!("the slug {:?} is taken", tenant.slug))
+    })?;
     sqlx::query(
         "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -403,15 +395,8 @@ async fn register(
     .bind(now_ms())
     .execute(&state.db)
     .await;
-    match r {
-        Err(e) if is_unique_violation(&e) => Err(Problem::conflict(
-            "a user with this email exists in the tenant",
-        )),
-        r => {
-            r.map_err(Problem::from_db)?;
-            Ok((StatusCode::CREATED, Json(user)))
-        }
-    }
+    r.map_err(|e| Problem::from_db_or_conflict(e, "a user with this email exists in the tenant"))?;
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 async fn login(

@@ -64,16 +64,18 @@ pub mod archive;
 mod archive_writer;
 use archive_writer::{Resume, archive_tables};
 pub mod row_binary;
+mod statements;
+pub use statements::select;
+use statements::{InFlight, execute, insert, primitive_column, string_column};
 
 use crate::store::{ChangeSet, DeadLetter, Freshness, TABLES, ViewStore};
 use crate::view_arrow::{AlertRow, ViewRow};
 use crate::{Error, Result, SourceRecord};
 pub use archive::{ArchiveQueue, Archived};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wardstream_operators::{
     AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
@@ -160,159 +162,12 @@ pub fn view_schemas() -> Vec<(&'static str, SchemaRef)> {
     ]
 }
 
-fn ch_error(what: &str, e: clickhouse::error::Error) -> Error {
-    Error::ClickHouse {
-        detail: format!("{what}: {e}"),
-        transient: true,
-    }
-}
-
 fn arrow_error(e: arrow::error::ArrowError) -> Error {
     Error::Dataflow(format!("building a batch for ClickHouse: {e}"))
 }
 
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
-}
-
-/// Runs SQL that returns nothing.
-async fn execute(client: &clickhouse::Client, timeout: Duration, sql: &str) -> Result<()> {
-    tokio::time::timeout(timeout, client.query(sql).execute())
-        .await
-        .map_err(|_| Error::ClickHouse {
-            detail: format!("timed out after {timeout:?}"),
-            transient: true,
-        })?
-        .map_err(|e| ch_error("statement failed", e))
-}
-
-/// Runs a `SELECT` whose columns are exactly `schema`'s and returns its rows.
-///
-/// `binds` fill the query's `?` placeholders in order (escaped client-side by the
-/// `clickhouse` crate; 18.16 has no server-side parameters).
-///
-/// Errors: [`Error::ClickHouse`] if the server cannot be reached, rejects the query, or
-/// returns rows that do not match `schema`.
-pub async fn select(
-    client: &clickhouse::Client,
-    sql: &str,
-    binds: &[&str],
-    schema: SchemaRef,
-) -> Result<RecordBatch> {
-    let mut query = client.query(sql);
-    for b in binds {
-        query = query.bind(*b);
-    }
-    let mut cursor = query
-        .fetch_bytes("RowBinary")
-        .map_err(|e| ch_error("query failed", e))?;
-    let bytes = cursor
-        .collect()
-        .await
-        .map_err(|e| ch_error("query failed", e))?;
-    row_binary::decode(&bytes, schema)
-}
-
-/// This process's inserts into one database that have not finished: they may still reach the
-/// server. The server's `system.processes` lists only inserts it has begun to read; one whose
-/// writer gave up (a timeout, an aborted mirror) can still be queued on a connection of this
-/// process and land later. A mirror waits for both kinds before it reads the tables' state.
-#[derive(Debug, Default)]
-struct InFlight {
-    running: AtomicUsize,
-    finished: tokio::sync::Notify,
-}
-
-impl InFlight {
-    /// The registry entry of database `database` at `url`, shared by every mirror of this
-    /// process that writes there.
-    fn of(url: &str, database: &str) -> Arc<InFlight> {
-        /// Keyed by (url, database).
-        type Registry = HashMap<(String, String), Arc<InFlight>>;
-        static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
-        REGISTRY
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((url.to_owned(), database.to_owned()))
-            .or_default()
-            .clone()
-    }
-
-    /// Waits until none is running, or fails after `limit`.
-    async fn wait_idle(&self, limit: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            // Registered before the check, so a finish in between is not missed.
-            let finished = self.finished.notified();
-            if self.running.load(Ordering::Acquire) == 0 {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, finished).await.is_err() {
-                return Err(Error::ClickHouse {
-                    detail: format!(
-                        "an insert this process gave up on is still running after {limit:?}"
-                    ),
-                    transient: true,
-                });
-            }
-        }
-    }
-}
-
-/// Counts one insert task as running until dropped.
-struct Running(Arc<InFlight>);
-
-impl Running {
-    fn start(in_flight: &Arc<InFlight>) -> Self {
-        in_flight.running.fetch_add(1, Ordering::AcqRel);
-        Running(in_flight.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
-        self.0.finished.notify_waiters();
-    }
-}
-
-/// Inserts RowBinary `rows` into `table`. The insert runs as its own task, counted in
-/// `in_flight` until the server has answered or the connection is gone; waiting for it is
-/// bounded by `timeout`, after which the error is transient and the task is left to finish.
-async fn insert(
-    client: &clickhouse::Client,
-    in_flight: &Arc<InFlight>,
-    timeout: Duration,
-    query_id: String,
-    table: &str,
-    columns: &[String],
-    rows: Vec<u8>,
-) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO {table} ({}) FORMAT RowBinary",
-        columns.join(", ")
-    );
-    let client = client.clone();
-    let running = Running::start(in_flight);
-    let task = tokio::spawn(async move {
-        let _running = running;
-        let mut ins = client
-            .insert_formatted_with(sql)
-            .with_setting("query_id", query_id);
-        ins.send(bytes::Bytes::from(rows)).await?;
-        ins.end().await
-    });
-    match tokio::time::timeout(timeout, task).await {
-        Err(_) => Err(Error::ClickHouse {
-            detail: format!("insert into {table} unanswered after {timeout:?}"),
-            transient: true,
-        }),
-        Ok(Err(e)) => Err(Error::ClickHouse {
-            detail: format!("insert into {table} did not finish: {e}"),
-            transient: true,
-        }),
-        Ok(Ok(r)) => r.map_err(|e| ch_error("insert failed", e)),
-    }
 }
 
 /// Counters of what the mirror did, shared with whoever watches it.
@@ -588,7 +443,12 @@ impl Mirror {
                 schema.clone(),
             )
             .await?;
-            if u64_column(&running, 0)?.first().copied().unwrap_or(0) == 0 {
+            if primitive_column::<arrow::datatypes::UInt64Type>(&running, 0)?
+                .first()
+                .copied()
+                .unwrap_or(0)
+                == 0
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -711,7 +571,8 @@ impl Mirror {
                 detail: format!("reading {name} timed out"),
                 transient: true,
             })??;
-            let counts = int64_column(&batch, batch.num_columns() - 1)?;
+            let counts =
+                primitive_column::<arrow::datatypes::Int64Type>(&batch, batch.num_columns() - 1)?;
             let rows = batch
                 .project(&(0..batch.num_columns() - 1).collect::<Vec<_>>())
                 .map_err(arrow_error)?;
@@ -768,13 +629,13 @@ impl Mirror {
     /// equal the views at the taken frontier once every buffer is empty.
     async fn flush_views(&mut self, draining: bool) -> Result<()> {
         if self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0 {
-            let changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
+            let mut changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
             let id = self.next_take;
             self.next_take += 1;
             self.takes.push_back(Take {
                 id,
                 frontier: changes.frontier,
-                folded: changes.folded.clone(),
+                folded: std::mem::take(&mut changes.folded),
             });
             self.taken_frontier = changes.frontier;
             for view in &changes.views {
@@ -986,42 +847,6 @@ fn view_columns(schema: &Schema) -> Result<Vec<(String, String)>> {
 /// The quoted, comma-separated columns of `schema`.
 pub fn column_list(schema: &Schema) -> String {
     insert_columns(schema).join(", ")
-}
-
-fn string_column(batch: &RecordBatch, i: usize) -> Result<Vec<&str>> {
-    let a = batch
-        .column(i)
-        .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
-        .ok_or_else(|| Error::Dataflow("expected a string column".into()))?;
-    Ok(a.iter().map(|v| v.unwrap_or("")).collect())
-}
-
-fn int64_column(batch: &RecordBatch, i: usize) -> Result<Vec<i64>> {
-    let a = batch
-        .column(i)
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .ok_or_else(|| Error::Dataflow("expected an Int64 column".into()))?;
-    Ok(a.values().to_vec())
-}
-
-fn u16_column(batch: &RecordBatch, i: usize) -> Result<Vec<u16>> {
-    let a = batch
-        .column(i)
-        .as_any()
-        .downcast_ref::<arrow::array::UInt16Array>()
-        .ok_or_else(|| Error::Dataflow("expected a UInt16 column".into()))?;
-    Ok(a.values().to_vec())
-}
-
-fn u64_column(batch: &RecordBatch, i: usize) -> Result<Vec<u64>> {
-    let a = batch
-        .column(i)
-        .as_any()
-        .downcast_ref::<arrow::array::UInt64Array>()
-        .ok_or_else(|| Error::Dataflow("expected a UInt64 column".into()))?;
-    Ok(a.values().to_vec())
 }
 
 /// The names of the tables the mirror writes: the views (as in [`TABLES`]), then the archive.

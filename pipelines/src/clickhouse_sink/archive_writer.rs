@@ -54,9 +54,9 @@ impl Mirror {
         )
         .await?;
         let mut resume = Resume::default();
-        let shares = u16_column(&progress, 0)?;
-        let seqs = u64_column(&progress, 1)?;
-        let counts = u16_column(&progress, 2)?;
+        let shares = primitive_column::<arrow::datatypes::UInt16Type>(&progress, 0)?;
+        let seqs = primitive_column::<arrow::datatypes::UInt64Type>(&progress, 1)?;
+        let counts = primitive_column::<arrow::datatypes::UInt16Type>(&progress, 2)?;
         let now = self.queue.shares();
         for ((share, seq), count) in shares.into_iter().zip(seqs).zip(counts) {
             if now > 0 && usize::from(count) != now {
@@ -81,9 +81,9 @@ impl Mirror {
                 schema.clone(),
             )
             .await?;
-            for (share, seq) in u16_column(&found, 0)?
+            for (share, seq) in primitive_column::<arrow::datatypes::UInt16Type>(&found, 0)?
                 .into_iter()
-                .zip(u64_column(&found, 1)?)
+                .zip(primitive_column::<arrow::datatypes::UInt64Type>(&found, 1)?)
             {
                 if resume.prefix.get(&share).is_none_or(|p| seq > *p) {
                     resume.above.insert((share, seq));
