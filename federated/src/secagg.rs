@@ -1,0 +1,855 @@
+//! Secure aggregation: the server learns the sum of the sites' updates and nothing about any
+//! one of them, and the sum survives sites that drop out mid-round.
+//!
+//! The protocol is Bonawitz et al. 2017, "Practical Secure Aggregation for Privacy-Preserving
+//! Machine Learning" (CCS), in its honest-but-curious form (§4, without the signature and
+//! consistency-check rounds):
+//!
+//! 0. **Advertise keys**: each site makes two fresh X25519 key pairs, `c` (to encrypt shares
+//!    to its peers through the server) and `s` (to agree mask seeds), and sends both public
+//!    keys.
+//! 1. **Share keys**: each site picks a self-mask seed `b`, splits `b` and its `s` secret key
+//!    into `t`-of-`n` Shamir shares (GF(2⁸), one x-coordinate per site) and sends each peer
+//!    its two shares, encrypted with ChaCha20-Poly1305 under a key derived (HKDF-SHA256) from
+//!    their `c` agreement. The server only relays ciphertexts. `U₁` = the sites that shared.
+//! 2. **Masked input**: site `u` sends `y_u = x_u + PRG(b_u) + Σ_{v∈U₁, v≠u} ±PRG(s_uv)` in
+//!    ℤ/2⁶⁴, `+` when `u < v`, `−` when `u > v`, where `s_uv` is its `s` agreement with `v`
+//!    and PRG is ChaCha20 (`chacha20::ChaCha20Rng`) seeded through HKDF. `U₂` = the senders.
+//! 3. **Unmask**: given `U₂` (at least `t` sites), each surviving site sends, for every
+//!    `u ∈ U₁`, its share of `b_u` if `u ∈ U₂` and its share of `u`'s `s` secret key if not —
+//!    never both for one site. The server rebuilds each `b_u` and each dropped site's key,
+//!    recomputes the pair masks the survivors added towards the dropped sites, and subtracts
+//!    everything: `Σ_{u∈U₂} x_u` exactly.
+//!
+//! The pair masks cancel in the sum; the self-masks keep `y_u` hidden even if the server later
+//! learns `u`'s pair seeds (a late site). With `t > n/2` and the dropouts of a round at most
+//! `n − t`, the server can never hold `t` shares of both secrets of one site. `t = n − ⌊n/3⌋`
+//! here: up to a third of the sites may drop after sharing keys.
+//!
+//! Inputs are `f32` vectors in fixed point: each entry clamped to `[−clip, clip]`, times
+//! `scale`, rounded to `i64` and added in ℤ/2⁶⁴; [`SecAggConfig::for_clients`] refuses a
+//! `(n, clip, scale)` whose sum could wrap. At most 255 sites per round (the Shamir field).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chacha20::ChaCha20Rng;
+use chacha20::rand_core::{Rng, SeedableRng};
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
+use hkdf::Hkdf;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+/// Errors of secure aggregation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// Parameters that cannot work (too many sites, a sum that could wrap, …).
+    #[error("secure aggregation configuration: {0}")]
+    Config(String),
+    /// Fewer sites are left than the threshold: the round must fail (and does, without
+    /// revealing anything).
+    #[error("secure aggregation: {have} sites at the {stage} stage, {need} needed")]
+    TooFewSites {
+        /// Protocol stage.
+        stage: &'static str,
+        /// Sites present.
+        have: usize,
+        /// The threshold `t`.
+        need: usize,
+    },
+    /// A message that does not fit the round (unknown site, wrong length, repeated, …).
+    #[error("secure aggregation: bad message: {0}")]
+    BadMessage(String),
+    /// A share did not decrypt or did not reconstruct.
+    #[error("secure aggregation: {0}")]
+    Crypto(String),
+}
+
+/// Result of this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A round's parameters, the same at every site and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SecAggConfig {
+    /// Sites invited, `n ≤ 255`; site ids are `0..n`.
+    pub sites: usize,
+    /// Shamir threshold `t`: shares needed to rebuild a secret, and fewest sites to finish.
+    pub threshold: usize,
+    /// Entries per input vector.
+    pub dim: usize,
+    /// Fixed-point steps per unit.
+    pub scale: f32,
+    /// Each entry is clamped to `[−clip, clip]` before encoding.
+    pub clip: f32,
+}
+
+impl SecAggConfig {
+    /// `n` sites with threshold `n − ⌊n/3⌋` (a third may drop), `dim` entries, fixed point
+    /// `scale` and `clip`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for no sites or more than 255, a non-positive scale or clip, or when
+    /// `n·clip·scale` reaches 2⁶³ (the sum could wrap).
+    pub fn for_clients(sites: usize, dim: usize, scale: f32, clip: f32) -> Result<Self> {
+        if sites == 0 || sites > 255 {
+            return Err(Error::Config(format!("1 to 255 sites per round, got {sites}")));
+        }
+        if !(scale.is_finite() && scale > 0.0 && clip.is_finite() && clip > 0.0) {
+            return Err(Error::Config(format!("scale and clip must be finite and > 0, got {scale}, {clip}")));
+        }
+        if sites as f64 * f64::from(clip) * f64::from(scale) >= 2f64.powi(62) {
+            return Err(Error::Config(format!(
+                "{sites} sites × clip {clip} × scale {scale} could wrap the 64-bit sum"
+            )));
+        }
+        Ok(SecAggConfig { sites, threshold: sites - sites / 3, dim, scale, clip })
+    }
+
+    fn encode(&self, x: f32) -> u64 {
+        let v = if x.is_nan() { 0.0 } else { x.clamp(-self.clip, self.clip) };
+        ((f64::from(v) * f64::from(self.scale)).round() as i64) as u64
+    }
+
+    fn decode(&self, v: u64) -> f32 {
+        (v as i64 as f64 / f64::from(self.scale)) as f32
+    }
+}
+
+/// Round 0: a site's two public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvertiseKeys {
+    /// Site id, `< sites`.
+    pub site: u32,
+    /// Public key for share encryption.
+    pub cipher_pk: [u8; 32],
+    /// Public key for mask agreement.
+    pub mask_pk: [u8; 32],
+}
+
+/// Round 1: one site's encrypted shares, one per peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareKeys {
+    /// Sender.
+    pub site: u32,
+    /// Ciphertexts, one per other site of the advertised set.
+    pub shares: Vec<EncryptedShare>,
+}
+
+/// Shares of `from`'s two secrets for `to`, encrypted so only `to` reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedShare {
+    /// Owner of the shared secrets.
+    pub from: u32,
+    /// Holder of the shares.
+    pub to: u32,
+    /// ChaCha20-Poly1305 ciphertext of the two shares (with its tag).
+    pub ciphertext: Vec<u8>,
+}
+
+/// Round 2: a site's masked input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedInput {
+    /// Sender.
+    pub site: u32,
+    /// `y_u` in ℤ/2⁶⁴, `dim` entries.
+    pub masked: Vec<u64>,
+}
+
+/// A Shamir share of a 32-byte secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The x-coordinate (holder's site id + 1).
+    pub x: u8,
+    /// The polynomial's values at `x`, byte by byte.
+    pub y: [u8; 32],
+}
+
+/// Round 3: a survivor's shares for the server to unmask with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmask {
+    /// Sender.
+    pub site: u32,
+    /// Shares of the self-mask seed `b_u` of each surviving `u`.
+    pub self_mask_shares: Vec<(u32, Share)>,
+    /// Shares of the mask secret key of each dropped `u`.
+    pub key_shares: Vec<(u32, Share)>,
+}
+
+/// One site's side of a round. Its secrets never leave it except as shares.
+pub struct SecAggClient {
+    site: u32,
+    config: SecAggConfig,
+    cipher_sk: StaticSecret,
+    mask_sk: StaticSecret,
+    self_seed: [u8; 32],
+    rng: ChaCha20Rng,
+    adverts: BTreeMap<u32, AdvertiseKeys>,
+    /// Decrypted shares held for peers: `from → (share of b_from, share of s_from)`.
+    held: BTreeMap<u32, (Share, Share)>,
+    /// `U₁` as this site saw it when masking.
+    shared: BTreeSet<u32>,
+    masked: bool,
+}
+
+impl std::fmt::Debug for SecAggClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecAggClient").field("site", &self.site).finish_non_exhaustive()
+    }
+}
+
+impl SecAggClient {
+    /// A site's fresh keys for one round from 32 bytes of OS randomness (pass
+    /// `getrandom`'s; tests pass fixed seeds). Returns the round-0 message.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `site ≥ sites`.
+    pub fn new(site: u32, config: SecAggConfig, seed: [u8; 32]) -> Result<(Self, AdvertiseKeys)> {
+        if site as usize >= config.sites {
+            return Err(Error::Config(format!("site {site} outside 0..{}", config.sites)));
+        }
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let cipher_sk = StaticSecret::random_from_rng(&mut rng);
+        let mask_sk = StaticSecret::random_from_rng(&mut rng);
+        let mut self_seed = [0u8; 32];
+        rng.fill_bytes(&mut self_seed);
+        let advert = AdvertiseKeys {
+            site,
+            cipher_pk: PublicKey::from(&cipher_sk).to_bytes(),
+            mask_pk: PublicKey::from(&mask_sk).to_bytes(),
+        };
+        let client = SecAggClient {
+            site,
+            config,
+            cipher_sk,
+            mask_sk,
+            self_seed,
+            rng,
+            adverts: BTreeMap::new(),
+            held: BTreeMap::new(),
+            shared: BTreeSet::new(),
+            masked: false,
+        };
+        Ok((client, advert))
+    }
+
+    /// Round 1: shares of `b` and of the mask key for every advertised peer, encrypted.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] below the threshold; [`Error::BadMessage`] for repeated or
+    /// unknown sites, or when this site is not among the adverts.
+    pub fn share_keys(&mut self, adverts: &[AdvertiseKeys]) -> Result<ShareKeys> {
+        let mut by_site = BTreeMap::new();
+        for a in adverts {
+            if a.site as usize >= self.config.sites || by_site.insert(a.site, a.clone()).is_some() {
+                return Err(Error::BadMessage(format!("advert of site {} unknown or repeated", a.site)));
+            }
+        }
+        if by_site.len() < self.config.threshold {
+            return Err(Error::TooFewSites { stage: "advertise", have: by_site.len(), need: self.config.threshold });
+        }
+        if !by_site.contains_key(&self.site) {
+            return Err(Error::BadMessage(format!("site {} is not among the adverts", self.site)));
+        }
+        let xs: Vec<u8> = by_site.keys().map(|&s| s as u8 + 1).collect();
+        let t = self.config.threshold;
+        let b_shares = shamir::split(&self.self_seed, t, &xs, &mut self.rng);
+        let s_shares = shamir::split(&self.mask_sk.to_bytes(), t, &xs, &mut self.rng);
+        let mut shares = Vec::with_capacity(by_site.len());
+        for ((peer, advert), (b, s)) in by_site.iter().zip(b_shares.into_iter().zip(s_shares)) {
+            if *peer == self.site {
+                self.held.insert(self.site, (b, s));
+                continue;
+            }
+            let key = self.channel_key(&advert.cipher_pk, self.site, *peer);
+            let mut plain = Vec::with_capacity(66);
+            for share in [&b, &s] {
+                plain.push(share.x);
+                plain.extend_from_slice(&share.y);
+            }
+            shares.push(EncryptedShare {
+                from: self.site,
+                to: *peer,
+                ciphertext: seal(&key, &plain, self.site, *peer)?,
+            });
+        }
+        self.adverts = by_site;
+        Ok(ShareKeys { site: self.site, shares })
+    }
+
+    /// The AEAD key of the ordered pair (from, to), from the `c` agreement.
+    fn channel_key(&self, peer_cipher_pk: &[u8; 32], from: u32, to: u32) -> [u8; 32] {
+        let shared = self.cipher_sk.diffie_hellman(&PublicKey::from(*peer_cipher_pk));
+        derive(shared.as_bytes(), &[b"wardstream secagg shares", &from.to_le_bytes()[..], &to.to_le_bytes()[..]])
+    }
+
+    /// Round 2: decrypt the shares addressed to this site (`inbox`, every `U₁` sender's) and
+    /// mask `input`.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] when fewer than `t` sites shared; [`Error::Crypto`] when a share
+    /// does not decrypt; [`Error::BadMessage`] for shares not addressed here or from unknown
+    /// sites, or an input of the wrong length.
+    pub fn masked_input(&mut self, inbox: &[EncryptedShare], input: &[f32]) -> Result<MaskedInput> {
+        if input.len() != self.config.dim {
+            return Err(Error::BadMessage(format!("input has {} entries, the round {}", input.len(), self.config.dim)));
+        }
+        if self.masked {
+            return Err(Error::BadMessage("this site already sent its masked input".into()));
+        }
+        let mut shared = BTreeSet::from([self.site]);
+        for e in inbox {
+            let Some(advert) = self.adverts.get(&e.from) else {
+                return Err(Error::BadMessage(format!("share from unadvertised site {}", e.from)));
+            };
+            if e.to != self.site || e.from == self.site || !shared.insert(e.from) {
+                return Err(Error::BadMessage(format!("share {} → {} does not belong here", e.from, e.to)));
+            }
+            let key = self.channel_key(&advert.cipher_pk, e.from, self.site);
+            let plain = open(&key, &e.ciphertext, e.from, self.site)?;
+            if plain.len() != 66 {
+                return Err(Error::Crypto(format!("share from site {} has {} bytes", e.from, plain.len())));
+            }
+            let share = |k: usize| Share { x: plain[33 * k], y: plain[33 * k + 1..33 * (k + 1)].try_into().unwrap_or([0; 32]) };
+            self.held.insert(e.from, (share(0), share(1)));
+        }
+        if shared.len() < self.config.threshold {
+            return Err(Error::TooFewSites { stage: "share keys", have: shared.len(), need: self.config.threshold });
+        }
+        let mut y: Vec<u64> = input.iter().map(|&v| self.config.encode(v)).collect();
+        add_stream(&mut y, &prg_seed(&self.self_seed, b"self"), false);
+        for &peer in &shared {
+            if peer == self.site {
+                continue;
+            }
+            let seed = pair_seed(&self.mask_sk, &self.adverts[&peer].mask_pk, self.site, peer);
+            add_stream(&mut y, &seed, self.site > peer);
+        }
+        self.shared = shared;
+        self.masked = true;
+        Ok(MaskedInput { site: self.site, masked: y })
+    }
+
+    /// Round 3: the shares the server needs, given the survivors `U₂`.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] when `U₂` is below the threshold (refusing protects the
+    /// dropped sites' inputs); [`Error::BadMessage`] before masking, or when `U₂` names a
+    /// site outside `U₁` or leaves out this one.
+    pub fn unmask(&self, survivors: &[u32]) -> Result<Unmask> {
+        if !self.masked {
+            return Err(Error::BadMessage("unmask before masking".into()));
+        }
+        let survivors: BTreeSet<u32> = survivors.iter().copied().collect();
+        if survivors.len() < self.config.threshold {
+            return Err(Error::TooFewSites { stage: "unmask", have: survivors.len(), need: self.config.threshold });
+        }
+        if !survivors.is_subset(&self.shared) || !survivors.contains(&self.site) {
+            return Err(Error::BadMessage("survivors must be sites that shared keys, this one among them".into()));
+        }
+        let (mut self_mask_shares, mut key_shares) = (Vec::new(), Vec::new());
+        for &u in &self.shared {
+            let Some((b, s)) = self.held.get(&u) else { continue };
+            if survivors.contains(&u) {
+                self_mask_shares.push((u, b.clone()));
+            } else {
+                key_shares.push((u, s.clone()));
+            }
+        }
+        Ok(Unmask { site: self.site, self_mask_shares, key_shares })
+    }
+}
+
+/// The server's side of a round: it relays and sums, and sees only masked vectors.
+#[derive(Debug, Clone)]
+pub struct SecAggServer {
+    config: SecAggConfig,
+    adverts: BTreeMap<u32, AdvertiseKeys>,
+    shares: BTreeMap<u32, Vec<EncryptedShare>>,
+    masked: BTreeMap<u32, Vec<u64>>,
+    unmasks: BTreeMap<u32, Unmask>,
+}
+
+impl SecAggServer {
+    /// A round with `config`.
+    pub fn new(config: SecAggConfig) -> Self {
+        SecAggServer {
+            config,
+            adverts: BTreeMap::new(),
+            shares: BTreeMap::new(),
+            masked: BTreeMap::new(),
+            unmasks: BTreeMap::new(),
+        }
+    }
+
+    /// Messages in so far: adverts, share sets (`|U₁|`), masked inputs (`|U₂|`), unmask replies.
+    pub fn counts(&self) -> [usize; 4] {
+        [self.adverts.len(), self.shares.len(), self.masked.len(), self.unmasks.len()]
+    }
+
+    /// The round's parameters.
+    pub fn config(&self) -> &SecAggConfig {
+        &self.config
+    }
+
+    fn known(&self, site: u32) -> Result<()> {
+        if site as usize >= self.config.sites {
+            return Err(Error::BadMessage(format!("site {site} outside 0..{}", self.config.sites)));
+        }
+        Ok(())
+    }
+
+    /// Round 0 in.
+    ///
+    /// # Errors
+    /// [`Error::BadMessage`] for an unknown or repeated site.
+    pub fn receive_advert(&mut self, advert: AdvertiseKeys) -> Result<()> {
+        self.known(advert.site)?;
+        if self.adverts.contains_key(&advert.site) {
+            return Err(Error::BadMessage(format!("site {} advertised twice", advert.site)));
+        }
+        self.adverts.insert(advert.site, advert);
+        Ok(())
+    }
+
+    /// Round 0 out: every advert, for every site.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] below the threshold.
+    pub fn adverts(&self) -> Result<Vec<AdvertiseKeys>> {
+        self.at_least("advertise", self.adverts.len())?;
+        Ok(self.adverts.values().cloned().collect())
+    }
+
+    fn at_least(&self, stage: &'static str, have: usize) -> Result<()> {
+        if have < self.config.threshold {
+            return Err(Error::TooFewSites { stage, have, need: self.config.threshold });
+        }
+        Ok(())
+    }
+
+    /// Round 1 in.
+    ///
+    /// # Errors
+    /// [`Error::BadMessage`] for a site that did not advertise, sent twice, or whose shares
+    /// are not one per other advertised site, from itself.
+    pub fn receive_shares(&mut self, msg: ShareKeys) -> Result<()> {
+        if !self.adverts.contains_key(&msg.site) || self.shares.contains_key(&msg.site) {
+            return Err(Error::BadMessage(format!("shares of site {} unexpected", msg.site)));
+        }
+        let to: BTreeSet<u32> = msg.shares.iter().map(|e| e.to).collect();
+        let expected: BTreeSet<u32> = self.adverts.keys().copied().filter(|&s| s != msg.site).collect();
+        if to != expected || to.len() != msg.shares.len() || msg.shares.iter().any(|e| e.from != msg.site) {
+            return Err(Error::BadMessage(format!("site {} must send one share to each other site", msg.site)));
+        }
+        self.shares.insert(msg.site, msg.shares);
+        Ok(())
+    }
+
+    /// Round 1 out: the ciphertexts addressed to `site` from every site that shared (`U₁`).
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] when `U₁` is below the threshold.
+    pub fn inbox(&self, site: u32) -> Result<Vec<EncryptedShare>> {
+        self.at_least("share keys", self.shares.len())?;
+        Ok(self
+            .shares
+            .iter()
+            .filter(|(from, _)| **from != site)
+            .flat_map(|(_, list)| list.iter().filter(|e| e.to == site).cloned())
+            .collect())
+    }
+
+    /// Round 2 in.
+    ///
+    /// # Errors
+    /// [`Error::BadMessage`] for a site outside `U₁`, twice, or of the wrong length.
+    pub fn receive_masked(&mut self, msg: MaskedInput) -> Result<()> {
+        if !self.shares.contains_key(&msg.site) || self.masked.contains_key(&msg.site) {
+            return Err(Error::BadMessage(format!("masked input of site {} unexpected", msg.site)));
+        }
+        if msg.masked.len() != self.config.dim {
+            return Err(Error::BadMessage(format!("masked input has {} entries, not {}", msg.masked.len(), self.config.dim)));
+        }
+        self.masked.insert(msg.site, msg.masked);
+        Ok(())
+    }
+
+    /// Round 2 out: the survivors `U₂`.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] when `U₂` is below the threshold.
+    pub fn survivors(&self) -> Result<Vec<u32>> {
+        self.at_least("masked input", self.masked.len())?;
+        Ok(self.masked.keys().copied().collect())
+    }
+
+    /// Round 3 in.
+    ///
+    /// # Errors
+    /// [`Error::BadMessage`] for a site outside `U₂` or twice.
+    pub fn receive_unmask(&mut self, msg: Unmask) -> Result<()> {
+        if !self.masked.contains_key(&msg.site) || self.unmasks.contains_key(&msg.site) {
+            return Err(Error::BadMessage(format!("unmask of site {} unexpected", msg.site)));
+        }
+        self.unmasks.insert(msg.site, msg);
+        Ok(())
+    }
+
+    /// The sum of the survivors' inputs, decoded, with the survivors.
+    ///
+    /// # Errors
+    /// [`Error::TooFewSites`] with fewer than `t` unmask replies; [`Error::Crypto`] when a
+    /// secret does not rebuild.
+    pub fn finish(&self) -> Result<(Vec<f32>, Vec<u32>)> {
+        self.at_least("unmask", self.unmasks.len())?;
+        let survivors: BTreeSet<u32> = self.masked.keys().copied().collect();
+        let dropped: Vec<u32> = self.shares.keys().copied().filter(|s| !survivors.contains(s)).collect();
+        let mut sum = vec![0u64; self.config.dim];
+        for y in self.masked.values() {
+            for (s, v) in sum.iter_mut().zip(y) {
+                *s = s.wrapping_add(*v);
+            }
+        }
+        let t = self.config.threshold;
+        let collect = |u: u32, self_mask: bool| -> Vec<Share> {
+            self.unmasks
+                .values()
+                .filter_map(|m| {
+                    let list = if self_mask { &m.self_mask_shares } else { &m.key_shares };
+                    list.iter().find(|(owner, _)| *owner == u).map(|(_, s)| s.clone())
+                })
+                .take(t)
+                .collect()
+        };
+        for &u in &survivors {
+            let shares = collect(u, true);
+            if shares.len() < t {
+                return Err(Error::Crypto(format!("{} shares of site {u}'s self-mask, {t} needed", shares.len())));
+            }
+            let b = shamir::combine(&shares)?;
+            add_stream(&mut sum, &prg_seed(&b, b"self"), true);
+        }
+        for &u in &dropped {
+            let shares = collect(u, false);
+            if shares.len() < t {
+                return Err(Error::Crypto(format!("{} shares of dropped site {u}'s key, {t} needed", shares.len())));
+            }
+            let sk = StaticSecret::from(shamir::combine(&shares)?);
+            if PublicKey::from(&sk).to_bytes() != self.adverts[&u].mask_pk {
+                return Err(Error::Crypto(format!("dropped site {u}'s key does not match its advert")));
+            }
+            for &v in &survivors {
+                // v added −PRG(s_vu) when v > u, +PRG(s_vu) when v < u: take it back.
+                let seed = pair_seed(&sk, &self.adverts[&v].mask_pk, u, v);
+                add_stream(&mut sum, &seed, v < u);
+            }
+        }
+        let decoded = sum.into_iter().map(|v| self.config.decode(v)).collect();
+        Ok((decoded, survivors.into_iter().collect()))
+    }
+}
+
+/// Runs a whole round in one process: sites `0..inputs.len()`, those in `dropped` leave after
+/// sharing keys (the case that needs recovery). Returns the sum of the other sites' inputs.
+///
+/// # Errors
+/// Any protocol error, e.g. [`Error::TooFewSites`] when more than `n − t` drop.
+pub fn aggregate_in_process(inputs: &[Vec<f32>], dropped: &[usize], config: &SecAggConfig, seed: u64) -> Result<Vec<f32>> {
+    if inputs.len() != config.sites {
+        return Err(Error::Config(format!("{} inputs for a round of {} sites", inputs.len(), config.sites)));
+    }
+    let mut server = SecAggServer::new(*config);
+    let mut clients = Vec::with_capacity(inputs.len());
+    for site in 0..inputs.len() {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        bytes[8..16].copy_from_slice(&(site as u64).to_le_bytes());
+        let (client, advert) = SecAggClient::new(site as u32, *config, derive(&bytes, &[b"wardstream secagg simulation"]))?;
+        server.receive_advert(advert)?;
+        clients.push(client);
+    }
+    let adverts = server.adverts()?;
+    for client in &mut clients {
+        server.receive_shares(client.share_keys(&adverts)?)?;
+    }
+    let dropped: BTreeSet<usize> = dropped.iter().copied().collect();
+    for (k, client) in clients.iter_mut().enumerate() {
+        if !dropped.contains(&k) {
+            let inbox = server.inbox(k as u32)?;
+            server.receive_masked(client.masked_input(&inbox, &inputs[k])?)?;
+        }
+    }
+    let survivors = server.survivors()?;
+    for &s in &survivors {
+        server.receive_unmask(clients[s as usize].unmask(&survivors)?)?;
+    }
+    Ok(server.finish()?.0)
+}
+
+/// HKDF-SHA256 of `ikm` with `info` parts, 32 bytes.
+fn derive(ikm: &[u8], info: &[&[u8]]) -> [u8; 32] {
+    let hk = Hkdf::<Sha256>::new(None, ikm);
+    let mut out = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte limit.
+    if hk.expand_multi_info(info, &mut out).is_err() {
+        unreachable!("HKDF-SHA256 expands 32 bytes");
+    }
+    out
+}
+
+fn prg_seed(secret: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    derive(secret, &[b"wardstream secagg prg", label])
+}
+
+/// The PRG seed of the unordered pair {a, b} from `sk`'s agreement with `peer_pk`.
+fn pair_seed(sk: &StaticSecret, peer_pk: &[u8; 32], a: u32, b: u32) -> [u8; 32] {
+    let shared = sk.diffie_hellman(&PublicKey::from(*peer_pk));
+    let (lo, hi) = (a.min(b), a.max(b));
+    derive(shared.as_bytes(), &[b"wardstream secagg pair", &lo.to_le_bytes()[..], &hi.to_le_bytes()[..]])
+}
+
+/// `acc ± ChaCha20(seed)` entry by entry in ℤ/2⁶⁴.
+fn add_stream(acc: &mut [u64], seed: &[u8; 32], subtract: bool) {
+    let mut rng = ChaCha20Rng::from_seed(*seed);
+    for a in acc.iter_mut() {
+        let m = rng.next_u64();
+        *a = if subtract { a.wrapping_sub(m) } else { a.wrapping_add(m) };
+    }
+}
+
+fn seal(key: &[u8; 32], plain: &[u8], from: u32, to: u32) -> Result<Vec<u8>> {
+    let cipher = ChaCha20Poly1305::new(key.into());
+    let aad = [from.to_le_bytes(), to.to_le_bytes()].concat();
+    // The key is fresh per round and per ordered pair, so a zero nonce is never reused.
+    cipher
+        .encrypt(&[0u8; 12].into(), Payload { msg: plain, aad: &aad })
+        .map_err(|_| Error::Crypto("share encryption failed".into()))
+}
+
+fn open(key: &[u8; 32], ciphertext: &[u8], from: u32, to: u32) -> Result<Vec<u8>> {
+    let cipher = ChaCha20Poly1305::new(key.into());
+    let aad = [from.to_le_bytes(), to.to_le_bytes()].concat();
+    cipher
+        .decrypt(&[0u8; 12].into(), Payload { msg: ciphertext, aad: &aad })
+        .map_err(|_| Error::Crypto(format!("share {from} → {to} failed authentication")))
+}
+
+/// Shamir secret sharing of 32-byte secrets over GF(2⁸) (AES polynomial x⁸+x⁴+x³+x+1), each
+/// byte with its own random polynomial of degree `t − 1` (Shamir 1979, "How to Share a
+/// Secret", CACM 22(11)).
+pub mod shamir {
+    use chacha20::rand_core::Rng;
+
+    use super::{Error, Result, Share};
+
+    const fn tables() -> ([u8; 256], [u8; 256]) {
+        let (mut exp, mut log) = ([0u8; 256], [0u8; 256]);
+        let mut x: u16 = 1;
+        let mut i = 0;
+        while i < 255 {
+            exp[i] = x as u8;
+            log[x as usize] = i as u8;
+            // Multiply by the generator 3: x·2 ⊕ x, reduced.
+            let mut doubled = x << 1;
+            if doubled & 0x100 != 0 {
+                doubled ^= 0x11b;
+            }
+            x = doubled ^ x;
+            i += 1;
+        }
+        exp[255] = exp[0];
+        (exp, log)
+    }
+    const TABLES: ([u8; 256], [u8; 256]) = tables();
+
+    fn mul(a: u8, b: u8) -> u8 {
+        if a == 0 || b == 0 {
+            return 0;
+        }
+        let (exp, log) = &TABLES;
+        exp[(log[a as usize] as usize + log[b as usize] as usize) % 255]
+    }
+
+    fn inv(a: u8) -> u8 {
+        let (exp, log) = &TABLES;
+        exp[(255 - log[a as usize] as usize) % 255]
+    }
+
+    /// Shares of `secret` at the non-zero, distinct x-coordinates `xs`; any `t` rebuild it.
+    pub fn split(secret: &[u8; 32], t: usize, xs: &[u8], rng: &mut impl Rng) -> Vec<Share> {
+        let t = t.max(1);
+        // coefficients[byte][k] of x^k; the constant term is the secret byte.
+        let mut coefficients = vec![[0u8; 32]; t];
+        coefficients[0] = *secret;
+        for c in coefficients.iter_mut().skip(1) {
+            rng.fill_bytes(c);
+        }
+        xs.iter()
+            .map(|&x| {
+                let mut y = [0u8; 32];
+                for (byte, out) in y.iter_mut().enumerate() {
+                    // Horner from the highest coefficient.
+                    let mut acc = 0u8;
+                    for c in coefficients.iter().rev() {
+                        acc = mul(acc, x) ^ c[byte];
+                    }
+                    *out = acc;
+                }
+                Share { x, y }
+            })
+            .collect()
+    }
+
+    /// The secret from shares at distinct non-zero x (Lagrange at 0). With fewer than `t`
+    /// shares the result is unrelated to the secret.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] for no shares, a zero or repeated x.
+    pub fn combine(shares: &[Share]) -> Result<[u8; 32]> {
+        if shares.is_empty() {
+            return Err(Error::Crypto("no shares to combine".into()));
+        }
+        for (i, s) in shares.iter().enumerate() {
+            if s.x == 0 || shares[..i].iter().any(|o| o.x == s.x) {
+                return Err(Error::Crypto(format!("share x = {} zero or repeated", s.x)));
+            }
+        }
+        let mut secret = [0u8; 32];
+        for (i, si) in shares.iter().enumerate() {
+            // ℓ_i(0) = Π_{j≠i} x_j / (x_j − x_i); subtraction is ⊕ in GF(2⁸).
+            let mut l = 1u8;
+            for (j, sj) in shares.iter().enumerate() {
+                if i != j {
+                    l = mul(l, mul(sj.x, inv(sj.x ^ si.x)));
+                }
+            }
+            for (out, &y) in secret.iter_mut().zip(&si.y) {
+                *out ^= mul(l, y);
+            }
+        }
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn inputs(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        (0..n).map(|_| (0..dim).map(|_| rng.random_range(-2.0f32..2.0)).collect()).collect()
+    }
+
+    /// The plain sum in the same fixed point.
+    fn plain_sum(config: &SecAggConfig, inputs: &[Vec<f32>], skip: &[usize]) -> Vec<f32> {
+        let mut sum = vec![0u64; config.dim];
+        for (k, x) in inputs.iter().enumerate() {
+            if !skip.contains(&k) {
+                for (s, v) in sum.iter_mut().zip(x) {
+                    *s = s.wrapping_add(config.encode(*v));
+                }
+            }
+        }
+        sum.into_iter().map(|v| config.decode(v)).collect()
+    }
+
+    #[test]
+    fn masked_sum_equals_plain_sum_with_and_without_dropouts() {
+        let n = 10;
+        let config = SecAggConfig::for_clients(n, 257, 1_048_576.0, 8.0).expect("fits");
+        assert_eq!(config.threshold, 7);
+        let x = inputs(n, 257, 1);
+        for dropped in [vec![], vec![4], vec![0, 5, 9]] {
+            let sum = aggregate_in_process(&x, &dropped, &config, 42).expect("recovers");
+            assert_eq!(sum, plain_sum(&config, &x, &dropped), "dropped {dropped:?}");
+        }
+        // Four of ten gone: fewer than t = 7 left, the round fails.
+        let err = aggregate_in_process(&x, &[1, 2, 3, 4], &config, 42).expect_err("too few");
+        assert!(matches!(err, Error::TooFewSites { have: 6, need: 7, .. }), "{err}");
+    }
+
+    #[test]
+    fn the_server_sees_only_masked_vectors() {
+        let n = 4;
+        let config = SecAggConfig::for_clients(n, 64, 1024.0, 4.0).expect("fits");
+        let x = inputs(n, 64, 2);
+        let mut server = SecAggServer::new(config);
+        let mut clients: Vec<SecAggClient> = (0..n as u32)
+            .map(|s| {
+                let (c, a) = SecAggClient::new(s, config, [s as u8 + 1; 32]).expect("site");
+                server.receive_advert(a).expect("advert");
+                c
+            })
+            .collect();
+        let adverts = server.adverts().expect("enough");
+        for c in &mut clients {
+            let msg = c.share_keys(&adverts).expect("shares");
+            // Nothing in a relayed share is the site's secret in the clear.
+            for e in &msg.shares {
+                assert!(!e.ciphertext.windows(32).any(|w| w == c.self_seed));
+            }
+            server.receive_shares(msg).expect("shares in");
+        }
+        let mut masked = Vec::new();
+        for (k, c) in clients.iter_mut().enumerate() {
+            let msg = c.masked_input(&server.inbox(k as u32).expect("inbox"), &x[k]).expect("masks");
+            // Masked entries look uniform: the encoded input matches in ~0 of 64 places.
+            let same = msg.masked.iter().zip(&x[k]).filter(|(m, v)| **m == config.encode(**v)).count();
+            assert!(same <= 1, "site {k}: {same} entries unmasked");
+            masked.push(msg.masked.clone());
+            server.receive_masked(msg).expect("masked in");
+        }
+        // A share tampered with in transit is caught.
+        let mut forged = server.inbox(0).expect("inbox");
+        forged[0].ciphertext[3] ^= 1;
+        let (mut fresh, _) = SecAggClient::new(0, config, [1; 32]).expect("site");
+        fresh.share_keys(&adverts).expect("shares");
+        assert!(matches!(fresh.masked_input(&forged, &x[0]), Err(Error::Crypto(_))));
+
+        let survivors = server.survivors().expect("all");
+        for &s in &survivors {
+            server.receive_unmask(clients[s as usize].unmask(&survivors).expect("unmask")).expect("in");
+        }
+        let (sum, _) = server.finish().expect("sum");
+        assert_eq!(sum, plain_sum(&config, &x, &[]));
+        // A site refuses to unmask for a survivor set below the threshold.
+        assert!(matches!(clients[0].unmask(&[0, 1]), Err(Error::TooFewSites { .. })));
+    }
+
+    #[test]
+    fn configurations_that_could_wrap_are_refused() {
+        assert!(SecAggConfig::for_clients(256, 1, 1.0, 1.0).is_err());
+        assert!(SecAggConfig::for_clients(200, 1, 2f32.powi(40), 2f32.powi(20)).is_err());
+        assert!(SecAggConfig::for_clients(0, 1, 1.0, 1.0).is_err());
+        let c = SecAggConfig::for_clients(3, 1, 4.0, 1.0).expect("fits");
+        assert_eq!(c.decode(c.encode(5.0)), 1.0, "clamped to the clip");
+        assert_eq!(c.decode(c.encode(-0.26)), -0.25);
+    }
+
+    proptest! {
+        #[test]
+        fn any_t_shares_rebuild_the_secret(secret in any::<[u8; 32]>(), n in 1usize..20, seed in any::<[u8; 32]>(), pick in any::<u64>()) {
+            let t = n - n / 3;
+            let xs: Vec<u8> = (1..=n as u8).collect();
+            let mut rng = ChaCha20Rng::from_seed(seed);
+            let shares = shamir::split(&secret, t, &xs, &mut rng);
+            // A pseudo-random subset of t shares.
+            let mut idx: Vec<usize> = (0..n).collect();
+            let mut p = pick;
+            for i in (1..n).rev() {
+                idx.swap(i, (p % (i as u64 + 1)) as usize);
+                p = p.rotate_left(7) ^ 0x9e37_79b9;
+            }
+            let chosen: Vec<Share> = idx[..t].iter().map(|&i| shares[i].clone()).collect();
+            prop_assert_eq!(shamir::combine(&chosen).expect("distinct x"), secret);
+            if t > 1 {
+                let fewer = shamir::combine(&chosen[..t - 1]).expect("distinct x");
+                // With t − 1 shares the secret comes out only by chance (2⁻²⁵⁶ per try).
+                prop_assert_ne!(fewer, secret);
+            }
+        }
+    }
+}
