@@ -25,6 +25,34 @@ pub struct Config {
     pub generator: GeneratorConfig,
     /// The ClickHouse mirror (off unless `url` is set or `run --clickhouse` is given).
     pub clickhouse: ClickHouseSection,
+    /// Federated-learning rounds over HTTP (`/v1/fl/*`; off unless `enabled`, and only with
+    /// the tenant and auth store).
+    pub federated: FederatedSection,
+}
+
+/// `[federated]`: the federation `wardstream run` serves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederatedSection {
+    /// Serve `/v1/fl/*`.
+    pub enabled: bool,
+    /// Checkpoint of the federation (model, round, optimiser moments, privacy spent), written
+    /// after every round; a restart resumes from it.
+    pub checkpoint: PathBuf,
+    /// Model, aggregation, optimiser, training plan, quorum, deadline and privacy: see
+    /// `wardstream_federated::server::ServerConfig` (default: FedAvg of a logistic regression
+    /// on the no-show features, quorum 2, 10-minute rounds).
+    pub server: wardstream_federated::server::ServerConfig,
+}
+
+impl Default for FederatedSection {
+    fn default() -> Self {
+        FederatedSection {
+            enabled: false,
+            checkpoint: PathBuf::from("federation.json"),
+            server: wardstream_federated::server::ServerConfig::default(),
+        }
+    }
 }
 
 /// `[clickhouse]`.
@@ -133,6 +161,7 @@ impl Default for Config {
             replay: ReplaySection::default(),
             generator: GeneratorConfig::default(),
             clickhouse: ClickHouseSection::default(),
+            federated: FederatedSection::default(),
         }
     }
 }

@@ -45,6 +45,10 @@ enum Command {
     /// Staffing recommendations from a roster file and the census (nurse-rostering MIP), or a
     /// Curtois & Qu benchmark instance solved and checked.
     Optimize(commands::optimize::OptimizeArgs),
+    /// Federated learning: sites train a no-show model on their own records and share only
+    /// updates (FedAvg / FedProx / FedAdam / FedYogi, robust aggregation, DP, secure
+    /// aggregation).
+    Federate(commands::federate::FederateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,5 +68,6 @@ fn main() -> anyhow::Result<()> {
         Command::Replay(args) => commands::replay::run(config, args),
         Command::Twin(args) => commands::twin::run(config, args),
         Command::Optimize(args) => commands::optimize::run(config, args),
+        Command::Federate(args) => commands::federate::run(config, args),
     }
 }

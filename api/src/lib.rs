@@ -14,6 +14,7 @@
 //! - [`router`]: the routes.
 //! - [`twin`]: digital-twin runs.
 //! - [`staffing`]: staffing recommendations from a roster file and the live census.
+//! - [`federated`]: federated learning rounds (`/v1/fl/*`), each tenant a site.
 //!
 //! Routes:
 //! - `GET /healthz` → `ok`.
@@ -38,6 +39,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod federated;
 pub mod patients;
 pub mod problem;
 pub mod scheduling;
@@ -200,16 +202,28 @@ pub fn transactional_router(state: tenants::AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
-/// With `accounts`, the tenant and auth routes ([`tenants::router`]) are served too.
+/// With `accounts`, the tenant and auth routes ([`tenants::router`]) are served too, and with
+/// `federation` as well, the federated-learning routes ([`federated::router`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<ViewStore>,
     accounts: Option<tenants::AppState>,
+    federation: Option<federated::SharedFederation>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut app = router(store);
     if let Some(state) = accounts {
+        if let Some(server) = federation {
+            app = app.merge(federated::router(federated::FlState {
+                server,
+                auth: state.auth.clone(),
+            }));
+        }
         app = app.merge(transactional_router(state));
+    } else if federation.is_some() {
+        tracing::warn!(
+            "federated routes need the tenant and auth store ([serve] database_url): off"
+        );
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -47,6 +47,7 @@ async fn start() -> (String, Arc<ViewStore>) {
         listener,
         store.clone(),
         None,
+        None,
         std::future::pending(),
     ));
     (format!("http://{addr}"), store)

@@ -61,7 +61,9 @@ impl PrivacyBudget {
     /// [`PrivacyError::Parameter`] unless `ε > 0` is finite and `0 < δ < 1`.
     pub fn new(epsilon: f64, delta: f64) -> Result<Self, PrivacyError> {
         if !(epsilon.is_finite() && epsilon > 0.0) {
-            return Err(PrivacyError::Parameter(format!("budget ε must be finite and > 0, got {epsilon}")));
+            return Err(PrivacyError::Parameter(format!(
+                "budget ε must be finite and > 0, got {epsilon}"
+            )));
         }
         check_delta(delta)?;
         Ok(PrivacyBudget { epsilon, delta })
@@ -102,7 +104,9 @@ impl RdpAccountant {
     /// [`PrivacyError::Parameter`] for no orders or an order ≤ 1 or not finite.
     pub fn with_orders(orders: Vec<f64>) -> Result<Self, PrivacyError> {
         if orders.is_empty() || orders.iter().any(|a| !(a.is_finite() && *a > 1.0)) {
-            return Err(PrivacyError::Parameter("RDP orders must be finite and > 1".into()));
+            return Err(PrivacyError::Parameter(
+                "RDP orders must be finite and > 1".into(),
+            ));
         }
         let rdp = vec![Some(0.0); orders.len()];
         Ok(RdpAccountant { orders, rdp })
@@ -110,7 +114,11 @@ impl RdpAccountant {
 
     /// `(α, RDP at α)` for every order; `+∞` where a mechanism had no noise.
     pub fn rdp_by_order(&self) -> Vec<(f64, f64)> {
-        self.orders.iter().zip(&self.rdp).map(|(&a, r)| (a, r.unwrap_or(f64::INFINITY))).collect()
+        self.orders
+            .iter()
+            .zip(&self.rdp)
+            .map(|(&a, r)| (a, r.unwrap_or(f64::INFINITY)))
+            .collect()
     }
 
     /// Charge `steps` runs of the sampled Gaussian mechanism with rate `q` and multiplier `σ`.
@@ -164,7 +172,13 @@ impl RdpAccountant {
     ///
     /// # Errors
     /// As [`compose`](Self::compose) and [`epsilon`](Self::epsilon).
-    pub fn epsilon_after(&self, q: f64, sigma: f64, steps: u64, delta: f64) -> Result<f64, PrivacyError> {
+    pub fn epsilon_after(
+        &self,
+        q: f64,
+        sigma: f64,
+        steps: u64,
+        delta: f64,
+    ) -> Result<f64, PrivacyError> {
         let mut next = self.clone();
         next.compose(q, sigma, steps)?;
         next.epsilon(delta)
@@ -197,17 +211,23 @@ impl RdpAccountant {
 
 fn check_mechanism(q: f64, sigma: f64) -> Result<(), PrivacyError> {
     if !(0.0..=1.0).contains(&q) {
-        return Err(PrivacyError::Parameter(format!("sampling rate q must be in [0, 1], got {q}")));
+        return Err(PrivacyError::Parameter(format!(
+            "sampling rate q must be in [0, 1], got {q}"
+        )));
     }
     if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(PrivacyError::Parameter(format!("noise multiplier σ must be finite and ≥ 0, got {sigma}")));
+        return Err(PrivacyError::Parameter(format!(
+            "noise multiplier σ must be finite and ≥ 0, got {sigma}"
+        )));
     }
     Ok(())
 }
 
 fn check_delta(delta: f64) -> Result<(), PrivacyError> {
     if !(delta > 0.0 && delta < 1.0) {
-        return Err(PrivacyError::Parameter(format!("δ must be in (0, 1), got {delta}")));
+        return Err(PrivacyError::Parameter(format!(
+            "δ must be in (0, 1), got {delta}"
+        )));
     }
     Ok(())
 }
@@ -362,7 +382,10 @@ mod tests {
             for k in [2.0f64, 5.0, 17.0] {
                 let exact = rdp_sampled_gaussian(q, sigma, k);
                 let near = rdp_sampled_gaussian(q, sigma, k + 1e-7);
-                assert!((exact - near).abs() <= 1e-5 * exact.abs().max(1e-12), "q {q} σ {sigma} α {k}: {exact} vs {near}");
+                assert!(
+                    (exact - near).abs() <= 1e-5 * exact.abs().max(1e-12),
+                    "q {q} σ {sigma} α {k}: {exact} vs {near}"
+                );
             }
         }
     }
@@ -384,7 +407,11 @@ mod tests {
         loop {
             match acc.charge_within(1.0, 5.0, 1, budget) {
                 Ok(_) => charged += 1,
-                Err(PrivacyError::BudgetExceeded { spent_epsilon, would_be_epsilon, .. }) => {
+                Err(PrivacyError::BudgetExceeded {
+                    spent_epsilon,
+                    would_be_epsilon,
+                    ..
+                }) => {
                     assert!(spent_epsilon <= 1.0 && would_be_epsilon > 1.0);
                     break;
                 }
@@ -410,9 +437,11 @@ mod tests {
             assert_eq!(a, b);
             assert!((r - s).abs() <= 1e-15 * s.abs(), "α {a}: {r} vs {s}");
         }
-        acc.compose(0.5, 0.0, 1).expect("σ = 0 is allowed, and infinite");
+        acc.compose(0.5, 0.0, 1)
+            .expect("σ = 0 is allowed, and infinite");
         assert!(acc.epsilon(1e-5).expect("valid").is_infinite());
-        let back: RdpAccountant = serde_json::from_str(&serde_json::to_string(&acc).expect("ok")).expect("ok");
+        let back: RdpAccountant =
+            serde_json::from_str(&serde_json::to_string(&acc).expect("ok")).expect("ok");
         assert!(back.epsilon(1e-5).expect("valid").is_infinite());
     }
 }

@@ -87,7 +87,9 @@ impl Aggregator {
 pub fn weighted_mean(updates: ArrayView2<'_, f32>, weights: &[f64]) -> Result<Array1<f32>> {
     let total: f64 = weights.iter().sum();
     if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || total <= 0.0 {
-        return Err(Error::Config("weights must be finite, ≥ 0 and not all zero".into()));
+        return Err(Error::Config(
+            "weights must be finite, ≥ 0 and not all zero".into(),
+        ));
     }
     let scale: Vec<f32> = weights.iter().map(|w| (w / total) as f32).collect();
     let p = updates.ncols();
@@ -98,20 +100,25 @@ pub fn weighted_mean(updates: ArrayView2<'_, f32>, weights: &[f64]) -> Result<Ar
         .into_iter()
         .map(|r| r.to_slice().unwrap_or(&[]))
         .collect();
-    out.par_chunks_mut(MEAN_BLOCK).enumerate().for_each(|(b, acc)| {
-        let start = b * MEAN_BLOCK;
-        for (row, &s) in rows.iter().zip(&scale) {
-            let src = &row[start..start + acc.len()];
-            for (a, &v) in acc.iter_mut().zip(src) {
-                *a += s * v;
+    out.par_chunks_mut(MEAN_BLOCK)
+        .enumerate()
+        .for_each(|(b, acc)| {
+            let start = b * MEAN_BLOCK;
+            for (row, &s) in rows.iter().zip(&scale) {
+                let src = &row[start..start + acc.len()];
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += s * v;
+                }
             }
-        }
-    });
+        });
     Ok(Array1::from(out))
 }
 
 /// Runs `per_column` over each parameter's `n` values (in a scratch buffer it may reorder).
-fn by_column(updates: ArrayView2<'_, f32>, per_column: impl Fn(&mut [f32]) -> f32 + Sync) -> Array1<f32> {
+fn by_column(
+    updates: ArrayView2<'_, f32>,
+    per_column: impl Fn(&mut [f32]) -> f32 + Sync,
+) -> Array1<f32> {
     let (n, p) = updates.dim();
     let contiguous = updates.as_standard_layout();
     let rows: Vec<&[f32]> = contiguous
@@ -162,7 +169,9 @@ pub fn coordinate_median(updates: ArrayView2<'_, f32>) -> Array1<f32> {
 /// [`Error::Config`] when `β ∉ [0, 0.5)`.
 pub fn trimmed_mean(updates: ArrayView2<'_, f32>, beta: f64) -> Result<Array1<f32>> {
     if !(0.0..0.5).contains(&beta) {
-        return Err(Error::Config(format!("trimmed mean: β must be in [0, 0.5), got {beta}")));
+        return Err(Error::Config(format!(
+            "trimmed mean: β must be in [0, 0.5), got {beta}"
+        )));
     }
     let n = updates.nrows();
     let k = (beta * n as f64).floor() as usize;
@@ -186,7 +195,11 @@ pub fn trimmed_mean(updates: ArrayView2<'_, f32>, beta: f64) -> Result<Array1<f3
 ///
 /// # Errors
 /// [`Error::Config`] unless `n > 2f + 2` and `1 ≤ select ≤ n − f`.
-pub fn multi_krum(updates: ArrayView2<'_, f32>, byzantine: usize, select: usize) -> Result<Vec<usize>> {
+pub fn multi_krum(
+    updates: ArrayView2<'_, f32>,
+    byzantine: usize,
+    select: usize,
+) -> Result<Vec<usize>> {
     let n = updates.nrows();
     if n <= 2 * byzantine + 2 || select == 0 || select > n - byzantine {
         return Err(Error::Config(format!(
@@ -199,12 +212,17 @@ pub fn multi_krum(updates: ArrayView2<'_, f32>, byzantine: usize, select: usize)
         .into_iter()
         .map(|r| r.to_slice().unwrap_or(&[]))
         .collect();
-    let pairs: Vec<(usize, usize)> =
-        (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .collect();
     let distances: Vec<f64> = pairs
         .par_iter()
         .map(|&(i, j)| {
-            rows[i].iter().zip(rows[j]).map(|(a, b)| ((a - b) as f64).powi(2)).sum()
+            rows[i]
+                .iter()
+                .zip(rows[j])
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum()
         })
         .collect();
     let mut d = vec![vec![0.0f64; n]; n];
@@ -233,16 +251,32 @@ mod tests {
     #[test]
     fn fedavg_of_known_updates_is_the_weighted_mean() {
         let u = array![[1.0f32, 2.0, -3.0], [3.0, 6.0, 1.0]];
-        let mean = Aggregator::Mean.aggregate(u.view(), &[1.0, 3.0]).expect("aggregates");
+        let mean = Aggregator::Mean
+            .aggregate(u.view(), &[1.0, 3.0])
+            .expect("aggregates");
         assert_eq!(mean.to_vec(), vec![2.5, 5.0, 0.0]);
     }
 
     #[test]
     fn robust_rules_ignore_an_outlier() {
-        let u = array![[1.0f32, 10.0], [2.0, 11.0], [3.0, 12.0], [4.0, 13.0], [1000.0, -1000.0]];
+        let u = array![
+            [1.0f32, 10.0],
+            [2.0, 11.0],
+            [3.0, 12.0],
+            [4.0, 13.0],
+            [1000.0, -1000.0]
+        ];
         let w = [1.0; 5];
-        assert_eq!(Aggregator::Median.aggregate(u.view(), &w).expect("ok").to_vec(), vec![3.0, 11.0]);
-        let t = Aggregator::TrimmedMean { beta: 0.2 }.aggregate(u.view(), &w).expect("ok");
+        assert_eq!(
+            Aggregator::Median
+                .aggregate(u.view(), &w)
+                .expect("ok")
+                .to_vec(),
+            vec![3.0, 11.0]
+        );
+        let t = Aggregator::TrimmedMean { beta: 0.2 }
+            .aggregate(u.view(), &w)
+            .expect("ok");
         assert_eq!(t.to_vec(), vec![3.0, 11.0]);
         let even = array![[1.0f32], [2.0], [4.0], [100.0]];
         assert_eq!(coordinate_median(even.view()).to_vec(), vec![3.0]);
@@ -252,7 +286,7 @@ mod tests {
         assert!(trimmed_mean(u.view(), 0.5).is_err());
     }
 
-    fn naive_trimmed(column: &mut Vec<f32>, k: usize) -> f32 {
+    fn naive_trimmed(column: &mut [f32], k: usize) -> f32 {
         column.sort_by(f32::total_cmp);
         let kept = &column[k..column.len() - k];
         kept.iter().sum::<f32>() / kept.len() as f32

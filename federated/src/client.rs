@@ -44,7 +44,13 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 1, batch_size: 32, learning_rate: 0.5, proximal_mu: 0.0, dp: None }
+        TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            learning_rate: 0.5,
+            proximal_mu: 0.0,
+            dp: None,
+        }
     }
 }
 
@@ -88,10 +94,16 @@ pub fn train(
 ) -> Result<LocalUpdate> {
     model.check(global, x)?;
     if y.len() != x.nrows() {
-        return Err(Error::Shape(format!("{} rows but {} labels", x.nrows(), y.len())));
+        return Err(Error::Shape(format!(
+            "{} rows but {} labels",
+            x.nrows(),
+            y.len()
+        )));
     }
     if config.batch_size == 0 || config.learning_rate.is_nan() || config.learning_rate <= 0.0 {
-        return Err(Error::Config("batch size and learning rate must be positive".into()));
+        return Err(Error::Config(
+            "batch size and learning rate must be positive".into(),
+        ));
     }
     if config.proximal_mu.is_nan() || config.proximal_mu < 0.0 {
         return Err(Error::Config("FedProx μ must be ≥ 0".into()));
@@ -115,8 +127,14 @@ pub fn train(
     };
 
     let dp_spend = if let Some(dp) = config.dp {
-        if dp.clip_norm.is_nan() || dp.clip_norm <= 0.0 || dp.noise_multiplier.is_nan() || dp.noise_multiplier < 0.0 {
-            return Err(Error::Config("DP-SGD needs a clip norm > 0 and σ ≥ 0".into()));
+        if dp.clip_norm.is_nan()
+            || dp.clip_norm <= 0.0
+            || dp.noise_multiplier.is_nan()
+            || dp.noise_multiplier < 0.0
+        {
+            return Err(Error::Config(
+                "DP-SGD needs a clip norm > 0 and σ ≥ 0".into(),
+            ));
         }
         let q = (config.batch_size as f64 / n as f64).min(1.0);
         let steps = (config.epochs * n.div_ceil(config.batch_size)) as u64;
@@ -135,7 +153,11 @@ pub fn train(
                 let per = model.per_example_gradients(&w, xs.view(), ys.view())?;
                 for row in per.outer_iter() {
                     let norm = row.dot(&row).sqrt();
-                    let scale = if norm > dp.clip_norm { dp.clip_norm / norm } else { 1.0 };
+                    let scale = if norm > dp.clip_norm {
+                        dp.clip_norm / norm
+                    } else {
+                        1.0
+                    };
                     for (g, v) in g.iter_mut().zip(row) {
                         *g += v * scale;
                     }
@@ -153,8 +175,16 @@ pub fn train(
                 *w -= lr * g;
             }
         }
-        last_loss = if loss_n > 0 { loss_sum / loss_n as f32 } else { f32::NAN };
-        Some(DpSpend { sample_rate: q, noise_multiplier: dp.noise_multiplier as f64, steps })
+        last_loss = if loss_n > 0 {
+            loss_sum / loss_n as f32
+        } else {
+            f32::NAN
+        };
+        Some(DpSpend {
+            sample_rate: q,
+            noise_multiplier: dp.noise_multiplier as f64,
+            steps,
+        })
     } else {
         let mut order: Vec<usize> = (0..n).collect();
         for _ in 0..config.epochs {
@@ -176,7 +206,12 @@ pub fn train(
         None
     };
     let delta = w.iter().zip(global).map(|(a, b)| a - b).collect();
-    Ok(LocalUpdate { delta, num_examples: n as u64, train_loss: last_loss, dp_spend })
+    Ok(LocalUpdate {
+        delta,
+        num_examples: n as u64,
+        train_loss: last_loss,
+        dp_spend,
+    })
 }
 
 #[cfg(test)]
@@ -187,7 +222,11 @@ mod tests {
     fn separable(n: usize) -> (Array2<f32>, Array1<f32>) {
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
         let x = Array2::from_shape_fn((n, 2), |_| rng.random_range(-1.0f32..1.0));
-        let y = x.rows().into_iter().map(|r| if r[0] + 0.5 * r[1] > 0.0 { 1.0 } else { 0.0 }).collect();
+        let y = x
+            .rows()
+            .into_iter()
+            .map(|r| if r[0] + 0.5 * r[1] > 0.0 { 1.0 } else { 0.0 })
+            .collect();
         (x, y)
     }
 
@@ -196,15 +235,31 @@ mod tests {
         let (x, y) = separable(400);
         let model = Model::Logistic { inputs: 2 };
         let global = model.init(0);
-        let before = model.loss_and_gradient(&global, x.view(), y.view()).expect("fits").0;
-        let config = TrainConfig { epochs: 5, ..Default::default() };
+        let before = model
+            .loss_and_gradient(&global, x.view(), y.view())
+            .expect("fits")
+            .0;
+        let config = TrainConfig {
+            epochs: 5,
+            ..Default::default()
+        };
         let plain = train(&model, &global, x.view(), y.view(), &config, 9).expect("trains");
-        let after: Vec<f32> = global.iter().zip(&plain.delta).map(|(a, b)| a + b).collect();
-        let loss = model.loss_and_gradient(&after, x.view(), y.view()).expect("fits").0;
+        let after: Vec<f32> = global
+            .iter()
+            .zip(&plain.delta)
+            .map(|(a, b)| a + b)
+            .collect();
+        let loss = model
+            .loss_and_gradient(&after, x.view(), y.view())
+            .expect("fits")
+            .0;
         assert!(loss < before * 0.6, "loss {before} → {loss}");
         assert_eq!(plain.num_examples, 400);
 
-        let prox = TrainConfig { proximal_mu: 1.0, ..config };
+        let prox = TrainConfig {
+            proximal_mu: 1.0,
+            ..config
+        };
         let held = train(&model, &global, x.view(), y.view(), &prox, 9).expect("trains");
         let norm = |d: &[f32]| d.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!(norm(&held.delta) < norm(&plain.delta) * 0.9);
@@ -218,16 +273,26 @@ mod tests {
         let config = TrainConfig {
             epochs: 3,
             batch_size: 50,
-            dp: Some(DpSgd { clip_norm: 1.0, noise_multiplier: 0.5 }),
+            dp: Some(DpSgd {
+                clip_norm: 1.0,
+                noise_multiplier: 0.5,
+            }),
             ..Default::default()
         };
         let update = train(&model, &global, x.view(), y.view(), &config, 3).expect("trains");
         let spend = update.dp_spend.expect("dp on");
         assert_eq!(spend.steps, 60);
         assert!((spend.sample_rate - 0.05).abs() < 1e-12);
-        let after: Vec<f32> = global.iter().zip(&update.delta).map(|(a, b)| a + b).collect();
+        let after: Vec<f32> = global
+            .iter()
+            .zip(&update.delta)
+            .map(|(a, b)| a + b)
+            .collect();
         let p = model.predict(&after, x.view()).expect("fits");
-        let auc = crate::metrics::roc_auc(p.as_slice().expect("contiguous"), y.as_slice().expect("contiguous"));
+        let auc = crate::metrics::roc_auc(
+            p.as_slice().expect("contiguous"),
+            y.as_slice().expect("contiguous"),
+        );
         assert!(auc.expect("both classes") > 0.9);
     }
 
@@ -235,8 +300,21 @@ mod tests {
     fn bad_configs_are_errors() {
         let (x, y) = separable(10);
         let model = Model::Logistic { inputs: 2 };
-        let bad = TrainConfig { batch_size: 0, ..Default::default() };
+        let bad = TrainConfig {
+            batch_size: 0,
+            ..Default::default()
+        };
         assert!(train(&model, &[0.0; 3], x.view(), y.view(), &bad, 0).is_err());
-        assert!(train(&model, &[0.0; 4], x.view(), y.view(), &TrainConfig::default(), 0).is_err());
+        assert!(
+            train(
+                &model,
+                &[0.0; 4],
+                x.view(),
+                y.view(),
+                &TrainConfig::default(),
+                0
+            )
+            .is_err()
+        );
     }
 }

@@ -63,7 +63,9 @@ pub enum Error {
     SecAgg(#[from] secagg::Error),
     /// A round ended at its deadline with fewer updates than its quorum. Retrying can help once
     /// more sites are online.
-    #[error("round {round}: {received} of the quorum of {quorum} updates by the deadline ({deadline_ms} ms)")]
+    #[error(
+        "round {round}: {received} of the quorum of {quorum} updates by the deadline ({deadline_ms} ms)"
+    )]
     QuorumNotReached {
         /// The round that failed.
         round: u64,

@@ -117,13 +117,23 @@ impl Model {
         params: &'a [f32],
         inputs: usize,
         hidden: usize,
-    ) -> (ArrayView2<'a, f32>, ArrayView1<'a, f32>, ArrayView1<'a, f32>, f32) {
+    ) -> (
+        ArrayView2<'a, f32>,
+        ArrayView1<'a, f32>,
+        ArrayView1<'a, f32>,
+        f32,
+    ) {
         let (w1, rest) = params.split_at(hidden * inputs);
         let (b1, rest) = rest.split_at(hidden);
         let (w2, rest) = rest.split_at(hidden);
         let w1 = ArrayView2::from_shape((hidden, inputs), w1)
             .expect("parameter length checked by Model::check");
-        (w1, ArrayView1::from(b1), ArrayView1::from(w2), rest.first().copied().unwrap_or(0.0))
+        (
+            w1,
+            ArrayView1::from(b1),
+            ArrayView1::from(w2),
+            rest.first().copied().unwrap_or(0.0),
+        )
     }
 
     /// Mean log-loss over `(x, y)` and its gradient (length [`num_params`](Self::num_params)).
@@ -148,7 +158,11 @@ impl Model {
     ) -> Result<()> {
         self.check(params, x)?;
         if y.len() != x.nrows() {
-            return Err(Error::Shape(format!("{} rows but {} labels", x.nrows(), y.len())));
+            return Err(Error::Shape(format!(
+                "{} rows but {} labels",
+                x.nrows(),
+                y.len()
+            )));
         }
         Ok(())
     }
@@ -161,9 +175,18 @@ impl Model {
     ) -> (f32, Vec<f32>) {
         let n = x.nrows().max(1) as f32;
         let (z, h) = self.logits(params, x);
-        let loss = z.iter().zip(y).map(|(&z, &y)| log_loss_from_logit(z, y)).sum::<f32>() / n;
+        let loss = z
+            .iter()
+            .zip(y)
+            .map(|(&z, &y)| log_loss_from_logit(z, y))
+            .sum::<f32>()
+            / n;
         // d loss / d logit = (p - y) / n
-        let dz: Array1<f32> = z.iter().zip(y).map(|(&z, &y)| (sigmoid(z) - y) / n).collect();
+        let dz: Array1<f32> = z
+            .iter()
+            .zip(y)
+            .map(|(&z, &y)| (sigmoid(z) - y) / n)
+            .collect();
         let mut grad = vec![0.0; self.num_params()];
         match *self {
             Model::Logistic { inputs } => {
@@ -177,7 +200,10 @@ impl Model {
                 let h = h.unwrap_or_else(|| Array2::zeros((x.nrows(), hidden)));
                 let (_, _, w2, _) = self.mlp_parts(params, inputs, hidden);
                 // dH = dz ⊗ w2 ⊙ 1[h > 0]
-                let mut dh = dz.view().insert_axis(Axis(1)).dot(&w2.view().insert_axis(Axis(0)));
+                let mut dh = dz
+                    .view()
+                    .insert_axis(Axis(1))
+                    .dot(&w2.view().insert_axis(Axis(0)));
                 dh.zip_mut_with(&h, |d, &a| {
                     if a <= 0.0 {
                         *d = 0.0
@@ -254,7 +280,12 @@ mod tests {
     use super::*;
     use ndarray::array;
 
-    fn numeric_gradient(model: &Model, params: &[f32], x: ArrayView2<f32>, y: ArrayView1<f32>) -> Vec<f64> {
+    fn numeric_gradient(
+        model: &Model,
+        params: &[f32],
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+    ) -> Vec<f64> {
         // Central differences in f64 on the f32 loss, step 1e-2 on a smooth region.
         (0..params.len())
             .map(|k| {
@@ -271,20 +302,38 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let x = array![[0.5f32, -1.0, 0.25], [1.5, 0.5, -0.75], [-0.5, 0.2, 1.0], [0.1, 0.9, -0.3]];
+        let x = array![
+            [0.5f32, -1.0, 0.25],
+            [1.5, 0.5, -0.75],
+            [-0.5, 0.2, 1.0],
+            [0.1, 0.9, -0.3]
+        ];
         let y = array![1.0f32, 0.0, 1.0, 0.0];
-        for model in [Model::Logistic { inputs: 3 }, Model::Mlp { inputs: 3, hidden: 4 }] {
+        for model in [
+            Model::Logistic { inputs: 3 },
+            Model::Mlp {
+                inputs: 3,
+                hidden: 4,
+            },
+        ] {
             let mut params = model.init(3);
             for (k, p) in params.iter_mut().enumerate() {
                 *p += 0.05 * (k as f32 % 5.0 - 2.0);
             }
-            let (_, g) = model.loss_and_gradient(&params, x.view(), y.view()).expect("fits");
+            let (_, g) = model
+                .loss_and_gradient(&params, x.view(), y.view())
+                .expect("fits");
             let numeric = numeric_gradient(&model, &params, x.view(), y.view());
             for (k, (a, b)) in g.iter().zip(&numeric).enumerate() {
-                assert!((*a as f64 - b).abs() < 2e-3, "{model:?} param {k}: {a} vs {b}");
+                assert!(
+                    (*a as f64 - b).abs() < 2e-3,
+                    "{model:?} param {k}: {a} vs {b}"
+                );
             }
             // Per-example gradients average to the batch gradient.
-            let per = model.per_example_gradients(&params, x.view(), y.view()).expect("fits");
+            let per = model
+                .per_example_gradients(&params, x.view(), y.view())
+                .expect("fits");
             let mean = per.mean_axis(Axis(0)).expect("rows");
             for (a, b) in mean.iter().zip(&g) {
                 assert!((a - b).abs() < 1e-5);

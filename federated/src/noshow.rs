@@ -120,7 +120,11 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { clients_by: ClientsBy::Neighbourhood, test_fraction: 0.2, seed: 7 }
+        LoadOptions {
+            clients_by: ClientsBy::Neighbourhood,
+            test_fraction: 0.2,
+            seed: 7,
+        }
     }
 }
 
@@ -161,8 +165,13 @@ pub fn read(reader: impl Read, options: LoadOptions) -> Result<NoShowData> {
             options.test_fraction
         )));
     }
-    let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
-    let header = csv.headers().map_err(|e| Error::Data(format!("no CSV header: {e}")))?.clone();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(reader);
+    let header = csv
+        .headers()
+        .map_err(|e| Error::Data(format!("no CSV header: {e}")))?
+        .clone();
     let expected = [
         "PatientId",
         "AppointmentID",
@@ -190,7 +199,10 @@ pub fn read(reader: impl Read, options: LoadOptions) -> Result<NoShowData> {
     let mut rejected = Vec::new();
     for (i, record) in csv.records().enumerate() {
         let line = i as u64 + 2;
-        match record.map_err(|e| e.to_string()).and_then(|r| parse_row(&r)) {
+        match record
+            .map_err(|e| e.to_string())
+            .and_then(|r| parse_row(&r))
+        {
             Ok(row) => rows.push(row),
             Err(reason) => rejected.push((line, reason)),
         }
@@ -226,15 +238,21 @@ pub fn read(reader: impl Read, options: LoadOptions) -> Result<NoShowData> {
 
     // Prior no-shows and appointments per (site, patient), over strictly earlier days.
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| (site_index[i], rows[i].patient, rows[i].day, rows[i].scheduled));
+    order.sort_by_key(|&i| {
+        (
+            site_index[i],
+            rows[i].patient,
+            rows[i].day,
+            rows[i].scheduled,
+        )
+    });
     let mut prior = vec![(0u32, 0u32); rows.len()];
     let mut k = 0;
     while k < order.len() {
         let (site, patient) = (site_index[order[k]], rows[order[k]].patient);
         let (mut shows_before_day, mut seen_before_day) = (0u32, 0u32);
         let mut j = k;
-        while j < order.len() && site_index[order[j]] == site && rows[order[j]].patient == patient
-        {
+        while j < order.len() && site_index[order[j]] == site && rows[order[j]].patient == patient {
             // Group by day: the same day's outcomes are not known when it starts.
             let day = rows[order[j]].day;
             let mut e = j;
@@ -310,8 +328,8 @@ fn parse_row(r: &csv::StringRecord) -> std::result::Result<Row, String> {
         "M" => 0.0,
         other => return Err(format!("Gender {other:?} is neither F nor M")),
     };
-    let scheduled = DateTime::parse_from_rfc3339(field(3)?.trim())
-        .map_err(|e| format!("ScheduledDay: {e}"))?;
+    let scheduled =
+        DateTime::parse_from_rfc3339(field(3)?.trim()).map_err(|e| format!("ScheduledDay: {e}"))?;
     let appointment = DateTime::parse_from_rfc3339(field(4)?.trim())
         .map_err(|e| format!("AppointmentDay: {e}"))?;
     let day = appointment.date_naive();
@@ -319,12 +337,17 @@ fn parse_row(r: &csv::StringRecord) -> std::result::Result<Row, String> {
     if lead_days < 0 {
         return Err(format!("appointment {lead_days} days before it was booked"));
     }
-    let age: i64 = field(5)?.trim().parse().map_err(|_| "Age is not an integer".to_string())?;
+    let age: i64 = field(5)?
+        .trim()
+        .parse()
+        .map_err(|_| "Age is not an integer".to_string())?;
     if !(0..=120).contains(&age) {
         return Err(format!("Age {age} outside 0..=120"));
     }
-    let handicap: u8 =
-        field(11)?.trim().parse().map_err(|_| "Handcap is not a small integer".to_string())?;
+    let handicap: u8 = field(11)?
+        .trim()
+        .parse()
+        .map_err(|_| "Handcap is not a small integer".to_string())?;
     if handicap > 4 {
         return Err(format!("Handcap {handicap} outside 0..=4"));
     }
@@ -389,11 +412,21 @@ mod tests {
 
     #[test]
     fn features_prior_no_shows_and_refusals() {
-        let data = read(CSV.as_bytes(), LoadOptions { test_fraction: 0.0, ..Default::default() })
-            .expect("loads");
+        let data = read(
+            CSV.as_bytes(),
+            LoadOptions {
+                test_fraction: 0.0,
+                ..Default::default()
+            },
+        )
+        .expect("loads");
         assert_eq!(data.site_names, vec!["A", "B"]);
         let reasons: Vec<u64> = data.rejected.iter().map(|(l, _)| *l).collect();
-        assert_eq!(reasons, vec![5, 6, 7], "Age -1, booked after the day, bad gender");
+        assert_eq!(
+            reasons,
+            vec![5, 6, 7],
+            "Age -1, booked after the day, bad gender"
+        );
         assert_eq!(data.train.len(), 4);
         let x = &data.train.features;
         // Patient 1: the two 29 April appointments see no history; 2 May sees one no-show of two.

@@ -51,12 +51,22 @@ impl ServerOptimizer {
 
     /// FedAdam with the paper's β₁ = 0.9, β₂ = 0.99, τ = 10⁻³ and the given η.
     pub fn adam(learning_rate: f32) -> Self {
-        ServerOptimizer::Adam { learning_rate, beta1: 0.9, beta2: 0.99, tau: 1e-3 }
+        ServerOptimizer::Adam {
+            learning_rate,
+            beta1: 0.9,
+            beta2: 0.99,
+            tau: 1e-3,
+        }
     }
 
     /// FedYogi with the paper's β₁ = 0.9, β₂ = 0.99, τ = 10⁻³ and the given η.
     pub fn yogi(learning_rate: f32) -> Self {
-        ServerOptimizer::Yogi { learning_rate, beta1: 0.9, beta2: 0.99, tau: 1e-3 }
+        ServerOptimizer::Yogi {
+            learning_rate,
+            beta1: 0.9,
+            beta2: 0.99,
+            tau: 1e-3,
+        }
     }
 }
 
@@ -74,7 +84,12 @@ impl ServerOptimizer {
     ///
     /// # Errors
     /// [`Error::Shape`] when `delta` or the moments don't have `params.len()` entries.
-    pub fn step(&self, params: &mut [f32], delta: &[f32], state: &mut OptimizerState) -> Result<()> {
+    pub fn step(
+        &self,
+        params: &mut [f32],
+        delta: &[f32],
+        state: &mut OptimizerState,
+    ) -> Result<()> {
         if delta.len() != params.len() {
             return Err(Error::Shape(format!(
                 "update has {} entries, model {}",
@@ -88,8 +103,18 @@ impl ServerOptimizer {
                     *x += learning_rate * d;
                 }
             }
-            ServerOptimizer::Adam { learning_rate, beta1, beta2, tau }
-            | ServerOptimizer::Yogi { learning_rate, beta1, beta2, tau } => {
+            ServerOptimizer::Adam {
+                learning_rate,
+                beta1,
+                beta2,
+                tau,
+            }
+            | ServerOptimizer::Yogi {
+                learning_rate,
+                beta1,
+                beta2,
+                tau,
+            } => {
                 let yogi = matches!(self, ServerOptimizer::Yogi { .. });
                 if state.m.is_empty() {
                     state.m = vec![0.0; params.len()];
@@ -98,8 +123,11 @@ impl ServerOptimizer {
                 if state.m.len() != params.len() || state.v.len() != params.len() {
                     return Err(Error::Shape("optimiser moments don't fit the model".into()));
                 }
-                for (((x, d), m), v) in
-                    params.iter_mut().zip(delta).zip(&mut state.m).zip(&mut state.v)
+                for (((x, d), m), v) in params
+                    .iter_mut()
+                    .zip(delta)
+                    .zip(&mut state.m)
+                    .zip(&mut state.v)
                 {
                     *m = beta1 * *m + (1.0 - beta1) * d;
                     let d2 = d * d;
@@ -124,7 +152,9 @@ mod tests {
     fn fedavg_adds_the_update_and_adam_follows_the_paper() {
         let mut x = vec![1.0f32, -1.0];
         let mut state = OptimizerState::default();
-        ServerOptimizer::FEDAVG.step(&mut x, &[0.5, 0.25], &mut state).expect("fits");
+        ServerOptimizer::FEDAVG
+            .step(&mut x, &[0.5, 0.25], &mut state)
+            .expect("fits");
         assert_eq!(x, vec![1.5, -0.75]);
 
         // One Adam step by hand: m = 0.1Δ, v = 0.99τ² + 0.01Δ², x += η m / (√v + τ).
@@ -139,8 +169,14 @@ mod tests {
         // Yogi grows v additively towards Δ² (sign(v − Δ²) = −1 here).
         let mut y = vec![0.0f32];
         let mut ys = OptimizerState::default();
-        ServerOptimizer::yogi(0.1).step(&mut y, &[2.0], &mut ys).expect("fits");
+        ServerOptimizer::yogi(0.1)
+            .step(&mut y, &[2.0], &mut ys)
+            .expect("fits");
         assert!((ys.v[0] - (1e-6 + 0.01 * 4.0)).abs() < 1e-7);
-        assert!(ServerOptimizer::FEDAVG.step(&mut y, &[1.0, 2.0], &mut ys).is_err());
+        assert!(
+            ServerOptimizer::FEDAVG
+                .step(&mut y, &[1.0, 2.0], &mut ys)
+                .is_err()
+        );
     }
 }

@@ -93,21 +93,35 @@ impl SecAggConfig {
     /// `n·clip·scale` reaches 2⁶³ (the sum could wrap).
     pub fn for_clients(sites: usize, dim: usize, scale: f32, clip: f32) -> Result<Self> {
         if sites == 0 || sites > 255 {
-            return Err(Error::Config(format!("1 to 255 sites per round, got {sites}")));
+            return Err(Error::Config(format!(
+                "1 to 255 sites per round, got {sites}"
+            )));
         }
         if !(scale.is_finite() && scale > 0.0 && clip.is_finite() && clip > 0.0) {
-            return Err(Error::Config(format!("scale and clip must be finite and > 0, got {scale}, {clip}")));
+            return Err(Error::Config(format!(
+                "scale and clip must be finite and > 0, got {scale}, {clip}"
+            )));
         }
         if sites as f64 * f64::from(clip) * f64::from(scale) >= 2f64.powi(62) {
             return Err(Error::Config(format!(
                 "{sites} sites × clip {clip} × scale {scale} could wrap the 64-bit sum"
             )));
         }
-        Ok(SecAggConfig { sites, threshold: sites - sites / 3, dim, scale, clip })
+        Ok(SecAggConfig {
+            sites,
+            threshold: sites - sites / 3,
+            dim,
+            scale,
+            clip,
+        })
     }
 
     fn encode(&self, x: f32) -> u64 {
-        let v = if x.is_nan() { 0.0 } else { x.clamp(-self.clip, self.clip) };
+        let v = if x.is_nan() {
+            0.0
+        } else {
+            x.clamp(-self.clip, self.clip)
+        };
         ((f64::from(v) * f64::from(self.scale)).round() as i64) as u64
     }
 
@@ -190,11 +204,17 @@ pub struct SecAggClient {
     /// `U₁` as this site saw it when masking.
     shared: BTreeSet<u32>,
     masked: bool,
+    /// The round-1 message, sent once (a second draw would reuse the AEAD nonce).
+    share_msg: Option<ShareKeys>,
+    /// The survivors this site unmasked for: never a second, different set.
+    unmasked_for: Option<BTreeSet<u32>>,
 }
 
 impl std::fmt::Debug for SecAggClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecAggClient").field("site", &self.site).finish_non_exhaustive()
+        f.debug_struct("SecAggClient")
+            .field("site", &self.site)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,7 +226,10 @@ impl SecAggClient {
     /// [`Error::Config`] when `site ≥ sites`.
     pub fn new(site: u32, config: SecAggConfig, seed: [u8; 32]) -> Result<(Self, AdvertiseKeys)> {
         if site as usize >= config.sites {
-            return Err(Error::Config(format!("site {site} outside 0..{}", config.sites)));
+            return Err(Error::Config(format!(
+                "site {site} outside 0..{}",
+                config.sites
+            )));
         }
         let mut rng = ChaCha20Rng::from_seed(seed);
         let cipher_sk = StaticSecret::random_from_rng(&mut rng);
@@ -229,6 +252,8 @@ impl SecAggClient {
             held: BTreeMap::new(),
             shared: BTreeSet::new(),
             masked: false,
+            share_msg: None,
+            unmasked_for: None,
         };
         Ok((client, advert))
     }
@@ -239,17 +264,30 @@ impl SecAggClient {
     /// [`Error::TooFewSites`] below the threshold; [`Error::BadMessage`] for repeated or
     /// unknown sites, or when this site is not among the adverts.
     pub fn share_keys(&mut self, adverts: &[AdvertiseKeys]) -> Result<ShareKeys> {
+        if let Some(msg) = &self.share_msg {
+            return Ok(msg.clone());
+        }
         let mut by_site = BTreeMap::new();
         for a in adverts {
             if a.site as usize >= self.config.sites || by_site.insert(a.site, a.clone()).is_some() {
-                return Err(Error::BadMessage(format!("advert of site {} unknown or repeated", a.site)));
+                return Err(Error::BadMessage(format!(
+                    "advert of site {} unknown or repeated",
+                    a.site
+                )));
             }
         }
         if by_site.len() < self.config.threshold {
-            return Err(Error::TooFewSites { stage: "advertise", have: by_site.len(), need: self.config.threshold });
+            return Err(Error::TooFewSites {
+                stage: "advertise",
+                have: by_site.len(),
+                need: self.config.threshold,
+            });
         }
         if !by_site.contains_key(&self.site) {
-            return Err(Error::BadMessage(format!("site {} is not among the adverts", self.site)));
+            return Err(Error::BadMessage(format!(
+                "site {} is not among the adverts",
+                self.site
+            )));
         }
         let xs: Vec<u8> = by_site.keys().map(|&s| s as u8 + 1).collect();
         let t = self.config.threshold;
@@ -274,13 +312,27 @@ impl SecAggClient {
             });
         }
         self.adverts = by_site;
-        Ok(ShareKeys { site: self.site, shares })
+        let msg = ShareKeys {
+            site: self.site,
+            shares,
+        };
+        self.share_msg = Some(msg.clone());
+        Ok(msg)
     }
 
     /// The AEAD key of the ordered pair (from, to), from the `c` agreement.
     fn channel_key(&self, peer_cipher_pk: &[u8; 32], from: u32, to: u32) -> [u8; 32] {
-        let shared = self.cipher_sk.diffie_hellman(&PublicKey::from(*peer_cipher_pk));
-        derive(shared.as_bytes(), &[b"wardstream secagg shares", &from.to_le_bytes()[..], &to.to_le_bytes()[..]])
+        let shared = self
+            .cipher_sk
+            .diffie_hellman(&PublicKey::from(*peer_cipher_pk));
+        derive(
+            shared.as_bytes(),
+            &[
+                b"wardstream secagg shares",
+                &from.to_le_bytes()[..],
+                &to.to_le_bytes()[..],
+            ],
+        )
     }
 
     /// Round 2: decrypt the shares addressed to this site (`inbox`, every `U₁` sender's) and
@@ -292,29 +344,54 @@ impl SecAggClient {
     /// sites, or an input of the wrong length.
     pub fn masked_input(&mut self, inbox: &[EncryptedShare], input: &[f32]) -> Result<MaskedInput> {
         if input.len() != self.config.dim {
-            return Err(Error::BadMessage(format!("input has {} entries, the round {}", input.len(), self.config.dim)));
+            return Err(Error::BadMessage(format!(
+                "input has {} entries, the round {}",
+                input.len(),
+                self.config.dim
+            )));
         }
         if self.masked {
-            return Err(Error::BadMessage("this site already sent its masked input".into()));
+            return Err(Error::BadMessage(
+                "this site already sent its masked input".into(),
+            ));
         }
         let mut shared = BTreeSet::from([self.site]);
         for e in inbox {
             let Some(advert) = self.adverts.get(&e.from) else {
-                return Err(Error::BadMessage(format!("share from unadvertised site {}", e.from)));
+                return Err(Error::BadMessage(format!(
+                    "share from unadvertised site {}",
+                    e.from
+                )));
             };
             if e.to != self.site || e.from == self.site || !shared.insert(e.from) {
-                return Err(Error::BadMessage(format!("share {} → {} does not belong here", e.from, e.to)));
+                return Err(Error::BadMessage(format!(
+                    "share {} → {} does not belong here",
+                    e.from, e.to
+                )));
             }
             let key = self.channel_key(&advert.cipher_pk, e.from, self.site);
             let plain = open(&key, &e.ciphertext, e.from, self.site)?;
             if plain.len() != 66 {
-                return Err(Error::Crypto(format!("share from site {} has {} bytes", e.from, plain.len())));
+                return Err(Error::Crypto(format!(
+                    "share from site {} has {} bytes",
+                    e.from,
+                    plain.len()
+                )));
             }
-            let share = |k: usize| Share { x: plain[33 * k], y: plain[33 * k + 1..33 * (k + 1)].try_into().unwrap_or([0; 32]) };
+            let share = |k: usize| Share {
+                x: plain[33 * k],
+                y: plain[33 * k + 1..33 * (k + 1)]
+                    .try_into()
+                    .unwrap_or([0; 32]),
+            };
             self.held.insert(e.from, (share(0), share(1)));
         }
         if shared.len() < self.config.threshold {
-            return Err(Error::TooFewSites { stage: "share keys", have: shared.len(), need: self.config.threshold });
+            return Err(Error::TooFewSites {
+                stage: "share keys",
+                have: shared.len(),
+                need: self.config.threshold,
+            });
         }
         let mut y: Vec<u64> = input.iter().map(|&v| self.config.encode(v)).collect();
         add_stream(&mut y, &prg_seed(&self.self_seed, b"self"), false);
@@ -327,7 +404,10 @@ impl SecAggClient {
         }
         self.shared = shared;
         self.masked = true;
-        Ok(MaskedInput { site: self.site, masked: y })
+        Ok(MaskedInput {
+            site: self.site,
+            masked: y,
+        })
     }
 
     /// Round 3: the shares the server needs, given the survivors `U₂`.
@@ -336,27 +416,48 @@ impl SecAggClient {
     /// [`Error::TooFewSites`] when `U₂` is below the threshold (refusing protects the
     /// dropped sites' inputs); [`Error::BadMessage`] before masking, or when `U₂` names a
     /// site outside `U₁` or leaves out this one.
-    pub fn unmask(&self, survivors: &[u32]) -> Result<Unmask> {
+    pub fn unmask(&mut self, survivors: &[u32]) -> Result<Unmask> {
         if !self.masked {
             return Err(Error::BadMessage("unmask before masking".into()));
         }
         let survivors: BTreeSet<u32> = survivors.iter().copied().collect();
         if survivors.len() < self.config.threshold {
-            return Err(Error::TooFewSites { stage: "unmask", have: survivors.len(), need: self.config.threshold });
+            return Err(Error::TooFewSites {
+                stage: "unmask",
+                have: survivors.len(),
+                need: self.config.threshold,
+            });
         }
         if !survivors.is_subset(&self.shared) || !survivors.contains(&self.site) {
-            return Err(Error::BadMessage("survivors must be sites that shared keys, this one among them".into()));
+            return Err(Error::BadMessage(
+                "survivors must be sites that shared keys, this one among them".into(),
+            ));
+        }
+        // Shares for two different survivor sets could hand out both secrets of one site.
+        match &self.unmasked_for {
+            Some(earlier) if *earlier != survivors => {
+                return Err(Error::BadMessage(
+                    "already unmasked for another set of survivors".into(),
+                ));
+            }
+            _ => self.unmasked_for = Some(survivors.clone()),
         }
         let (mut self_mask_shares, mut key_shares) = (Vec::new(), Vec::new());
         for &u in &self.shared {
-            let Some((b, s)) = self.held.get(&u) else { continue };
+            let Some((b, s)) = self.held.get(&u) else {
+                continue;
+            };
             if survivors.contains(&u) {
                 self_mask_shares.push((u, b.clone()));
             } else {
                 key_shares.push((u, s.clone()));
             }
         }
-        Ok(Unmask { site: self.site, self_mask_shares, key_shares })
+        Ok(Unmask {
+            site: self.site,
+            self_mask_shares,
+            key_shares,
+        })
     }
 }
 
@@ -384,7 +485,12 @@ impl SecAggServer {
 
     /// Messages in so far: adverts, share sets (`|U₁|`), masked inputs (`|U₂|`), unmask replies.
     pub fn counts(&self) -> [usize; 4] {
-        [self.adverts.len(), self.shares.len(), self.masked.len(), self.unmasks.len()]
+        [
+            self.adverts.len(),
+            self.shares.len(),
+            self.masked.len(),
+            self.unmasks.len(),
+        ]
     }
 
     /// The round's parameters.
@@ -394,7 +500,10 @@ impl SecAggServer {
 
     fn known(&self, site: u32) -> Result<()> {
         if site as usize >= self.config.sites {
-            return Err(Error::BadMessage(format!("site {site} outside 0..{}", self.config.sites)));
+            return Err(Error::BadMessage(format!(
+                "site {site} outside 0..{}",
+                self.config.sites
+            )));
         }
         Ok(())
     }
@@ -406,7 +515,10 @@ impl SecAggServer {
     pub fn receive_advert(&mut self, advert: AdvertiseKeys) -> Result<()> {
         self.known(advert.site)?;
         if self.adverts.contains_key(&advert.site) {
-            return Err(Error::BadMessage(format!("site {} advertised twice", advert.site)));
+            return Err(Error::BadMessage(format!(
+                "site {} advertised twice",
+                advert.site
+            )));
         }
         self.adverts.insert(advert.site, advert);
         Ok(())
@@ -423,7 +535,11 @@ impl SecAggServer {
 
     fn at_least(&self, stage: &'static str, have: usize) -> Result<()> {
         if have < self.config.threshold {
-            return Err(Error::TooFewSites { stage, have, need: self.config.threshold });
+            return Err(Error::TooFewSites {
+                stage,
+                have,
+                need: self.config.threshold,
+            });
         }
         Ok(())
     }
@@ -435,12 +551,26 @@ impl SecAggServer {
     /// are not one per other advertised site, from itself.
     pub fn receive_shares(&mut self, msg: ShareKeys) -> Result<()> {
         if !self.adverts.contains_key(&msg.site) || self.shares.contains_key(&msg.site) {
-            return Err(Error::BadMessage(format!("shares of site {} unexpected", msg.site)));
+            return Err(Error::BadMessage(format!(
+                "shares of site {} unexpected",
+                msg.site
+            )));
         }
         let to: BTreeSet<u32> = msg.shares.iter().map(|e| e.to).collect();
-        let expected: BTreeSet<u32> = self.adverts.keys().copied().filter(|&s| s != msg.site).collect();
-        if to != expected || to.len() != msg.shares.len() || msg.shares.iter().any(|e| e.from != msg.site) {
-            return Err(Error::BadMessage(format!("site {} must send one share to each other site", msg.site)));
+        let expected: BTreeSet<u32> = self
+            .adverts
+            .keys()
+            .copied()
+            .filter(|&s| s != msg.site)
+            .collect();
+        if to != expected
+            || to.len() != msg.shares.len()
+            || msg.shares.iter().any(|e| e.from != msg.site)
+        {
+            return Err(Error::BadMessage(format!(
+                "site {} must send one share to each other site",
+                msg.site
+            )));
         }
         self.shares.insert(msg.site, msg.shares);
         Ok(())
@@ -466,10 +596,17 @@ impl SecAggServer {
     /// [`Error::BadMessage`] for a site outside `U₁`, twice, or of the wrong length.
     pub fn receive_masked(&mut self, msg: MaskedInput) -> Result<()> {
         if !self.shares.contains_key(&msg.site) || self.masked.contains_key(&msg.site) {
-            return Err(Error::BadMessage(format!("masked input of site {} unexpected", msg.site)));
+            return Err(Error::BadMessage(format!(
+                "masked input of site {} unexpected",
+                msg.site
+            )));
         }
         if msg.masked.len() != self.config.dim {
-            return Err(Error::BadMessage(format!("masked input has {} entries, not {}", msg.masked.len(), self.config.dim)));
+            return Err(Error::BadMessage(format!(
+                "masked input has {} entries, not {}",
+                msg.masked.len(),
+                self.config.dim
+            )));
         }
         self.masked.insert(msg.site, msg.masked);
         Ok(())
@@ -490,7 +627,10 @@ impl SecAggServer {
     /// [`Error::BadMessage`] for a site outside `U₂` or twice.
     pub fn receive_unmask(&mut self, msg: Unmask) -> Result<()> {
         if !self.masked.contains_key(&msg.site) || self.unmasks.contains_key(&msg.site) {
-            return Err(Error::BadMessage(format!("unmask of site {} unexpected", msg.site)));
+            return Err(Error::BadMessage(format!(
+                "unmask of site {} unexpected",
+                msg.site
+            )));
         }
         self.unmasks.insert(msg.site, msg);
         Ok(())
@@ -504,7 +644,12 @@ impl SecAggServer {
     pub fn finish(&self) -> Result<(Vec<f32>, Vec<u32>)> {
         self.at_least("unmask", self.unmasks.len())?;
         let survivors: BTreeSet<u32> = self.masked.keys().copied().collect();
-        let dropped: Vec<u32> = self.shares.keys().copied().filter(|s| !survivors.contains(s)).collect();
+        let dropped: Vec<u32> = self
+            .shares
+            .keys()
+            .copied()
+            .filter(|s| !survivors.contains(s))
+            .collect();
         let mut sum = vec![0u64; self.config.dim];
         for y in self.masked.values() {
             for (s, v) in sum.iter_mut().zip(y) {
@@ -516,8 +661,14 @@ impl SecAggServer {
             self.unmasks
                 .values()
                 .filter_map(|m| {
-                    let list = if self_mask { &m.self_mask_shares } else { &m.key_shares };
-                    list.iter().find(|(owner, _)| *owner == u).map(|(_, s)| s.clone())
+                    let list = if self_mask {
+                        &m.self_mask_shares
+                    } else {
+                        &m.key_shares
+                    };
+                    list.iter()
+                        .find(|(owner, _)| *owner == u)
+                        .map(|(_, s)| s.clone())
                 })
                 .take(t)
                 .collect()
@@ -525,7 +676,10 @@ impl SecAggServer {
         for &u in &survivors {
             let shares = collect(u, true);
             if shares.len() < t {
-                return Err(Error::Crypto(format!("{} shares of site {u}'s self-mask, {t} needed", shares.len())));
+                return Err(Error::Crypto(format!(
+                    "{} shares of site {u}'s self-mask, {t} needed",
+                    shares.len()
+                )));
             }
             let b = shamir::combine(&shares)?;
             add_stream(&mut sum, &prg_seed(&b, b"self"), true);
@@ -533,11 +687,16 @@ impl SecAggServer {
         for &u in &dropped {
             let shares = collect(u, false);
             if shares.len() < t {
-                return Err(Error::Crypto(format!("{} shares of dropped site {u}'s key, {t} needed", shares.len())));
+                return Err(Error::Crypto(format!(
+                    "{} shares of dropped site {u}'s key, {t} needed",
+                    shares.len()
+                )));
             }
             let sk = StaticSecret::from(shamir::combine(&shares)?);
             if PublicKey::from(&sk).to_bytes() != self.adverts[&u].mask_pk {
-                return Err(Error::Crypto(format!("dropped site {u}'s key does not match its advert")));
+                return Err(Error::Crypto(format!(
+                    "dropped site {u}'s key does not match its advert"
+                )));
             }
             for &v in &survivors {
                 // v added −PRG(s_vu) when v > u, +PRG(s_vu) when v < u: take it back.
@@ -555,9 +714,18 @@ impl SecAggServer {
 ///
 /// # Errors
 /// Any protocol error, e.g. [`Error::TooFewSites`] when more than `n − t` drop.
-pub fn aggregate_in_process(inputs: &[Vec<f32>], dropped: &[usize], config: &SecAggConfig, seed: u64) -> Result<Vec<f32>> {
+pub fn aggregate_in_process(
+    inputs: &[Vec<f32>],
+    dropped: &[usize],
+    config: &SecAggConfig,
+    seed: u64,
+) -> Result<Vec<f32>> {
     if inputs.len() != config.sites {
-        return Err(Error::Config(format!("{} inputs for a round of {} sites", inputs.len(), config.sites)));
+        return Err(Error::Config(format!(
+            "{} inputs for a round of {} sites",
+            inputs.len(),
+            config.sites
+        )));
     }
     let mut server = SecAggServer::new(*config);
     let mut clients = Vec::with_capacity(inputs.len());
@@ -565,7 +733,11 @@ pub fn aggregate_in_process(inputs: &[Vec<f32>], dropped: &[usize], config: &Sec
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&seed.to_le_bytes());
         bytes[8..16].copy_from_slice(&(site as u64).to_le_bytes());
-        let (client, advert) = SecAggClient::new(site as u32, *config, derive(&bytes, &[b"wardstream secagg simulation"]))?;
+        let (client, advert) = SecAggClient::new(
+            site as u32,
+            *config,
+            derive(&bytes, &[b"wardstream secagg simulation"]),
+        )?;
         server.receive_advert(advert)?;
         clients.push(client);
     }
@@ -606,7 +778,14 @@ fn prg_seed(secret: &[u8; 32], label: &[u8]) -> [u8; 32] {
 fn pair_seed(sk: &StaticSecret, peer_pk: &[u8; 32], a: u32, b: u32) -> [u8; 32] {
     let shared = sk.diffie_hellman(&PublicKey::from(*peer_pk));
     let (lo, hi) = (a.min(b), a.max(b));
-    derive(shared.as_bytes(), &[b"wardstream secagg pair", &lo.to_le_bytes()[..], &hi.to_le_bytes()[..]])
+    derive(
+        shared.as_bytes(),
+        &[
+            b"wardstream secagg pair",
+            &lo.to_le_bytes()[..],
+            &hi.to_le_bytes()[..],
+        ],
+    )
 }
 
 /// `acc ± ChaCha20(seed)` entry by entry in ℤ/2⁶⁴.
@@ -614,7 +793,11 @@ fn add_stream(acc: &mut [u64], seed: &[u8; 32], subtract: bool) {
     let mut rng = ChaCha20Rng::from_seed(*seed);
     for a in acc.iter_mut() {
         let m = rng.next_u64();
-        *a = if subtract { a.wrapping_sub(m) } else { a.wrapping_add(m) };
+        *a = if subtract {
+            a.wrapping_sub(m)
+        } else {
+            a.wrapping_add(m)
+        };
     }
 }
 
@@ -623,7 +806,13 @@ fn seal(key: &[u8; 32], plain: &[u8], from: u32, to: u32) -> Result<Vec<u8>> {
     let aad = [from.to_le_bytes(), to.to_le_bytes()].concat();
     // The key is fresh per round and per ordered pair, so a zero nonce is never reused.
     cipher
-        .encrypt(&[0u8; 12].into(), Payload { msg: plain, aad: &aad })
+        .encrypt(
+            &[0u8; 12].into(),
+            Payload {
+                msg: plain,
+                aad: &aad,
+            },
+        )
         .map_err(|_| Error::Crypto("share encryption failed".into()))
 }
 
@@ -631,7 +820,13 @@ fn open(key: &[u8; 32], ciphertext: &[u8], from: u32, to: u32) -> Result<Vec<u8>
     let cipher = ChaCha20Poly1305::new(key.into());
     let aad = [from.to_le_bytes(), to.to_le_bytes()].concat();
     cipher
-        .decrypt(&[0u8; 12].into(), Payload { msg: ciphertext, aad: &aad })
+        .decrypt(
+            &[0u8; 12].into(),
+            Payload {
+                msg: ciphertext,
+                aad: &aad,
+            },
+        )
         .map_err(|_| Error::Crypto(format!("share {from} → {to} failed authentication")))
 }
 
@@ -740,7 +935,9 @@ mod tests {
     fn inputs(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
-        (0..n).map(|_| (0..dim).map(|_| rng.random_range(-2.0f32..2.0)).collect()).collect()
+        (0..n)
+            .map(|_| (0..dim).map(|_| rng.random_range(-2.0f32..2.0)).collect())
+            .collect()
     }
 
     /// The plain sum in the same fixed point.
@@ -768,7 +965,17 @@ mod tests {
         }
         // Four of ten gone: fewer than t = 7 left, the round fails.
         let err = aggregate_in_process(&x, &[1, 2, 3, 4], &config, 42).expect_err("too few");
-        assert!(matches!(err, Error::TooFewSites { have: 6, need: 7, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::TooFewSites {
+                    have: 6,
+                    need: 7,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -795,9 +1002,16 @@ mod tests {
         }
         let mut masked = Vec::new();
         for (k, c) in clients.iter_mut().enumerate() {
-            let msg = c.masked_input(&server.inbox(k as u32).expect("inbox"), &x[k]).expect("masks");
+            let msg = c
+                .masked_input(&server.inbox(k as u32).expect("inbox"), &x[k])
+                .expect("masks");
             // Masked entries look uniform: the encoded input matches in ~0 of 64 places.
-            let same = msg.masked.iter().zip(&x[k]).filter(|(m, v)| **m == config.encode(**v)).count();
+            let same = msg
+                .masked
+                .iter()
+                .zip(&x[k])
+                .filter(|(m, v)| **m == config.encode(**v))
+                .count();
             assert!(same <= 1, "site {k}: {same} entries unmasked");
             masked.push(msg.masked.clone());
             server.receive_masked(msg).expect("masked in");
@@ -807,16 +1021,33 @@ mod tests {
         forged[0].ciphertext[3] ^= 1;
         let (mut fresh, _) = SecAggClient::new(0, config, [1; 32]).expect("site");
         fresh.share_keys(&adverts).expect("shares");
-        assert!(matches!(fresh.masked_input(&forged, &x[0]), Err(Error::Crypto(_))));
+        assert!(matches!(
+            fresh.masked_input(&forged, &x[0]),
+            Err(Error::Crypto(_))
+        ));
 
         let survivors = server.survivors().expect("all");
         for &s in &survivors {
-            server.receive_unmask(clients[s as usize].unmask(&survivors).expect("unmask")).expect("in");
+            server
+                .receive_unmask(clients[s as usize].unmask(&survivors).expect("unmask"))
+                .expect("in");
         }
         let (sum, _) = server.finish().expect("sum");
         assert_eq!(sum, plain_sum(&config, &x, &[]));
-        // A site refuses to unmask for a survivor set below the threshold.
-        assert!(matches!(clients[0].unmask(&[0, 1]), Err(Error::TooFewSites { .. })));
+        // A site refuses to unmask for a survivor set below the threshold, or for a second,
+        // different set (which could reveal both secrets of a site).
+        assert!(matches!(
+            clients[0].unmask(&[0, 1]),
+            Err(Error::TooFewSites { .. })
+        ));
+        assert!(matches!(
+            clients[0].unmask(&[0, 1, 2]),
+            Err(Error::BadMessage(_))
+        ));
+        assert!(
+            clients[0].unmask(&survivors).is_ok(),
+            "the same set again is a retry"
+        );
     }
 
     #[test]

@@ -91,7 +91,10 @@ pub struct SecureAggregation {
 
 impl Default for SecureAggregation {
     fn default() -> Self {
-        SecureAggregation { scale: 1_048_576.0, clip: 8.0 }
+        SecureAggregation {
+            scale: 1_048_576.0,
+            clip: 8.0,
+        }
     }
 }
 
@@ -100,7 +103,9 @@ impl Default for ServerConfig {
     /// one local epoch of batch-32 SGD at step 0.5, quorum 2, 10-minute rounds, no DP.
     fn default() -> Self {
         ServerConfig {
-            model: Model::Logistic { inputs: crate::noshow::FEATURES.len() },
+            model: Model::Logistic {
+                inputs: crate::noshow::FEATURES.len(),
+            },
             aggregator: Aggregator::Mean,
             optimizer: ServerOptimizer::FEDAVG,
             train: TrainConfig::default(),
@@ -236,7 +241,8 @@ impl FederatedServer {
         if let Some(path) = checkpoint
             && path.exists()
         {
-            let bytes = std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
             let state: ServerState = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Data(format!("checkpoint {}: {e}", path.display())))?;
             if state.config.model != config.model {
@@ -247,7 +253,11 @@ impl FederatedServer {
                     config.model
                 )));
             }
-            return Ok(FederatedServer { state, checkpoint: Some(path.to_path_buf()), open: None });
+            return Ok(FederatedServer {
+                state,
+                checkpoint: Some(path.to_path_buf()),
+                open: None,
+            });
         }
         let params = config.model.init(config.seed);
         let state = ServerState {
@@ -259,7 +269,11 @@ impl FederatedServer {
             central: RdpAccountant::default(),
             history: Vec::new(),
         };
-        let server = FederatedServer { state, checkpoint: checkpoint.map(Path::to_path_buf), open: None };
+        let server = FederatedServer {
+            state,
+            checkpoint: checkpoint.map(Path::to_path_buf),
+            open: None,
+        };
         server.save()?;
         Ok(server)
     }
@@ -280,13 +294,19 @@ impl FederatedServer {
     /// [`Error::Refused`] for an empty site id or zero records.
     pub fn register(&mut self, site: &str, num_examples: u64) -> Result<()> {
         if site.is_empty() || num_examples == 0 {
-            return Err(Error::Refused("a site needs an id and at least one record".into()));
+            return Err(Error::Refused(
+                "a site needs an id and at least one record".into(),
+            ));
         }
-        let entry = self.state.sites.entry(site.to_string()).or_insert_with(|| SiteState {
-            num_examples,
-            accountant: RdpAccountant::default(),
-            rounds_joined: 0,
-        });
+        let entry = self
+            .state
+            .sites
+            .entry(site.to_string())
+            .or_insert_with(|| SiteState {
+                num_examples,
+                accountant: RdpAccountant::default(),
+                rounds_joined: 0,
+            });
         entry.num_examples = num_examples;
         self.save()
     }
@@ -316,7 +336,10 @@ impl FederatedServer {
             .sites
             .get(site)
             .ok_or_else(|| Error::Refused(format!("site {site:?} is not registered")))?;
-        if let (Some(spend), Some(budget)) = (self.planned_spend(standing), self.state.config.tenant_budget) {
+        if let (Some(spend), Some(budget)) = (
+            self.planned_spend(standing),
+            self.state.config.tenant_budget,
+        ) {
             let after = standing.accountant.epsilon_after(
                 spend.sample_rate,
                 spend.noise_multiplier,
@@ -334,7 +357,12 @@ impl FederatedServer {
             }
         }
         if let Some(dp) = self.state.config.central_dp {
-            let after = self.state.central.epsilon_after(1.0, dp.noise_multiplier as f64, 1, dp.budget.delta)?;
+            let after = self.state.central.epsilon_after(
+                1.0,
+                dp.noise_multiplier as f64,
+                1,
+                dp.budget.delta,
+            )?;
             if after > dp.budget.epsilon {
                 return Err(PrivacyError::BudgetExceeded {
                     spent_epsilon: self.state.central.epsilon(dp.budget.delta)?,
@@ -350,7 +378,10 @@ impl FederatedServer {
             return Err(Error::Refused("no round could be opened".into()));
         };
         if open.updates.contains_key(site) {
-            return Err(Error::Refused(format!("site {site:?} already sent round {}", open.round)));
+            return Err(Error::Refused(format!(
+                "site {site:?} already sent round {}",
+                open.round
+            )));
         }
         let secure = match &open.secure {
             Some(s) => Some(s.ticket(site, open.round)?),
@@ -412,7 +443,9 @@ impl FederatedServer {
             return Err(Error::Refused(format!("site {site:?} is not registered")));
         }
         let Some(open) = self.open.as_mut() else {
-            return Err(Error::Refused("no round is open: ask for a ticket first".into()));
+            return Err(Error::Refused(
+                "no round is open: ask for a ticket first".into(),
+            ));
         };
         if open.secure.is_some() {
             return Err(Error::Refused(
@@ -420,16 +453,26 @@ impl FederatedServer {
             ));
         }
         if round != open.round {
-            return Err(Error::Refused(format!("round {round} is not the open round {}", open.round)));
+            return Err(Error::Refused(format!(
+                "round {round} is not the open round {}",
+                open.round
+            )));
         }
         if now_ms > open.deadline_ms {
-            return Err(Error::Refused(format!("round {round} closed at its deadline")));
+            return Err(Error::Refused(format!(
+                "round {round} closed at its deadline"
+            )));
         }
         if open.updates.contains_key(site) {
-            return Err(Error::Refused(format!("site {site:?} already sent round {round}")));
+            return Err(Error::Refused(format!(
+                "site {site:?} already sent round {round}"
+            )));
         }
         if update.delta.len() != p {
-            return Err(Error::Refused(format!("update has {} entries, the model {p}", update.delta.len())));
+            return Err(Error::Refused(format!(
+                "update has {} entries, the model {p}",
+                update.delta.len()
+            )));
         }
         if update.delta.iter().any(|v| !v.is_finite()) {
             return Err(Error::Refused("update has a non-finite entry".into()));
@@ -437,6 +480,16 @@ impl FederatedServer {
         if update.num_examples == 0 {
             return Err(Error::Refused("update from zero records".into()));
         }
+        // The privacy charge is the server's own estimate of the plan, never the client's.
+        let mut update = update;
+        update.dp_spend = self
+            .state
+            .sites
+            .get(site)
+            .and_then(|s| self.planned_spend(s));
+        let Some(open) = self.open.as_mut() else {
+            return Err(Error::Refused("no round is open".into()));
+        };
         open.updates.insert(site.to_string(), update);
         self.poll(now_ms)
     }
@@ -508,18 +561,29 @@ impl FederatedServer {
                 }
             }
             let equal = vec![1.0; n];
-            let mut mean = self.state.config.aggregator.aggregate(matrix.view(), &equal)?;
+            let mut mean = self
+                .state
+                .config
+                .aggregator
+                .aggregate(matrix.view(), &equal)?;
             let sd = dp.noise_multiplier * dp.clip_norm / n as f32;
-            let noise = Normal::new(0.0f32, sd).map_err(|e| Error::Config(format!("DP noise: {e}")))?;
+            let noise =
+                Normal::new(0.0f32, sd).map_err(|e| Error::Config(format!("DP noise: {e}")))?;
             let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(
                 self.state.config.seed ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             );
             mean.mapv_inplace(|v| v + noise.sample(&mut rng));
-            self.state.central.compose(1.0, dp.noise_multiplier as f64, 1)?;
+            self.state
+                .central
+                .compose(1.0, dp.noise_multiplier as f64, 1)?;
             epsilon = Some(self.state.central.epsilon(dp.budget.delta)?);
             mean.to_vec()
         } else {
-            self.state.config.aggregator.aggregate(matrix.view(), &weights)?.to_vec()
+            self.state
+                .config
+                .aggregator
+                .aggregate(matrix.view(), &weights)?
+                .to_vec()
         };
         let optimizer = self.state.config.optimizer;
         optimizer.step(&mut self.state.params, &delta, &mut self.state.optimizer)?;
@@ -527,7 +591,11 @@ impl FederatedServer {
             if let Some(state) = self.state.sites.get_mut(site) {
                 state.rounds_joined += 1;
                 if let Some(spend) = update.dp_spend {
-                    state.accountant.compose(spend.sample_rate, spend.noise_multiplier, spend.steps)?;
+                    state.accountant.compose(
+                        spend.sample_rate,
+                        spend.noise_multiplier,
+                        spend.steps,
+                    )?;
                 }
             }
         }
@@ -560,13 +628,21 @@ impl FederatedServer {
         total_examples: f64,
         now_ms: i64,
     ) -> Result<RoundRecord> {
-        if self.state.config.aggregator != Aggregator::Mean || self.state.config.central_dp.is_some() {
+        if self.state.config.aggregator != Aggregator::Mean
+            || self.state.config.central_dp.is_some()
+        {
             return Err(Error::Config(
                 "secure aggregation releases only a sum: use the mean aggregator without server-side DP".into(),
             ));
         }
-        let open = self.open.take().ok_or_else(|| Error::Refused("no round is open".into()))?;
-        if open.round != round || participants.len() < self.state.config.quorum || total_examples <= 0.0 {
+        let open = self
+            .open
+            .take()
+            .ok_or_else(|| Error::Refused("no round is open".into()))?;
+        if open.round != round
+            || participants.len() < self.state.config.quorum
+            || total_examples <= 0.0
+        {
             let got = participants.len();
             let quorum = self.state.config.quorum;
             self.open = Some(open);
@@ -574,7 +650,10 @@ impl FederatedServer {
                 "round {round}: not the open round, or {got} participants below the quorum of {quorum}"
             )));
         }
-        let delta: Vec<f32> = weighted_sum.iter().map(|v| (*v as f64 / total_examples) as f32).collect();
+        let delta: Vec<f32> = weighted_sum
+            .iter()
+            .map(|v| (*v as f64 / total_examples) as f32)
+            .collect();
         let elapsed_ms = (now_ms - open.opened_ms).max(0) as u64;
         self.complete_with_delta(round, participants, &delta, elapsed_ms)
     }
@@ -631,7 +710,9 @@ impl FederatedServer {
                 return Ok((record, refused));
             }
             let Some(open) = self.open.as_ref() else {
-                return Err(Error::Refused("no round is open: ask for a ticket first".into()));
+                return Err(Error::Refused(
+                    "no round is open: ask for a ticket first".into(),
+                ));
             };
             let left = (open.deadline_ms - clock()).max(0) as u64;
             match inbox.recv_timeout(Duration::from_millis(left)) {
@@ -656,19 +737,32 @@ impl FederatedServer {
         RoundStatus {
             completed_rounds: self.state.round,
             open_round: self.open.as_ref().map(|o| o.round),
-            received: self.open.as_ref().map(|o| o.updates.keys().cloned().collect()).unwrap_or_default(),
+            received: self
+                .open
+                .as_ref()
+                .map(|o| o.updates.keys().cloned().collect())
+                .unwrap_or_default(),
             quorum: self.state.config.quorum,
             deadline_ms: self.open.as_ref().map(|o| o.deadline_ms),
             sites: self.state.sites.len(),
             last: self.state.history.last().cloned(),
-            secure_phase: self.open.as_ref().and_then(|o| o.secure.as_ref()).map(|s| s.phase),
+            secure_phase: self
+                .open
+                .as_ref()
+                .and_then(|o| o.secure.as_ref())
+                .map(|s| s.phase),
         }
     }
 
     /// Sites that have not sent the open round's update.
     pub fn waiting_for(&self) -> BTreeSet<String> {
         let received: BTreeSet<&String> = self.open.iter().flat_map(|o| o.updates.keys()).collect();
-        self.state.sites.keys().filter(|s| !received.contains(s)).cloned().collect()
+        self.state
+            .sites
+            .keys()
+            .filter(|s| !received.contains(s))
+            .cloned()
+            .collect()
     }
 
     /// Write the state to the checkpoint file atomically (temporary file, fsync, rename).
@@ -677,7 +771,8 @@ impl FederatedServer {
             return Ok(());
         };
         let io = |e| Error::Io(path.display().to_string(), e);
-        let bytes = serde_json::to_vec(&self.state).map_err(|e| Error::Data(format!("checkpoint: {e}")))?;
+        let bytes =
+            serde_json::to_vec(&self.state).map_err(|e| Error::Data(format!("checkpoint: {e}")))?;
         let tmp = path.with_extension("tmp");
         {
             use std::io::Write;
@@ -687,7 +782,9 @@ impl FederatedServer {
         }
         std::fs::rename(&tmp, path).map_err(io)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
         }
         Ok(())
     }

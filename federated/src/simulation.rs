@@ -123,7 +123,9 @@ pub struct SimulationConfig {
 impl Default for SimulationConfig {
     fn default() -> Self {
         SimulationConfig {
-            model: Model::Logistic { inputs: crate::noshow::FEATURES.len() },
+            model: Model::Logistic {
+                inputs: crate::noshow::FEATURES.len(),
+            },
             strategy: Strategy::FedAvg,
             aggregator: Aggregator::Mean,
             rounds: 50,
@@ -196,7 +198,10 @@ pub fn evaluate(model: &Model, params: &[f32], test: &Dataset) -> Result<Evaluat
     let p = model.predict(params, test.features.view())?;
     let p = p.to_vec();
     let y = test.labels.to_vec();
-    Ok(Evaluation { auc: metrics::roc_auc(&p, &y).unwrap_or(f64::NAN), log_loss: metrics::log_loss(&p, &y) })
+    Ok(Evaluation {
+        auc: metrics::roc_auc(&p, &y).unwrap_or(f64::NAN),
+        log_loss: metrics::log_loss(&p, &y),
+    })
 }
 
 /// Run the simulation; `on_round` sees each round as it ends (for progress output).
@@ -210,10 +215,15 @@ pub fn run(
     on_round: &mut dyn FnMut(&RoundMetrics),
 ) -> Result<SimulationReport> {
     if !(0.0..1.0).contains(&config.poisoned) || !(0.0..1.0).contains(&config.dropout) {
-        return Err(Error::Config("poisoned and dropout shares must be in [0, 1)".into()));
+        return Err(Error::Config(
+            "poisoned and dropout shares must be in [0, 1)".into(),
+        ));
     }
     let model = config.model;
-    let train_config = TrainConfig { proximal_mu: config.strategy.mu(), ..config.train };
+    let train_config = TrainConfig {
+        proximal_mu: config.strategy.mu(),
+        ..config.train
+    };
     // Sites with training records, and their rows.
     let mut rows: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, &s) in data.train.sites.iter().enumerate() {
@@ -333,9 +343,13 @@ pub fn run(
 
     let (centralized, local_only) = if config.baselines {
         let epochs = (config.train.epochs * config.rounds).max(1);
-        let pooled = TrainConfig { proximal_mu: 0.0, ..config.train };
+        let pooled = TrainConfig {
+            proximal_mu: 0.0,
+            ..config.train
+        };
         let init = model.init(config.seed);
-        let params = train_to_convergence(&model, &init, &data.train, &pooled, epochs, config.seed)?;
+        let params =
+            train_to_convergence(&model, &init, &data.train, &pooled, epochs, config.seed)?;
         let centralized = evaluate(&model, &params, &data.test)?;
         let local = local_only(data, &sites, &model, &pooled, epochs, config.seed)?;
         (Some(centralized), Some(local))
@@ -353,7 +367,10 @@ pub fn run(
 }
 
 fn site_name(data: &NoShowData, site: u32) -> String {
-    data.site_names.get(site as usize).cloned().unwrap_or_else(|| format!("site-{site}"))
+    data.site_names
+        .get(site as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("site-{site}"))
 }
 
 /// Each site trains alone; each held-out record is scored by its own site's model (the
@@ -376,7 +393,14 @@ fn train_to_convergence(
             learning_rate: config.learning_rate / (1.0 + e as f32),
             ..*config
         };
-        let u = client::train(model, &params, data.features.view(), data.labels.view(), &step, seed ^ e as u64)?;
+        let u = client::train(
+            model,
+            &params,
+            data.features.view(),
+            data.labels.view(),
+            &step,
+            seed ^ e as u64,
+        )?;
         for (p, d) in params.iter_mut().zip(&u.delta) {
             *p += d;
         }
@@ -393,20 +417,33 @@ fn local_only(
     seed: u64,
 ) -> Result<Evaluation> {
     let init = model.init(seed);
-    let by_name: BTreeMap<&str, usize> = sites.iter().enumerate().map(|(k, (n, _))| (n.as_str(), k)).collect();
+    let by_name: BTreeMap<&str, usize> = sites
+        .iter()
+        .enumerate()
+        .map(|(k, (n, _))| (n.as_str(), k))
+        .collect();
     let params: Vec<Vec<f32>> = sites
         .par_iter()
         .map(|(_, site)| train_to_convergence(model, &init, site, config, epochs, seed))
         .collect::<Result<_>>()?;
     let mut scores = vec![0.0f32; data.test.len()];
-    for (i, (row, score)) in data.test.features.axis_iter(Axis(0)).zip(scores.iter_mut()).enumerate() {
+    for (i, (row, score)) in data
+        .test
+        .features
+        .axis_iter(Axis(0))
+        .zip(scores.iter_mut())
+        .enumerate()
+    {
         let name = site_name(data, data.test.sites[i]);
         let w = by_name.get(name.as_str()).map_or(&init, |&k| &params[k]);
         let x = row.insert_axis(Axis(0));
         *score = model.predict(w, x)?[0];
     }
     let y = data.test.labels.to_vec();
-    Ok(Evaluation { auc: metrics::roc_auc(&scores, &y).unwrap_or(f64::NAN), log_loss: metrics::log_loss(&scores, &y) })
+    Ok(Evaluation {
+        auc: metrics::roc_auc(&scores, &y).unwrap_or(f64::NAN),
+        log_loss: metrics::log_loss(&scores, &y),
+    })
 }
 
 /// The sum over the sites not in `dropped` of `inputs`, through secure aggregation: the
@@ -414,7 +451,9 @@ fn local_only(
 fn secure_sum(inputs: &[Vec<f32>], dropped: &[usize], seed: u64) -> Result<Vec<f32>> {
     let dim = inputs.first().map_or(0, Vec::len);
     let config = secagg::SecAggConfig::for_clients(inputs.len(), dim, SECAGG_SCALE, SECAGG_CLIP)?;
-    Ok(secagg::aggregate_in_process(inputs, dropped, &config, seed)?)
+    Ok(secagg::aggregate_in_process(
+        inputs, dropped, &config, seed,
+    )?)
 }
 
 /// Fixed-point scale of secure aggregation: 2²⁰ steps per unit (resolution ≈ 1e-6).

@@ -25,8 +25,11 @@ fn data_dir() -> PathBuf {
 fn data() -> &'static NoShowData {
     static DATA: OnceLock<NoShowData> = OnceLock::new();
     DATA.get_or_init(|| {
-        let path = data_dir().join("noshow-appointments").join("KaggleV2-May-2016.csv.gz");
-        noshow::load(&path, LoadOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        let path = data_dir()
+            .join("noshow-appointments")
+            .join("KaggleV2-May-2016.csv.gz");
+        noshow::load(&path, LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     })
 }
 
@@ -55,8 +58,18 @@ fn fedavg_matches_centralised_training() {
     let central = report.centralized.expect("baseline");
     let local = report.local_only.expect("baseline");
     eprintln!("federated {fed:?}\ncentralised {central:?}\nlocal only {local:?}");
-    assert!((fed.auc - central.auc).abs() <= 0.005, "federated {} vs centralised {}", fed.auc, central.auc);
-    assert!(fed.auc > local.auc, "federation {} must beat local-only {}", fed.auc, local.auc);
+    assert!(
+        (fed.auc - central.auc).abs() <= 0.005,
+        "federated {} vs centralised {}",
+        fed.auc,
+        central.auc
+    );
+    assert!(
+        fed.auc > local.auc,
+        "federation {} must beat local-only {}",
+        fed.auc,
+        local.auc
+    );
     assert!(fed.auc > 0.7, "AUC {}", fed.auc);
     // The model improves over the rounds.
     assert!(report.rounds[0].evaluation.log_loss > fed.log_loss);
@@ -65,35 +78,62 @@ fn fedavg_matches_centralised_training() {
 #[test]
 fn robust_aggregation_survives_poisoned_sites() {
     let rounds = 50;
-    let base = SimulationConfig { rounds, baselines: false, ..SimulationConfig::default() };
+    let base = SimulationConfig {
+        rounds,
+        baselines: false,
+        ..SimulationConfig::default()
+    };
     let clean = simulate(base.clone()).last().expect("rounds").auc;
     let poisoned = |aggregator| {
-        let r = simulate(SimulationConfig { aggregator, poisoned: 0.2, ..base.clone() });
+        let r = simulate(SimulationConfig {
+            aggregator,
+            poisoned: 0.2,
+            ..base.clone()
+        });
         assert_eq!(r.poisoned_sites, 16);
         r.last().expect("rounds").auc
     };
     let fedavg = poisoned(Aggregator::Mean);
     let median = poisoned(Aggregator::Median);
     let trimmed = poisoned(Aggregator::TrimmedMean { beta: 0.25 });
-    eprintln!("clean {clean:.4}, poisoned: fedavg {fedavg:.4}, median {median:.4}, trimmed {trimmed:.4}");
-    assert!(clean - fedavg > 0.1, "FedAvg should degrade: {clean} → {fedavg}");
+    eprintln!(
+        "clean {clean:.4}, poisoned: fedavg {fedavg:.4}, median {median:.4}, trimmed {trimmed:.4}"
+    );
+    assert!(
+        clean - fedavg > 0.1,
+        "FedAvg should degrade: {clean} → {fedavg}"
+    );
     assert!(clean - median < 0.01, "median: {clean} → {median}");
     assert!(clean - trimmed < 0.01, "trimmed mean: {clean} → {trimmed}");
 }
 
 #[test]
 fn secure_aggregation_gives_fedavgs_model() {
-    let base = SimulationConfig { rounds: 3, baselines: false, ..SimulationConfig::default() };
+    let base = SimulationConfig {
+        rounds: 3,
+        baselines: false,
+        ..SimulationConfig::default()
+    };
     let plain = simulate(base.clone());
-    let masked = simulate(SimulationConfig { secure_aggregation: true, ..base.clone() });
+    let masked = simulate(SimulationConfig {
+        secure_aggregation: true,
+        ..base.clone()
+    });
     for (p, m) in plain.rounds.iter().zip(&masked.rounds) {
-        assert!((p.evaluation.auc - m.evaluation.auc).abs() < 1e-4, "round {}: {p:?} vs {m:?}", p.round);
+        assert!(
+            (p.evaluation.auc - m.evaluation.auc).abs() < 1e-4,
+            "round {}: {p:?} vs {m:?}",
+            p.round
+        );
         assert!((p.evaluation.log_loss - m.evaluation.log_loss).abs() < 1e-4);
     }
     // A quarter of the sites drop out of every round after sharing keys: rounds still finish.
-    let dropped = simulate(SimulationConfig { secure_aggregation: true, dropout: 0.25, ..base });
+    let dropped = simulate(SimulationConfig {
+        secure_aggregation: true,
+        dropout: 0.25,
+        ..base
+    });
     assert_eq!(dropped.rounds.len(), 3);
     assert_eq!(dropped.rounds[0].participants, 81 - 20);
     assert!(dropped.last().expect("rounds").auc > 0.6);
 }
-

@@ -23,7 +23,12 @@ fn config(quorum: usize, deadline_ms: u64) -> ServerConfig {
 }
 
 fn update(delta: Vec<f32>, n: u64) -> LocalUpdate {
-    LocalUpdate { delta, num_examples: n, train_loss: 0.5, dp_spend: None }
+    LocalUpdate {
+        delta,
+        num_examples: n,
+        train_loss: 0.5,
+        dp_spend: None,
+    }
 }
 
 #[test]
@@ -34,18 +39,41 @@ fn a_round_is_the_weighted_mean_of_its_updates() {
     let t = server.ticket("a", 0).expect("ticket");
     assert_eq!(t.round, 1);
     server.ticket("b", 0).expect("ticket");
-    assert!(server.submit("a", 1, update(vec![1.0, 2.0, -3.0], 100), 1).expect("accepted").is_none());
+    assert!(
+        server
+            .submit("a", 1, update(vec![1.0, 2.0, -3.0], 100), 1)
+            .expect("accepted")
+            .is_none()
+    );
     // A repeated or wrong-length or non-finite update is refused and changes nothing.
-    assert!(matches!(server.submit("a", 1, update(vec![1.0, 2.0, -3.0], 100), 1), Err(Error::Refused(_))));
-    assert!(matches!(server.submit("b", 1, update(vec![1.0], 300), 1), Err(Error::Refused(_))));
-    assert!(matches!(server.submit("b", 1, update(vec![f32::NAN, 0.0, 0.0], 300), 1), Err(Error::Refused(_))));
-    assert!(matches!(server.submit("b", 2, update(vec![0.0; 3], 300), 1), Err(Error::Refused(_))));
-    let record = server.submit("b", 1, update(vec![3.0, 6.0, 1.0], 300), 2).expect("ok").expect("closed");
+    assert!(matches!(
+        server.submit("a", 1, update(vec![1.0, 2.0, -3.0], 100), 1),
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        server.submit("b", 1, update(vec![1.0], 300), 1),
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        server.submit("b", 1, update(vec![f32::NAN, 0.0, 0.0], 300), 1),
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        server.submit("b", 2, update(vec![0.0; 3], 300), 1),
+        Err(Error::Refused(_))
+    ));
+    let record = server
+        .submit("b", 1, update(vec![3.0, 6.0, 1.0], 300), 2)
+        .expect("ok")
+        .expect("closed");
     assert_eq!(record.participants, vec!["a", "b"]);
     // FedAvg from zeros: x = (1·[1,2,−3] + 3·[3,6,1]) / 4.
     assert_eq!(server.params(), &[2.5, 5.0, 0.0]);
     // Late for the closed round.
-    assert!(matches!(server.submit("a", 1, update(vec![0.0; 3], 100), 3), Err(Error::Refused(_))));
+    assert!(matches!(
+        server.submit("a", 1, update(vec![0.0; 3], 100), 3),
+        Err(Error::Refused(_))
+    ));
 }
 
 #[test]
@@ -60,22 +88,46 @@ fn below_quorum_the_round_fails_by_its_deadline() {
     let ticket = server.ticket("a", clock()).expect("opens round 1");
     let (tx, rx) = mpsc::channel();
     // Two of three sites answer; the third never does, and its sender stays open.
-    tx.send(("a".to_string(), ticket.round, update(vec![1.0; 3], 10))).expect("send");
-    tx.send(("b".to_string(), ticket.round, update(vec![1.0; 3], 10))).expect("send");
+    tx.send(("a".to_string(), ticket.round, update(vec![1.0; 3], 10)))
+        .expect("send");
+    tx.send(("b".to_string(), ticket.round, update(vec![1.0; 3], 10)))
+        .expect("send");
     let err = server.collect(&rx, &clock).expect_err("quorum not reached");
     let waited = started.elapsed();
     assert!(
-        matches!(err, Error::QuorumNotReached { round: 1, received: 2, quorum: 3, .. }),
+        matches!(
+            err,
+            Error::QuorumNotReached {
+                round: 1,
+                received: 2,
+                quorum: 3,
+                ..
+            }
+        ),
         "{err}"
     );
-    assert!(waited >= Duration::from_millis(deadline), "failed before the deadline: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(deadline),
+        "failed before the deadline: {waited:?}"
+    );
     // Bounded: the round did not wait on the silent site (a generous bound, not a speed target).
     assert!(waited < Duration::from_secs(10), "hung: {waited:?}");
     drop(tx);
     let status = server.status();
     assert_eq!(status.completed_rounds, 0);
-    assert!(status.last.expect("recorded").failure.expect("failed").contains("quorum"));
-    assert_eq!(server.params(), &[0.0, 0.0, 0.0], "a failed round changes nothing");
+    assert!(
+        status
+            .last
+            .expect("recorded")
+            .failure
+            .expect("failed")
+            .contains("quorum")
+    );
+    assert_eq!(
+        server.params(),
+        &[0.0, 0.0, 0.0],
+        "a failed round changes nothing"
+    );
     // The next ticket retries round 1.
     assert_eq!(server.ticket("c", clock()).expect("ticket").round, 1);
 }
@@ -84,7 +136,11 @@ fn below_quorum_the_round_fails_by_its_deadline() {
 fn dp_fedavg_stops_at_its_budget_and_dp_sgd_at_the_tenants() {
     let budget = PrivacyBudget::new(2.0, 1e-5).expect("valid");
     let cfg = ServerConfig {
-        central_dp: Some(CentralDp { clip_norm: 1.0, noise_multiplier: 5.0, budget }),
+        central_dp: Some(CentralDp {
+            clip_norm: 1.0,
+            noise_multiplier: 5.0,
+            budget,
+        }),
         ..config(1, 60_000)
     };
     let mut server = FederatedServer::open(cfg, None).expect("opens");
@@ -94,7 +150,10 @@ fn dp_fedavg_stops_at_its_budget_and_dp_sgd_at_the_tenants() {
         match server.ticket("a", 0) {
             Ok(t) => {
                 // An update far above the clip: the noisy mean moves at most clip + noise.
-                let record = server.submit("a", t.round, update(vec![100.0, 0.0, 0.0], 50), 0).expect("ok").expect("closed");
+                let record = server
+                    .submit("a", t.round, update(vec![100.0, 0.0, 0.0], 50), 0)
+                    .expect("ok")
+                    .expect("closed");
                 let eps = record.epsilon.expect("DP-FedAvg reports ε");
                 assert!(eps <= 2.0, "round {} spent ε = {eps}", record.round);
                 rounds += 1;
@@ -104,14 +163,20 @@ fn dp_fedavg_stops_at_its_budget_and_dp_sgd_at_the_tenants() {
         assert!(rounds < 1000, "the budget never ran out");
     };
     assert!(rounds >= 1);
-    assert!(matches!(refusal, Error::Privacy(PrivacyError::BudgetExceeded { .. })), "{refusal}");
+    assert!(
+        matches!(refusal, Error::Privacy(PrivacyError::BudgetExceeded { .. })),
+        "{refusal}"
+    );
 
     // Record-level: a tenant budget refuses the ticket whose DP-SGD plan would exceed it.
     let cfg = ServerConfig {
         train: TrainConfig {
             epochs: 50,
             batch_size: 10,
-            dp: Some(DpSgd { clip_norm: 1.0, noise_multiplier: 0.6 }),
+            dp: Some(DpSgd {
+                clip_norm: 1.0,
+                noise_multiplier: 0.6,
+            }),
             ..TrainConfig::default()
         },
         tenant_budget: Some(PrivacyBudget::new(1.0, 1e-5).expect("valid")),
@@ -119,7 +184,10 @@ fn dp_fedavg_stops_at_its_budget_and_dp_sgd_at_the_tenants() {
     };
     let mut server = FederatedServer::open(cfg, None).expect("opens");
     server.register("small", 20).expect("registered");
-    assert!(matches!(server.ticket("small", 0), Err(Error::Privacy(PrivacyError::BudgetExceeded { .. }))));
+    assert!(matches!(
+        server.ticket("small", 0),
+        Err(Error::Privacy(PrivacyError::BudgetExceeded { .. }))
+    ));
 }
 
 #[test]
@@ -128,10 +196,16 @@ fn a_restarted_server_resumes_from_its_checkpoint() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("federation.json");
     let _ = std::fs::remove_file(&path);
-    let cfg = ServerConfig { optimizer: ServerOptimizer::adam(0.1), ..config(2, 60_000) };
+    let cfg = ServerConfig {
+        optimizer: ServerOptimizer::adam(0.1),
+        ..config(2, 60_000)
+    };
     let updates = |round: u64| {
         let r = round as f32;
-        [update(vec![r, -1.0, 0.5], 10), update(vec![0.5, r * r, -r], 30)]
+        [
+            update(vec![r, -1.0, 0.5], 10),
+            update(vec![0.5, r * r, -r], 30),
+        ]
     };
     let play = |server: &mut FederatedServer, round: u64| {
         for (site, u) in ["a", "b"].into_iter().zip(updates(round)) {
@@ -166,21 +240,37 @@ fn a_restarted_server_resumes_from_its_checkpoint() {
     assert_eq!(resumed.state().optimizer, straight.state().optimizer);
     assert_eq!(resumed.state().history.len(), 4);
     // A checkpoint of another model is refused, not silently reused.
-    let other = ServerConfig { model: Model::Logistic { inputs: 5 }, ..cfg };
-    assert!(matches!(FederatedServer::open(other, Some(&path)), Err(Error::Config(_))));
+    let other = ServerConfig {
+        model: Model::Logistic { inputs: 5 },
+        ..cfg
+    };
+    assert!(matches!(
+        FederatedServer::open(other, Some(&path)),
+        Err(Error::Config(_))
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn robust_aggregators_are_chosen_by_configuration() {
-    let cfg = ServerConfig { aggregator: Aggregator::Median, ..config(3, 60_000) };
+    let cfg = ServerConfig {
+        aggregator: Aggregator::Median,
+        ..config(3, 60_000)
+    };
     let mut server = FederatedServer::open(cfg, None).expect("opens");
     for site in ["a", "b", "c"] {
         server.register(site, 1).expect("registered");
         server.ticket(site, 0).expect("ticket");
     }
-    server.submit("a", 1, update(vec![1.0, 1.0, 1.0], 1), 0).expect("ok");
-    server.submit("b", 1, update(vec![2.0, 2.0, 2.0], 1), 0).expect("ok");
-    server.submit("c", 1, update(vec![-900.0, 900.0, 3.0], 1_000_000), 0).expect("ok").expect("closed");
+    server
+        .submit("a", 1, update(vec![1.0, 1.0, 1.0], 1), 0)
+        .expect("ok");
+    server
+        .submit("b", 1, update(vec![2.0, 2.0, 2.0], 1), 0)
+        .expect("ok");
+    server
+        .submit("c", 1, update(vec![-900.0, 900.0, 3.0], 1_000_000), 0)
+        .expect("ok")
+        .expect("closed");
     assert_eq!(server.params(), &[1.0, 2.0, 2.0]);
 }

@@ -100,6 +100,33 @@ fn accounts_state(
     Ok(Some(wardstream_api::tenants::AppState { db, auth }))
 }
 
+/// Opens (or resumes from its checkpoint) the federation when `[federated] enabled`.
+fn federation(
+    config: &Config,
+    accounts: bool,
+) -> anyhow::Result<Option<wardstream_api::federated::SharedFederation>> {
+    if !config.federated.enabled {
+        return Ok(None);
+    }
+    if !accounts {
+        anyhow::bail!(
+            "[federated] enabled needs the tenant and auth store: set [serve] database_url or DATABASE_URL"
+        );
+    }
+    let path = &config.federated.checkpoint;
+    let server = wardstream_federated::server::FederatedServer::open(
+        config.federated.server.clone(),
+        Some(path),
+    )
+    .with_context(|| format!("opening the federation at {}", path.display()))?;
+    eprintln!(
+        "wardstream: federated learning on (/v1/fl/*), round {} done, checkpoint {}",
+        server.state().round,
+        path.display()
+    );
+    Ok(Some(std::sync::Arc::new(std::sync::Mutex::new(server))))
+}
+
 /// Runs the command.
 pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
@@ -151,11 +178,13 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let accounts = accounts_state(&runtime, &config)?;
+    let federation = federation(&config, accounts.is_some())?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(wardstream_api::serve(
         listener,
         store.clone(),
         accounts,
+        federation,
         async move {
             let _ = shutdown_rx.await;
         },

@@ -82,7 +82,10 @@ impl SecureRound {
         let sites: Vec<String> = registered.keys().cloned().collect();
         let config = SecAggConfig::for_clients(sites.len(), dim, fixed.scale, fixed.clip)?;
         let total: f64 = registered.values().map(|s| s.num_examples as f64).sum();
-        let weights = registered.values().map(|s| s.num_examples as f64 / total.max(1.0)).collect();
+        let weights = registered
+            .values()
+            .map(|s| s.num_examples as f64 / total.max(1.0))
+            .collect();
         let span = (deadline_ms - opened_ms).max(4);
         let phase_ends = [1, 2, 3, 4].map(|k| opened_ms + span * k / 4);
         Ok(SecureRound {
@@ -98,7 +101,11 @@ impl SecureRound {
         self.sites
             .binary_search_by(|s| s.as_str().cmp(site))
             .map(|k| k as u32)
-            .map_err(|_| Error::Refused(format!("site {site:?} registered after round {round} opened: wait for the next")))
+            .map_err(|_| {
+                Error::Refused(format!(
+                    "site {site:?} registered after round {round} opened: wait for the next"
+                ))
+            })
     }
 
     pub(super) fn ticket(&self, site: &str, round: u64) -> Result<SecureTicket> {
@@ -122,9 +129,17 @@ impl SecureRound {
 }
 
 impl FederatedServer {
-    fn secure_round(&mut self, site: &str, phase: SecurePhase, now_ms: i64) -> Result<(u32, &mut SecureRound)> {
+    fn secure_round(
+        &mut self,
+        site: &str,
+        phase: SecurePhase,
+        now_ms: i64,
+    ) -> Result<(u32, &mut SecureRound)> {
         self.poll(now_ms)?;
-        let open = self.open.as_mut().ok_or_else(|| Error::Refused("no round is open: ask for the model first".into()))?;
+        let open = self
+            .open
+            .as_mut()
+            .ok_or_else(|| Error::Refused("no round is open: ask for the model first".into()))?;
         let round = open.round;
         let secure = open
             .secure
@@ -142,7 +157,9 @@ impl FederatedServer {
 
     fn check_sender(k: u32, claimed: u32) -> Result<()> {
         if k != claimed {
-            return Err(Error::Refused(format!("this site is {k} in the protocol, the message says {claimed}")));
+            return Err(Error::Refused(format!(
+                "this site is {k} in the protocol, the message says {claimed}"
+            )));
         }
         Ok(())
     }
@@ -163,8 +180,14 @@ impl FederatedServer {
     ///
     /// # Errors
     /// As [`secagg_advertise`](Self::secagg_advertise).
-    pub fn secagg_adverts(&mut self, site: &str, now_ms: i64) -> Result<Option<Vec<AdvertiseKeys>>> {
-        self.after(site, SecurePhase::AdvertiseKeys, now_ms, |s| s.server.adverts().map_err(Error::from))
+    pub fn secagg_adverts(
+        &mut self,
+        site: &str,
+        now_ms: i64,
+    ) -> Result<Option<Vec<AdvertiseKeys>>> {
+        self.after(site, SecurePhase::AdvertiseKeys, now_ms, |s| {
+            s.server.adverts().map_err(Error::from)
+        })
     }
 
     /// Stage 1 in: `site`'s encrypted shares.
@@ -205,7 +228,9 @@ impl FederatedServer {
     /// # Errors
     /// As [`secagg_advertise`](Self::secagg_advertise).
     pub fn secagg_survivors(&mut self, site: &str, now_ms: i64) -> Result<Option<Vec<u32>>> {
-        self.after(site, SecurePhase::MaskedInput, now_ms, |s| s.server.survivors().map_err(Error::from))
+        self.after(site, SecurePhase::MaskedInput, now_ms, |s| {
+            s.server.survivors().map_err(Error::from)
+        })
     }
 
     /// Stage 3 in: `site`'s unmasking shares. Returns the round's record when this reply
@@ -213,7 +238,12 @@ impl FederatedServer {
     ///
     /// # Errors
     /// As [`secagg_advertise`](Self::secagg_advertise); reconstruction errors.
-    pub fn secagg_unmask(&mut self, site: &str, msg: Unmask, now_ms: i64) -> Result<Option<RoundRecord>> {
+    pub fn secagg_unmask(
+        &mut self,
+        site: &str,
+        msg: Unmask,
+        now_ms: i64,
+    ) -> Result<Option<RoundRecord>> {
         let (k, secure) = self.secure_round(site, SecurePhase::Unmask, now_ms)?;
         Self::check_sender(k, msg.site)?;
         secure.server.receive_unmask(msg).map_err(refused)?;
@@ -229,7 +259,10 @@ impl FederatedServer {
         read: impl FnOnce(&SecureRound) -> Result<T>,
     ) -> Result<Option<T>> {
         self.poll(now_ms)?;
-        let open = self.open.as_ref().ok_or_else(|| Error::Refused("no round is open".into()))?;
+        let open = self
+            .open
+            .as_ref()
+            .ok_or_else(|| Error::Refused("no round is open".into()))?;
         let secure = open
             .secure
             .as_ref()
@@ -245,15 +278,25 @@ impl FederatedServer {
     pub(super) fn poll_secure(&mut self, now_ms: i64) -> Result<Option<RoundRecord>> {
         let need_quorum = self.state.config.quorum;
         loop {
-            let Some(open) = self.open.as_mut() else { return Ok(None) };
-            let Some(secure) = open.secure.as_mut() else { return Ok(None) };
+            let Some(open) = self.open.as_mut() else {
+                return Ok(None);
+            };
+            let Some(secure) = open.secure.as_mut() else {
+                return Ok(None);
+            };
             let have = secure.server.counts()[secure.phase.index()];
             let expected = secure.expected();
             let ends = secure.phase_ends[secure.phase.index()];
             if have < expected && now_ms < ends {
                 return Ok(None);
             }
-            let need = need_quorum.max(secure.server.config().threshold);
+            // The quorum counts survivors (checked when masked input closes); unmasking
+            // needs only t replies, and a round whose sum the server could rebuild never fails.
+            let need = if secure.phase == SecurePhase::Unmask {
+                secure.server.config().threshold
+            } else {
+                need_quorum.max(secure.server.config().threshold)
+            };
             if have < need {
                 let (round, phase, opened) = (open.round, secure.phase, open.opened_ms);
                 self.open = None;
@@ -276,14 +319,38 @@ impl FederatedServer {
             match secure.phase.next() {
                 Some(next) => secure.phase = next,
                 None => {
-                    let (sum, survivors) = secure.server.finish()?;
+                    let (sum, survivors) = match secure.server.finish() {
+                        Ok(done) => done,
+                        Err(e) => {
+                            // A bad unmask reply: fail the round rather than retry it forever.
+                            let (round, opened) = (open.round, open.opened_ms);
+                            self.open = None;
+                            self.state.history.push(RoundRecord {
+                                round,
+                                participants: Vec::new(),
+                                failure: Some(format!("secure aggregation could not unmask: {e}")),
+                                elapsed_ms: (now_ms - opened).max(0) as u64,
+                                epsilon: None,
+                            });
+                            self.save()?;
+                            return Err(e.into());
+                        }
+                    };
                     let weight: f64 = survivors.iter().map(|&k| secure.weights[k as usize]).sum();
-                    let names: Vec<String> = survivors.iter().map(|&k| secure.sites[k as usize].clone()).collect();
-                    let delta: Vec<f32> = sum.iter().map(|v| (f64::from(*v) / weight) as f32).collect();
+                    let names: Vec<String> = survivors
+                        .iter()
+                        .map(|&k| secure.sites[k as usize].clone())
+                        .collect();
+                    let delta: Vec<f32> = sum
+                        .iter()
+                        .map(|v| (f64::from(*v) / weight) as f32)
+                        .collect();
                     let (round, opened) = (open.round, open.opened_ms);
                     self.open = None;
                     let elapsed = (now_ms - opened).max(0) as u64;
-                    return self.complete_with_delta(round, &names, &delta, elapsed).map(Some);
+                    return self
+                        .complete_with_delta(round, &names, &delta, elapsed)
+                        .map(Some);
                 }
             }
         }
