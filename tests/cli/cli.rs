@@ -6,6 +6,7 @@ use std::process::Command;
 
 mod accounts;
 mod clickhouse;
+mod federate;
 mod optimize;
 mod twin;
 
