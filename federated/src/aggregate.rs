@@ -80,6 +80,15 @@ impl Aggregator {
     }
 }
 
+/// Each row of a standard-layout matrix as a slice.
+fn row_slices<'a>(matrix: &'a ndarray::CowArray<'_, f32, ndarray::Ix2>) -> Vec<&'a [f32]> {
+    matrix
+        .rows()
+        .into_iter()
+        .map(|r| r.to_slice().unwrap_or(&[]))
+        .collect()
+}
+
 /// `Σ w_k·u_k / Σ w_k` over the rows of `updates` (`n × p`).
 ///
 /// # Errors
@@ -95,11 +104,7 @@ pub fn weighted_mean(updates: ArrayView2<'_, f32>, weights: &[f64]) -> Result<Ar
     let p = updates.ncols();
     let mut out = vec![0.0f32; p];
     let contiguous = updates.as_standard_layout();
-    let rows: Vec<&[f32]> = contiguous
-        .rows()
-        .into_iter()
-        .map(|r| r.to_slice().unwrap_or(&[]))
-        .collect();
+    let rows = row_slices(&contiguous);
     out.par_chunks_mut(MEAN_BLOCK)
         .enumerate()
         .for_each(|(b, acc)| {
@@ -121,11 +126,7 @@ fn by_column(
 ) -> Array1<f32> {
     let (n, p) = updates.dim();
     let contiguous = updates.as_standard_layout();
-    let rows: Vec<&[f32]> = contiguous
-        .rows()
-        .into_iter()
-        .map(|r| r.to_slice().unwrap_or(&[]))
-        .collect();
+    let rows = row_slices(&contiguous);
     let mut out = vec![0.0f32; p];
     out.par_chunks_mut(ORDER_BLOCK).enumerate().for_each_init(
         || vec![0.0f32; n * ORDER_BLOCK],
@@ -207,11 +208,7 @@ pub fn multi_krum(
         )));
     }
     let contiguous = updates.as_standard_layout();
-    let rows: Vec<&[f32]> = contiguous
-        .rows()
-        .into_iter()
-        .map(|r| r.to_slice().unwrap_or(&[]))
-        .collect();
+    let rows = row_slices(&contiguous);
     let pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
         .collect();
