@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use wardstream_api::auth::AuthConfig;
 use wardstream_api::federated::{FlState, SharedFederation};
 use wardstream_api::tenants::AppState;
+use wardstream_federated::Randomness;
 use wardstream_federated::client::{self, LocalUpdate, TrainConfig};
 use wardstream_federated::model::Model;
 use wardstream_federated::noshow::{self, Dataset, FEATURES, LoadOptions};
@@ -231,7 +232,7 @@ async fn three_hospitals_train_a_no_show_model_over_http() {
             site.features.view(),
             site.labels.view(),
             &train,
-            k as u64,
+            Randomness::Seeded(k as u64),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut body = serde_json::to_value(&update).unwrap_or_else(|e| panic!("{e}"));
@@ -297,7 +298,7 @@ async fn three_hospitals_train_a_no_show_model_over_http() {
             sites[k].features.view(),
             sites[k].labels.view(),
             &TrainConfig::default(),
-            9,
+            Randomness::Seeded(9),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut body = serde_json::to_value(&update).unwrap_or_else(|e| panic!("{e}"));
@@ -368,7 +369,7 @@ async fn secure_site(
         site.features.view(),
         site.labels.view(),
         &TrainConfig::default(),
-        u64::from(seed),
+        Randomness::Seeded(u64::from(seed)),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let (mut me, advert) =

@@ -11,12 +11,12 @@
 
 use ndarray::{ArrayView1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
-use crate::{Error, Result};
+use crate::{Error, Randomness, Result};
 
 /// Record-level differential privacy for local training (DP-SGD).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -72,13 +72,17 @@ pub struct LocalUpdate {
     pub delta: Vec<f32>,
     /// Training records at the site (the FedAvg weight).
     pub num_examples: u64,
-    /// Mean training log-loss over the last epoch's batches.
-    pub train_loss: f32,
+    /// Mean training log-loss over the last epoch's batches; `None` under DP-SGD (the loss of
+    /// the site's records is not privatised, so it is not sent).
+    #[serde(default)]
+    pub train_loss: Option<f32>,
     /// DP-SGD's spend, when it was on.
     pub dp_spend: Option<DpSpend>,
 }
 
-/// Train `model` from `global` on the site's `(x, y)` and return the update.
+/// Train `model` from `global` on the site's `(x, y)` and return the update. `randomness`
+/// draws the batch order, DP-SGD's Poisson samples and its noise: a real site passes
+/// [`Randomness::Os`]; a seeded run is reproducible and therefore not private.
 ///
 /// # Errors
 /// [`Error::Shape`] when `global`, `x` or `y` don't fit the model; [`Error::Config`] for a zero
@@ -90,7 +94,35 @@ pub fn train(
     x: ArrayView2<'_, f32>,
     y: ArrayView1<'_, f32>,
     config: &TrainConfig,
-    seed: u64,
+    randomness: Randomness,
+) -> Result<LocalUpdate> {
+    match randomness {
+        Randomness::Os => train_with(
+            model,
+            global,
+            x,
+            y,
+            config,
+            &mut rand::make_rng::<chacha20::ChaCha20Rng>(),
+        ),
+        Randomness::Seeded(seed) => train_with(
+            model,
+            global,
+            x,
+            y,
+            config,
+            &mut rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed),
+        ),
+    }
+}
+
+fn train_with<R: Rng>(
+    model: &Model,
+    global: &[f32],
+    x: ArrayView2<'_, f32>,
+    y: ArrayView1<'_, f32>,
+    config: &TrainConfig,
+    rng: &mut R,
 ) -> Result<LocalUpdate> {
     model.check(global, x)?;
     if y.len() != x.nrows() {
@@ -112,11 +144,10 @@ pub fn train(
     if n == 0 {
         return Err(Error::Data("the site has no training records".into()));
     }
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut w = global.to_vec();
     let lr = config.learning_rate;
     let mu = config.proximal_mu;
-    let mut last_loss = 0.0;
+    let mut last_loss = None;
 
     let proximal = |w: &[f32], g: &mut [f32]| {
         if mu > 0.0 {
@@ -142,8 +173,7 @@ pub fn train(
         let noise = Normal::new(0.0f32, dp.noise_multiplier * dp.clip_norm)
             .map_err(|e| Error::Config(format!("DP-SGD noise: {e}")))?;
         let mut sample = Vec::with_capacity(config.batch_size * 2);
-        let (mut loss_sum, mut loss_n) = (0.0f32, 0usize);
-        for step in 0..steps {
+        for _ in 0..steps {
             sample.clear();
             sample.extend((0..n).filter(|_| rng.random::<f64>() < q));
             let mut g = vec![0.0f32; w.len()];
@@ -162,24 +192,15 @@ pub fn train(
                         *g += v * scale;
                     }
                 }
-                if step + steps.min(n.div_ceil(config.batch_size) as u64) >= steps {
-                    loss_sum += model.loss_and_gradient(&w, xs.view(), ys.view())?.0;
-                    loss_n += 1;
-                }
             }
             for g in g.iter_mut() {
-                *g = (*g + noise.sample(&mut rng)) / expected;
+                *g = (*g + noise.sample(rng)) / expected;
             }
             proximal(&w, &mut g);
             for (w, g) in w.iter_mut().zip(&g) {
                 *w -= lr * g;
             }
         }
-        last_loss = if loss_n > 0 {
-            loss_sum / loss_n as f32
-        } else {
-            f32::NAN
-        };
         Some(DpSpend {
             sample_rate: q,
             noise_multiplier: dp.noise_multiplier as f64,
@@ -188,7 +209,7 @@ pub fn train(
     } else {
         let mut order: Vec<usize> = (0..n).collect();
         for _ in 0..config.epochs {
-            order.shuffle(&mut rng);
+            order.shuffle(rng);
             let (mut loss_sum, mut batches) = (0.0f32, 0usize);
             for batch in order.chunks(config.batch_size) {
                 let xs = x.select(Axis(0), batch);
@@ -201,7 +222,7 @@ pub fn train(
                 loss_sum += loss;
                 batches += 1;
             }
-            last_loss = loss_sum / batches.max(1) as f32;
+            last_loss = Some(loss_sum / batches.max(1) as f32);
         }
         None
     };
@@ -243,7 +264,15 @@ mod tests {
             epochs: 5,
             ..Default::default()
         };
-        let plain = train(&model, &global, x.view(), y.view(), &config, 9).expect("trains");
+        let plain = train(
+            &model,
+            &global,
+            x.view(),
+            y.view(),
+            &config,
+            Randomness::Seeded(9),
+        )
+        .expect("trains");
         let after: Vec<f32> = global
             .iter()
             .zip(&plain.delta)
@@ -260,7 +289,15 @@ mod tests {
             proximal_mu: 1.0,
             ..config
         };
-        let held = train(&model, &global, x.view(), y.view(), &prox, 9).expect("trains");
+        let held = train(
+            &model,
+            &global,
+            x.view(),
+            y.view(),
+            &prox,
+            Randomness::Seeded(9),
+        )
+        .expect("trains");
         let norm = |d: &[f32]| d.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!(norm(&held.delta) < norm(&plain.delta) * 0.9);
     }
@@ -279,7 +316,36 @@ mod tests {
             }),
             ..Default::default()
         };
-        let update = train(&model, &global, x.view(), y.view(), &config, 3).expect("trains");
+        let update = train(
+            &model,
+            &global,
+            x.view(),
+            y.view(),
+            &config,
+            Randomness::Seeded(3),
+        )
+        .expect("trains");
+        assert_eq!(
+            update.train_loss, None,
+            "the loss of private records is not sent"
+        );
+        let again = train(
+            &model,
+            &global,
+            x.view(),
+            y.view(),
+            &config,
+            Randomness::Seeded(3),
+        )
+        .expect("trains");
+        assert_eq!(again.delta, update.delta, "a seeded run is reproducible");
+        let [a, b] = [0, 1].map(|_| {
+            train(&model, &global, x.view(), y.view(), &config, Randomness::Os).expect("trains")
+        });
+        assert_ne!(
+            a.delta, b.delta,
+            "OS randomness draws fresh noise every run"
+        );
         let spend = update.dp_spend.expect("dp on");
         assert_eq!(spend.steps, 60);
         assert!((spend.sample_rate - 0.05).abs() < 1e-12);
@@ -304,7 +370,17 @@ mod tests {
             batch_size: 0,
             ..Default::default()
         };
-        assert!(train(&model, &[0.0; 3], x.view(), y.view(), &bad, 0).is_err());
+        assert!(
+            train(
+                &model,
+                &[0.0; 3],
+                x.view(),
+                y.view(),
+                &bad,
+                Randomness::Seeded(0)
+            )
+            .is_err()
+        );
         assert!(
             train(
                 &model,
@@ -312,7 +388,7 @@ mod tests {
                 x.view(),
                 y.view(),
                 &TrainConfig::default(),
-                0
+                Randomness::Seeded(0)
             )
             .is_err()
         );

@@ -40,6 +40,18 @@ pub mod secagg;
 pub mod server;
 pub mod simulation;
 
+/// Where training's and the server's randomness comes from (batch order, DP-SGD's Poisson
+/// samples, every draw of DP noise, secure aggregation's keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Randomness {
+    /// A CSPRNG (ChaCha20) seeded from the operating system: what a real site and server
+    /// use, so that nobody can regenerate the noise and subtract it.
+    Os,
+    /// A generator seeded from a number: reproducible simulations and tests. Anyone who knows
+    /// the seed can regenerate the noise, so a seeded run gives no privacy at all.
+    Seeded(u64),
+}
+
 /// Errors of the federated crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

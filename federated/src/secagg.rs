@@ -23,8 +23,11 @@
 //!
 //! The pair masks cancel in the sum; the self-masks keep `y_u` hidden even if the server later
 //! learns `u`'s pair seeds (a late site). With `t > n/2` and the dropouts of a round at most
-//! `n − t`, the server can never hold `t` shares of both secrets of one site. `t = n − ⌊n/3⌋`
-//! here: up to a third of the sites may drop after sharing keys.
+//! `n − t`, the server can never hold `t` shares of both secrets of one site. Here `n` is the
+//! number of sites that advertised keys (invited sites that never answer do not count) and
+//! `t = n − ⌊n/3⌋`: up to a third of them may drop after sharing keys. Each advert commits to
+//! the self-mask seed (SHA-256), so a wrong share of `b_u` fails the round instead of
+//! corrupting the sum.
 //!
 //! Inputs are `f32` vectors in fixed point: each entry clamped to `[−clip, clip]`, times
 //! `scale`, rounded to `i64` and added in ℤ/2⁶⁴; [`SecAggConfig::for_clients`] refuses a
@@ -74,7 +77,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub struct SecAggConfig {
     /// Sites invited, `n ≤ 255`; site ids are `0..n`.
     pub sites: usize,
-    /// Shamir threshold `t`: shares needed to rebuild a secret, and fewest sites to finish.
+    /// Shamir threshold `t` when every invited site advertises; the round's own threshold is
+    /// [`threshold_for`](Self::threshold_for) the sites that did.
     pub threshold: usize,
     /// Entries per input vector.
     pub dim: usize,
@@ -116,6 +120,18 @@ impl SecAggConfig {
         })
     }
 
+    /// The threshold of a round in which `advertised` sites sent keys: `n − ⌊n/3⌋` of them,
+    /// so a third may drop, and always more than half.
+    pub fn threshold_for(&self, advertised: usize) -> usize {
+        advertised - advertised / 3
+    }
+
+    /// Fewest sites that must advertise for a round to go on: two (a sum of one is that
+    /// site's update), or one in a round that invited one.
+    pub fn min_advertised(&self) -> usize {
+        self.sites.min(2)
+    }
+
     fn encode(&self, x: f32) -> u64 {
         let v = if x.is_nan() {
             0.0
@@ -139,6 +155,9 @@ pub struct AdvertiseKeys {
     pub cipher_pk: [u8; 32],
     /// Public key for mask agreement.
     pub mask_pk: [u8; 32],
+    /// SHA-256 commitment to the self-mask seed `b` ([`commit_self_mask`]): the server checks
+    /// the `b` it rebuilds against it.
+    pub self_mask_commitment: [u8; 32],
 }
 
 /// Round 1: one site's encrypted shares, one per peer.
@@ -208,6 +227,8 @@ pub struct SecAggClient {
     share_msg: Option<ShareKeys>,
     /// The survivors this site unmasked for: never a second, different set.
     unmasked_for: Option<BTreeSet<u32>>,
+    /// The round's threshold, fixed by the adverts (0 before them).
+    threshold: usize,
 }
 
 impl std::fmt::Debug for SecAggClient {
@@ -219,8 +240,21 @@ impl std::fmt::Debug for SecAggClient {
 }
 
 impl SecAggClient {
-    /// A site's fresh keys for one round from 32 bytes of OS randomness (pass
-    /// `getrandom`'s; tests pass fixed seeds). Returns the round-0 message.
+    /// A site's fresh keys for one round, drawn from the operating system's randomness: what a
+    /// real site calls. Returns the round-0 message.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `site ≥ sites`.
+    pub fn from_os_randomness(site: u32, config: SecAggConfig) -> Result<(Self, AdvertiseKeys)> {
+        let mut rng: ChaCha20Rng = rand::make_rng();
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        Self::new(site, config, seed)
+    }
+
+    /// A site's keys for one round from a 32-byte seed. The keys are as secret as the seed:
+    /// pass 32 bytes of OS randomness (or use [`from_os_randomness`](Self::from_os_randomness));
+    /// tests and simulations pass fixed seeds. Returns the round-0 message.
     ///
     /// # Errors
     /// [`Error::Config`] when `site ≥ sites`.
@@ -240,6 +274,7 @@ impl SecAggClient {
             site,
             cipher_pk: PublicKey::from(&cipher_sk).to_bytes(),
             mask_pk: PublicKey::from(&mask_sk).to_bytes(),
+            self_mask_commitment: commit_self_mask(&self_seed),
         };
         let client = SecAggClient {
             site,
@@ -254,6 +289,7 @@ impl SecAggClient {
             masked: false,
             share_msg: None,
             unmasked_for: None,
+            threshold: 0,
         };
         Ok((client, advert))
     }
@@ -276,11 +312,11 @@ impl SecAggClient {
                 )));
             }
         }
-        if by_site.len() < self.config.threshold {
+        if by_site.len() < self.config.min_advertised() {
             return Err(Error::TooFewSites {
                 stage: "advertise",
                 have: by_site.len(),
-                need: self.config.threshold,
+                need: self.config.min_advertised(),
             });
         }
         if !by_site.contains_key(&self.site) {
@@ -290,7 +326,8 @@ impl SecAggClient {
             )));
         }
         let xs: Vec<u8> = by_site.keys().map(|&s| s as u8 + 1).collect();
-        let t = self.config.threshold;
+        let t = self.config.threshold_for(by_site.len());
+        self.threshold = t;
         let b_shares = shamir::split(&self.self_seed, t, &xs, &mut self.rng);
         let s_shares = shamir::split(&self.mask_sk.to_bytes(), t, &xs, &mut self.rng);
         let mut shares = Vec::with_capacity(by_site.len());
@@ -386,11 +423,11 @@ impl SecAggClient {
             };
             self.held.insert(e.from, (share(0), share(1)));
         }
-        if shared.len() < self.config.threshold {
+        if shared.len() < self.threshold {
             return Err(Error::TooFewSites {
                 stage: "share keys",
                 have: shared.len(),
-                need: self.config.threshold,
+                need: self.threshold,
             });
         }
         let mut y: Vec<u64> = input.iter().map(|&v| self.config.encode(v)).collect();
@@ -421,11 +458,11 @@ impl SecAggClient {
             return Err(Error::BadMessage("unmask before masking".into()));
         }
         let survivors: BTreeSet<u32> = survivors.iter().copied().collect();
-        if survivors.len() < self.config.threshold {
+        if survivors.len() < self.threshold {
             return Err(Error::TooFewSites {
                 stage: "unmask",
                 have: survivors.len(),
-                need: self.config.threshold,
+                need: self.threshold,
             });
         }
         if !survivors.is_subset(&self.shared) || !survivors.contains(&self.site) {
@@ -498,6 +535,12 @@ impl SecAggServer {
         &self.config
     }
 
+    /// The round's threshold `t`, set by the sites that advertised so far (final once the
+    /// advertise stage is closed).
+    pub fn threshold(&self) -> usize {
+        self.config.threshold_for(self.adverts.len())
+    }
+
     fn known(&self, site: u32) -> Result<()> {
         if site as usize >= self.config.sites {
             return Err(Error::BadMessage(format!(
@@ -527,18 +570,25 @@ impl SecAggServer {
     /// Round 0 out: every advert, for every site.
     ///
     /// # Errors
-    /// [`Error::TooFewSites`] below the threshold.
+    /// [`Error::TooFewSites`] below [`SecAggConfig::min_advertised`].
     pub fn adverts(&self) -> Result<Vec<AdvertiseKeys>> {
-        self.at_least("advertise", self.adverts.len())?;
+        let need = self.config.min_advertised();
+        if self.adverts.len() < need {
+            return Err(Error::TooFewSites {
+                stage: "advertise",
+                have: self.adverts.len(),
+                need,
+            });
+        }
         Ok(self.adverts.values().cloned().collect())
     }
 
     fn at_least(&self, stage: &'static str, have: usize) -> Result<()> {
-        if have < self.config.threshold {
+        if have < self.threshold() {
             return Err(Error::TooFewSites {
                 stage,
                 have,
-                need: self.config.threshold,
+                need: self.threshold(),
             });
         }
         Ok(())
@@ -565,10 +615,13 @@ impl SecAggServer {
             .collect();
         if to != expected
             || to.len() != msg.shares.len()
-            || msg.shares.iter().any(|e| e.from != msg.site)
+            || msg
+                .shares
+                .iter()
+                .any(|e| e.from != msg.site || e.ciphertext.len() != SEALED_SHARES_LEN)
         {
             return Err(Error::BadMessage(format!(
-                "site {} must send one share to each other site",
+                "site {} must send one {SEALED_SHARES_LEN}-byte ciphertext to each other site",
                 msg.site
             )));
         }
@@ -624,11 +677,31 @@ impl SecAggServer {
     /// Round 3 in.
     ///
     /// # Errors
-    /// [`Error::BadMessage`] for a site outside `U₂` or twice.
+    /// [`Error::BadMessage`] for a site outside `U₂` or twice, or a reply that is not one
+    /// share of its own (`x` = its id + 1) per owner: of `b_u` for survivors, of the key for
+    /// sites that shared and dropped, never both for one site.
     pub fn receive_unmask(&mut self, msg: Unmask) -> Result<()> {
         if !self.masked.contains_key(&msg.site) || self.unmasks.contains_key(&msg.site) {
             return Err(Error::BadMessage(format!(
                 "unmask of site {} unexpected",
+                msg.site
+            )));
+        }
+        let x = msg.site as u8 + 1;
+        let mut owners = BTreeSet::new();
+        let self_ok = msg.self_mask_shares.iter().all(|(owner, share)| {
+            share.x == x && self.masked.contains_key(owner) && owners.insert(*owner)
+        });
+        let key_ok = msg.key_shares.iter().all(|(owner, share)| {
+            share.x == x
+                && self.shares.contains_key(owner)
+                && !self.masked.contains_key(owner)
+                && owners.insert(*owner)
+        });
+        if !(self_ok && key_ok) {
+            return Err(Error::BadMessage(format!(
+                "unmask of site {}: shares must be its own, one per owner, of b for survivors \
+                 and of the key for dropped sites",
                 msg.site
             )));
         }
@@ -656,7 +729,7 @@ impl SecAggServer {
                 *s = s.wrapping_add(*v);
             }
         }
-        let t = self.config.threshold;
+        let t = self.threshold();
         let collect = |u: u32, self_mask: bool| -> Vec<Share> {
             self.unmasks
                 .values()
@@ -682,6 +755,11 @@ impl SecAggServer {
                 )));
             }
             let b = shamir::combine(&shares)?;
+            if commit_self_mask(&b) != self.adverts[&u].self_mask_commitment {
+                return Err(Error::Crypto(format!(
+                    "site {u}'s self-mask seed does not match its commitment"
+                )));
+            }
             add_stream(&mut sum, &prg_seed(&b, b"self"), true);
         }
         for &u in &dropped {
@@ -757,6 +835,19 @@ pub fn aggregate_in_process(
         server.receive_unmask(clients[s as usize].unmask(&survivors)?)?;
     }
     Ok(server.finish()?.0)
+}
+
+/// Bytes of one sealed pair of shares: two `(x, y)` shares of 33 bytes and the 16-byte tag.
+const SEALED_SHARES_LEN: usize = 2 * 33 + 16;
+
+/// The commitment an advert carries to a self-mask seed:
+/// `SHA-256("wardstream secagg self-mask" ‖ b)`.
+pub fn commit_self_mask(seed: &[u8; 32]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hash = Sha256::new();
+    hash.update(b"wardstream secagg self-mask");
+    hash.update(seed);
+    hash.finalize().into()
 }
 
 /// HKDF-SHA256 of `ikm` with `info` parts, 32 bytes.
@@ -956,6 +1047,125 @@ mod tests {
             clients[0].unmask(&survivors).is_ok(),
             "the same set again is a retry"
         );
+    }
+
+    /// Runs a round in which only `advertising` of the invited sites send keys and `dropped`
+    /// of those leave after sharing; returns the server after the unmask replies.
+    fn round_with_idle_sites(
+        config: SecAggConfig,
+        x: &[Vec<f32>],
+        advertising: &[u32],
+        dropped: &[u32],
+    ) -> (SecAggServer, Vec<Unmask>) {
+        let mut server = SecAggServer::new(config);
+        let mut clients: BTreeMap<u32, SecAggClient> = BTreeMap::new();
+        for &s in advertising {
+            let (c, a) = SecAggClient::from_os_randomness(s, config).expect("site");
+            server.receive_advert(a).expect("advert");
+            clients.insert(s, c);
+        }
+        let adverts = server.adverts().expect("enough");
+        for c in clients.values_mut() {
+            server
+                .receive_shares(c.share_keys(&adverts).expect("shares"))
+                .expect("in");
+        }
+        for (&s, c) in &mut clients {
+            if !dropped.contains(&s) {
+                let inbox = server.inbox(s).expect("inbox");
+                let msg = c.masked_input(&inbox, &x[s as usize]).expect("masks");
+                server.receive_masked(msg).expect("in");
+            }
+        }
+        let survivors = server.survivors().expect("enough survivors");
+        let replies = survivors
+            .iter()
+            .map(|s| {
+                clients
+                    .get_mut(s)
+                    .expect("client")
+                    .unmask(&survivors)
+                    .expect("unmask")
+            })
+            .collect();
+        (server, replies)
+    }
+
+    #[test]
+    fn sites_that_never_advertise_do_not_count_against_the_threshold() {
+        // Ten invited; four stay idle. Of the six that advertise (t = 4), two drop after
+        // sharing: the sum of the other four is still exact. With t fixed by the ten invited
+        // (7), this round could never finish.
+        let config = SecAggConfig::for_clients(10, 33, 1_048_576.0, 8.0).expect("fits");
+        let x = inputs(10, 33, 5);
+        let advertising = [0, 2, 3, 5, 7, 8];
+        let (mut server, replies) = round_with_idle_sites(config, &x, &advertising, &[3, 8]);
+        assert_eq!(server.threshold(), 4);
+        for r in replies {
+            server.receive_unmask(r).expect("in");
+        }
+        let (sum, survivors) = server.finish().expect("sum");
+        assert_eq!(survivors, vec![0, 2, 5, 7]);
+        let skip: Vec<usize> = (0..10).filter(|k| ![0, 2, 5, 7].contains(k)).collect();
+        assert_eq!(sum, plain_sum(&config, &x, &skip));
+    }
+
+    #[test]
+    fn malformed_or_forged_unmask_replies_are_refused() {
+        let config = SecAggConfig::for_clients(5, 17, 1024.0, 4.0).expect("fits");
+        let x = inputs(5, 17, 6);
+        let (server, replies) = round_with_idle_sites(config, &x, &[0, 1, 2, 3, 4], &[4]);
+        let try_reply = |reply: Unmask| server.clone().receive_unmask(reply);
+        // Another holder's x-coordinate.
+        let mut wrong_x = replies[0].clone();
+        wrong_x.self_mask_shares[0].1.x += 1;
+        assert!(matches!(try_reply(wrong_x), Err(Error::BadMessage(_))));
+        // Both secrets of one site: its b and its key.
+        let mut both = replies[0].clone();
+        let (owner, share) = both.self_mask_shares[0].clone();
+        both.key_shares.push((owner, share));
+        assert!(matches!(try_reply(both), Err(Error::BadMessage(_))));
+        // A key share of a survivor, or a b share of the dropped site.
+        let mut survivor_key = replies[0].clone();
+        let moved = survivor_key.self_mask_shares.remove(0);
+        survivor_key.key_shares.push(moved);
+        assert!(matches!(try_reply(survivor_key), Err(Error::BadMessage(_))));
+        let mut dropped_b = replies[0].clone();
+        let moved = dropped_b.key_shares.remove(0);
+        dropped_b.self_mask_shares.push(moved);
+        assert!(matches!(try_reply(dropped_b), Err(Error::BadMessage(_))));
+        // A well-formed reply whose share of a self-mask seed was altered: the rebuilt seed
+        // fails its advert's commitment instead of corrupting the sum.
+        let mut server = server;
+        let mut replies = replies;
+        replies[1].self_mask_shares[0].1.y[0] ^= 0x5a;
+        for r in replies {
+            server.receive_unmask(r).expect("well-formed");
+        }
+        let err = server.finish().expect_err("caught");
+        assert!(
+            matches!(&err, Error::Crypto(m) if m.contains("commitment")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ciphertexts_of_the_wrong_size_are_refused() {
+        let config = SecAggConfig::for_clients(3, 4, 1024.0, 4.0).expect("fits");
+        let mut server = SecAggServer::new(config);
+        let mut clients = Vec::new();
+        for s in 0..3 {
+            let (c, a) = SecAggClient::from_os_randomness(s, config).expect("site");
+            server.receive_advert(a).expect("advert");
+            clients.push(c);
+        }
+        let adverts = server.adverts().expect("enough");
+        let mut msg = clients[0].share_keys(&adverts).expect("shares");
+        msg.shares[0].ciphertext.extend_from_slice(&[0; 1 << 16]);
+        assert!(matches!(
+            server.receive_shares(msg),
+            Err(Error::BadMessage(_))
+        ));
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use chacha20::ChaCha20Rng;
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -36,17 +37,26 @@ use crate::aggregate::Aggregator;
 use crate::client::{DpSpend, LocalUpdate, TrainConfig};
 use crate::model::Model;
 use crate::optimizer::{OptimizerState, ServerOptimizer};
-use crate::{Error, Result};
+use crate::{Error, Randomness, Result};
 
 mod secure;
 pub use secure::{SecurePhase, SecureTicket};
 
-/// Site-level differential privacy of the aggregate (DP-FedAvg).
+/// Site-level differential privacy of the aggregate (DP-FedAvg; McMahan et al. 2018,
+/// "Learning Differentially Private Recurrent Language Models", ICLR).
+///
+/// Each update is clipped to L2 norm `S`; the sum of the clipped updates gets `N(0, (z·S)²)`
+/// per coordinate and is divided by `W`, the number of sites registered when the round
+/// opened — a fixed, public denominator (the fixed-denominator estimator of McMahan et al.
+/// and TensorFlow Federated), so one site more or less changes the released value by at most
+/// `S/W`. The accountant charges one Gaussian mechanism of noise multiplier `z` per round
+/// (sampling rate 1, add/remove-one-site adjacency). Needs the mean aggregator: robust rules
+/// have other sensitivities.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CentralDp {
     /// L2 bound `S` on each site's update.
     pub clip_norm: f32,
-    /// Noise multiplier `z`: the mean gets `N(0, (z·S/m)²)` per coordinate.
+    /// Noise multiplier `z`: the sum of clipped updates gets `N(0, (z·S)²)` per coordinate.
     pub noise_multiplier: f32,
     /// The federation's budget.
     pub budget: PrivacyBudget,
@@ -72,11 +82,15 @@ pub struct ServerConfig {
     pub central_dp: Option<CentralDp>,
     /// Each tenant's budget for record-level DP-SGD (used when `train.dp` is set).
     pub tenant_budget: Option<PrivacyBudget>,
-    /// Seed of the model's initialisation and of the server's noise.
+    /// Seed of the model's initialisation (public: it only fixes the starting point). The
+    /// server's DP noise comes from the OS ([`FederatedServer::with_randomness`]).
     pub seed: u64,
     /// Aggregate through secure aggregation ([`crate::secagg`]): the server learns only the
     /// sum. Needs the mean aggregator and no server-side DP noise.
     pub secure_aggregation: Option<SecureAggregation>,
+    /// Most records a site's update may weigh in the mean. Record counts are the sites' own
+    /// claims: without a cap, a site that claims millions steers FedAvg alone.
+    pub max_site_weight: Option<u64>,
 }
 
 /// Secure aggregation's fixed point: each site sends `weight × update`, every entry clamped to
@@ -115,6 +129,7 @@ impl Default for ServerConfig {
             tenant_budget: None,
             seed: 7,
             secure_aggregation: None,
+            max_site_weight: None,
         }
     }
 }
@@ -209,6 +224,8 @@ struct OpenRound {
     round: u64,
     opened_ms: i64,
     deadline_ms: i64,
+    /// Sites registered when the round opened (DP-FedAvg's fixed denominator).
+    invited: usize,
     updates: BTreeMap<String, LocalUpdate>,
     secure: Option<secure::SecureRound>,
 }
@@ -219,6 +236,25 @@ pub struct FederatedServer {
     state: ServerState,
     checkpoint: Option<PathBuf>,
     open: Option<OpenRound>,
+    noise: NoiseRng,
+}
+
+/// The generator of DP-FedAvg's noise (not checkpointed: a restarted server draws afresh).
+struct NoiseRng(ChaCha20Rng);
+
+impl std::fmt::Debug for NoiseRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoiseRng")
+    }
+}
+
+impl NoiseRng {
+    fn new(randomness: Randomness) -> Self {
+        NoiseRng(match randomness {
+            Randomness::Os => rand::make_rng(),
+            Randomness::Seeded(seed) => ChaCha20Rng::seed_from_u64(seed),
+        })
+    }
 }
 
 impl FederatedServer {
@@ -237,6 +273,22 @@ impl FederatedServer {
             return Err(Error::Config(
                 "secure aggregation releases only a sum: use the mean aggregator without server-side DP".into(),
             ));
+        }
+        if config.central_dp.is_some() && config.aggregator != Aggregator::Mean {
+            return Err(Error::Config(
+                "DP-FedAvg's noise is calibrated to the mean of clipped updates: use the mean aggregator".into(),
+            ));
+        }
+        if let Aggregator::MultiKrum { byzantine, select } = config.aggregator
+            && (config.quorum <= 2 * byzantine + 2
+                || select == 0
+                || select + byzantine > config.quorum)
+        {
+            return Err(Error::Config(format!(
+                "Multi-Krum with f = {byzantine} needs a quorum above 2f + 2 = {} and 1 ≤ select ≤ quorum − f (quorum {}, select {select})",
+                2 * byzantine + 2,
+                config.quorum
+            )));
         }
         if let Some(path) = checkpoint
             && path.exists()
@@ -257,6 +309,7 @@ impl FederatedServer {
                 state,
                 checkpoint: Some(path.to_path_buf()),
                 open: None,
+                noise: NoiseRng::new(Randomness::Os),
             });
         }
         let params = config.model.init(config.seed);
@@ -273,9 +326,27 @@ impl FederatedServer {
             state,
             checkpoint: checkpoint.map(Path::to_path_buf),
             open: None,
+            noise: NoiseRng::new(Randomness::Os),
         };
         server.save()?;
         Ok(server)
+    }
+
+    /// Draw DP-FedAvg's noise from `randomness` instead of the OS: [`Randomness::Seeded`] makes
+    /// a simulation reproducible, and its noise provides no privacy.
+    #[must_use]
+    pub fn with_randomness(mut self, randomness: Randomness) -> Self {
+        self.noise = NoiseRng::new(randomness);
+        self
+    }
+
+    /// The weight of `site`'s update in the mean: its registered record count, capped at
+    /// [`ServerConfig::max_site_weight`].
+    fn weight(&self, site: &SiteState) -> u64 {
+        self.state
+            .config
+            .max_site_weight
+            .map_or(site.num_examples, |cap| site.num_examples.min(cap))
     }
 
     /// The whole state (model, round, moments, privacy spent).
@@ -291,11 +362,20 @@ impl FederatedServer {
     /// Register a site (tenant) with its record count; registering again updates the count.
     ///
     /// # Errors
-    /// [`Error::Refused`] for an empty site id or zero records.
+    /// [`Error::Refused`] for an empty site id or zero records, or a 256th site when secure
+    /// aggregation is on (its Shamir field numbers at most 255 sites).
     pub fn register(&mut self, site: &str, num_examples: u64) -> Result<()> {
         if site.is_empty() || num_examples == 0 {
             return Err(Error::Refused(
                 "a site needs an id and at least one record".into(),
+            ));
+        }
+        if self.state.config.secure_aggregation.is_some()
+            && !self.state.sites.contains_key(site)
+            && self.state.sites.len() >= 255
+        {
+            return Err(Error::Refused(
+                "secure aggregation takes at most 255 sites, and 255 are registered".into(),
             ));
         }
         let entry = self
@@ -404,19 +484,28 @@ impl FederatedServer {
         }
         let deadline_ms = now_ms.saturating_add(self.state.config.round_deadline_ms as i64);
         let secure = match self.state.config.secure_aggregation {
-            Some(fixed) => Some(secure::SecureRound::new(
-                &self.state.sites,
-                self.state.params.len(),
-                fixed,
-                now_ms,
-                deadline_ms,
-            )?),
+            Some(fixed) => {
+                let weights: Vec<(String, u64)> = self
+                    .state
+                    .sites
+                    .iter()
+                    .map(|(name, site)| (name.clone(), self.weight(site)))
+                    .collect();
+                Some(secure::SecureRound::new(
+                    &weights,
+                    self.state.params.len(),
+                    fixed,
+                    now_ms,
+                    deadline_ms,
+                )?)
+            }
             None => None,
         };
         self.open = Some(OpenRound {
             round: self.state.round + 1,
             opened_ms: now_ms,
             deadline_ms,
+            invited: self.state.sites.len(),
             updates: BTreeMap::new(),
             secure,
         });
@@ -424,7 +513,9 @@ impl FederatedServer {
     }
 
     /// Accept `site`'s update to `round`. Returns the finished round when this update was the
-    /// last one expected.
+    /// last one expected. Under DP-SGD the site's accountant is charged the round's plan (the
+    /// server's figure, never the client's claim) as soon as the update is accepted: the
+    /// server has seen it, whatever becomes of the round.
     ///
     /// # Errors
     /// [`Error::Refused`] when no round is open, the round number is not the open one, the
@@ -480,18 +571,29 @@ impl FederatedServer {
         if update.num_examples == 0 {
             return Err(Error::Refused("update from zero records".into()));
         }
-        // The privacy charge is the server's own estimate of the plan, never the client's.
         let mut update = update;
-        update.dp_spend = self
-            .state
-            .sites
-            .get(site)
-            .and_then(|s| self.planned_spend(s));
+        update.dp_spend = self.charge_dp_sgd(site)?;
         let Some(open) = self.open.as_mut() else {
             return Err(Error::Refused("no round is open".into()));
         };
         open.updates.insert(site.to_string(), update);
         self.poll(now_ms)
+    }
+
+    /// Charges `site`'s accountant this round's DP-SGD plan (if DP-SGD is on) and checkpoints.
+    fn charge_dp_sgd(&mut self, site: &str) -> Result<Option<DpSpend>> {
+        let spend = self
+            .state
+            .sites
+            .get(site)
+            .and_then(|s| self.planned_spend(s));
+        if let (Some(spend), Some(state)) = (spend, self.state.sites.get_mut(site)) {
+            state
+                .accountant
+                .compose(spend.sample_rate, spend.noise_multiplier, spend.steps)?;
+            self.save()?;
+        }
+        Ok(spend)
     }
 
     /// Close the open round if every site has sent, or if its deadline has passed.
@@ -533,13 +635,30 @@ impl FederatedServer {
             self.save()?;
             return Err(error);
         }
-        let record = self.aggregate(open.round, open.updates, elapsed_ms)?;
-        Ok(Some(record))
+        let round = open.round;
+        match self.aggregate(round, open.invited, open.updates, elapsed_ms) {
+            Ok(record) => Ok(Some(record)),
+            Err(error) => {
+                // The model is unchanged; the round is recorded as failed and runs again.
+                self.state.history.push(RoundRecord {
+                    round,
+                    participants: Vec::new(),
+                    failure: Some(format!("aggregation failed: {error}")),
+                    elapsed_ms,
+                    epsilon: None,
+                });
+                self.save()?;
+                Err(error)
+            }
+        }
     }
 
+    /// Combines the round's updates and moves the model. Everything fallible happens on
+    /// copies first: an error leaves the model, the moments and the privacy spent unchanged.
     fn aggregate(
         &mut self,
         round: u64,
+        invited: usize,
         updates: BTreeMap<String, LocalUpdate>,
         elapsed_ms: u64,
     ) -> Result<RoundRecord> {
@@ -547,37 +666,33 @@ impl FederatedServer {
         let n = updates.len();
         let mut matrix = Array2::<f32>::zeros((n, p));
         let mut weights = Vec::with_capacity(n);
-        for (mut row, update) in matrix.outer_iter_mut().zip(updates.values()) {
+        for (mut row, (site, update)) in matrix.outer_iter_mut().zip(&updates) {
             row.assign(&ndarray::ArrayView1::from(&update.delta[..]));
-            weights.push(update.num_examples as f64);
+            let weight = self.state.sites.get(site).map_or(0, |s| self.weight(s));
+            weights.push(weight as f64);
         }
         let mut epsilon = None;
+        let mut central = self.state.central.clone();
         let delta = if let Some(dp) = self.state.config.central_dp {
-            // Clip, average with equal weights, add N(0, (zS/m)²).
+            // Clip, sum, add N(0, (zS)²), divide by the fixed denominator W.
             for mut row in matrix.outer_iter_mut() {
                 let norm = row.dot(&row).sqrt();
                 if norm > dp.clip_norm {
                     row *= dp.clip_norm / norm;
                 }
             }
-            let equal = vec![1.0; n];
-            let mut mean = self
-                .state
-                .config
-                .aggregator
-                .aggregate(matrix.view(), &equal)?;
-            let sd = dp.noise_multiplier * dp.clip_norm / n as f32;
-            let noise =
-                Normal::new(0.0f32, sd).map_err(|e| Error::Config(format!("DP noise: {e}")))?;
-            let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(
-                self.state.config.seed ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            );
-            mean.mapv_inplace(|v| v + noise.sample(&mut rng));
-            self.state
-                .central
-                .compose(1.0, dp.noise_multiplier as f64, 1)?;
-            epsilon = Some(self.state.central.epsilon(dp.budget.delta)?);
-            mean.to_vec()
+            let denominator = invited.max(n) as f32;
+            let mean = Aggregator::Mean.aggregate(matrix.view(), &vec![1.0; n])?;
+            let noise = Normal::new(0.0f32, dp.noise_multiplier * dp.clip_norm)
+                .map_err(|e| Error::Config(format!("DP noise: {e}")))?;
+            let rng = &mut self.noise.0;
+            let released: Vec<f32> = mean
+                .iter()
+                .map(|&m| (m * n as f32 + noise.sample(rng)) / denominator)
+                .collect();
+            central.compose(1.0, dp.noise_multiplier as f64, 1)?;
+            epsilon = Some(central.epsilon(dp.budget.delta)?);
+            released
         } else {
             self.state
                 .config
@@ -585,18 +700,18 @@ impl FederatedServer {
                 .aggregate(matrix.view(), &weights)?
                 .to_vec()
         };
-        let optimizer = self.state.config.optimizer;
-        optimizer.step(&mut self.state.params, &delta, &mut self.state.optimizer)?;
-        for (site, update) in &updates {
+        let mut params = self.state.params.clone();
+        let mut moments = self.state.optimizer.clone();
+        self.state
+            .config
+            .optimizer
+            .step(&mut params, &delta, &mut moments)?;
+        self.state.params = params;
+        self.state.optimizer = moments;
+        self.state.central = central;
+        for site in updates.keys() {
             if let Some(state) = self.state.sites.get_mut(site) {
                 state.rounds_joined += 1;
-                if let Some(spend) = update.dp_spend {
-                    state.accountant.compose(
-                        spend.sample_rate,
-                        spend.noise_multiplier,
-                        spend.steps,
-                    )?;
-                }
             }
         }
         self.state.round = round;

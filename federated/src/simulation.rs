@@ -24,7 +24,7 @@ use crate::noshow::{Dataset, NoShowData};
 use crate::optimizer::ServerOptimizer;
 use crate::secagg;
 use crate::server::{CentralDp, FederatedServer, ServerConfig};
-use crate::{Error, Result};
+use crate::{Error, Randomness, Result};
 
 /// The federated algorithm: client objective and server optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -259,8 +259,11 @@ pub fn run(
         tenant_budget: None,
         seed: config.seed,
         secure_aggregation: None,
+        max_site_weight: None,
     };
-    let mut server = FederatedServer::open(server_config, None)?;
+    // A simulation is reproducible: its DP noise is seeded, so it shows utility, not privacy.
+    let mut server = FederatedServer::open(server_config, None)?
+        .with_randomness(Randomness::Seeded(config.seed));
     for (name, site) in &sites {
         server.register(name, site.len() as u64)?;
     }
@@ -287,7 +290,7 @@ pub fn run(
                     site.features.view(),
                     site.labels.view(),
                     &train_config,
-                    seed,
+                    Randomness::Seeded(seed),
                 )?;
                 if poisoned[k] {
                     let Attack::SignFlip { scale } = config.attack;
@@ -399,7 +402,7 @@ fn train_to_convergence(
             data.features.view(),
             data.labels.view(),
             &step,
-            seed ^ e as u64,
+            Randomness::Seeded(seed ^ e as u64),
         )?;
         for (p, d) in params.iter_mut().zip(&u.delta) {
             *p += d;

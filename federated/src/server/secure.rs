@@ -4,17 +4,18 @@
 //!
 //! The round's deadline is split into four equal windows, one per protocol stage (advertise
 //! keys, share keys, masked input, unmask). A stage ends early once every site expected at it
-//! has answered; at the end of its window it goes on with at least `max(t, quorum)` sites, or
-//! the round fails like a round below its quorum. The sites of a round are those registered
-//! when it opened, numbered in name order; each site sends `n_k / N · Δ_k` (its weight is in
-//! its ticket, `N` summed over the round's sites), and the server divides the sum by the
-//! survivors' total weight, which is FedAvg over the survivors.
-
-use std::collections::BTreeMap;
+//! has answered. The sites invited to a round are those registered when it opened, numbered
+//! in name order; those that advertise keys in the first window take part, so registered
+//! sites that stay idle cost only that window. The round's threshold `t` is fixed by how many
+//! advertised ([`crate::secagg::SecAggConfig::threshold_for`]); at the end of a later window
+//! the round goes on with at least `max(t, quorum)` sites, or fails like a round below its
+//! quorum. Each site sends `n_k / N · Δ_k` (its weight is in its ticket, `N` summed over the
+//! invited sites), and the server divides the sum by the survivors' total weight, which is
+//! FedAvg over the survivors. A site's DP-SGD budget is charged when its masked input arrives.
 
 use serde::{Deserialize, Serialize};
 
-use super::{FederatedServer, RoundRecord, SecureAggregation, SiteState};
+use super::{FederatedServer, RoundRecord, SecureAggregation};
 use crate::secagg::{
     AdvertiseKeys, EncryptedShare, MaskedInput, SecAggConfig, SecAggServer, ShareKeys, Unmask,
 };
@@ -72,19 +73,20 @@ pub(super) struct SecureRound {
 }
 
 impl SecureRound {
+    /// A round for the `invited` sites (name order, with each one's record weight).
     pub(super) fn new(
-        registered: &BTreeMap<String, SiteState>,
+        invited: &[(String, u64)],
         dim: usize,
         fixed: SecureAggregation,
         opened_ms: i64,
         deadline_ms: i64,
     ) -> Result<Self> {
-        let sites: Vec<String> = registered.keys().cloned().collect();
+        let sites: Vec<String> = invited.iter().map(|(name, _)| name.clone()).collect();
         let config = SecAggConfig::for_clients(sites.len(), dim, fixed.scale, fixed.clip)?;
-        let total: f64 = registered.values().map(|s| s.num_examples as f64).sum();
-        let weights = registered
-            .values()
-            .map(|s| s.num_examples as f64 / total.max(1.0))
+        let total: f64 = invited.iter().map(|(_, w)| *w as f64).sum();
+        let weights = invited
+            .iter()
+            .map(|(_, w)| *w as f64 / total.max(1.0))
             .collect();
         let span = (deadline_ms - opened_ms).max(4);
         let phase_ends = [1, 2, 3, 4].map(|k| opened_ms + span * k / 4);
@@ -212,7 +214,7 @@ impl FederatedServer {
         })
     }
 
-    /// Stage 2 in: `site`'s masked, weighted update.
+    /// Stage 2 in: `site`'s masked, weighted update; charges its DP-SGD plan, if any.
     ///
     /// # Errors
     /// As [`secagg_advertise`](Self::secagg_advertise), and for the wrong length.
@@ -220,6 +222,7 @@ impl FederatedServer {
         let (k, secure) = self.secure_round(site, SecurePhase::MaskedInput, now_ms)?;
         Self::check_sender(k, msg.site)?;
         secure.server.receive_masked(msg).map_err(refused)?;
+        self.charge_dp_sgd(site)?;
         self.poll(now_ms).map(|_| ())
     }
 
@@ -290,12 +293,15 @@ impl FederatedServer {
             if have < expected && now_ms < ends {
                 return Ok(None);
             }
-            // The quorum counts survivors (checked when masked input closes); unmasking
-            // needs only t replies, and a round whose sum the server could rebuild never fails.
-            let need = if secure.phase == SecurePhase::Unmask {
-                secure.server.config().threshold
-            } else {
-                need_quorum.max(secure.server.config().threshold)
+            // Adverts fix t; the quorum counts survivors (checked when masked input closes);
+            // unmasking needs only t replies, and a round whose sum the server could rebuild
+            // never fails.
+            let need = match secure.phase {
+                SecurePhase::AdvertiseKeys => {
+                    need_quorum.max(secure.server.config().min_advertised())
+                }
+                SecurePhase::Unmask => secure.server.threshold(),
+                _ => need_quorum.max(secure.server.threshold()),
             };
             if have < need {
                 let (round, phase, opened) = (open.round, secure.phase, open.opened_ms);
