@@ -9,8 +9,9 @@
 //! - `GET /v1/fl/model` → 200 the round's ticket: `round`, `params` (flat `f32`), `model`,
 //!   `train` (local epochs, batch size, learning rate, FedProx μ, DP-SGD), `clip_norm`,
 //!   `deadline_ms` (Unix ms). Opens a round if none is open.
-//! - `POST /v1/fl/updates` with `{"round", "delta": [...], "num_examples", "train_loss",
-//!   "dp_spend"}` → 202 `{"accepted": true, "closed": <round record or null>}`.
+//! - `POST /v1/fl/updates` with `{"round", "delta": [...], "num_examples"}` and optionally
+//!   `"train_loss"` (none under DP-SGD; any `"dp_spend"` is ignored: the server charges its
+//!   own figure) → 202 `{"accepted": true, "closed": <round record or null>}`.
 //! - `GET /v1/fl/status` → 200 completed rounds, the open round, who sent, quorum, deadline,
 //!   the last round's outcome.
 //!
