@@ -31,6 +31,7 @@ pub fn engine_config(
         max_lag_epochs: config.engine.max_lag_epochs,
         epoch_records: None,
         archive: None,
+        live: None,
     }
 }
 

@@ -9,6 +9,9 @@
 //! - [`tenants`]: onboarding, tenant settings, users and the `/v1/auth/*` routes.
 //! - [`patients`]: patients, also as FHIR R4 `Patient` resources.
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
+//! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
+//! - [`outbox`]: every state change's domain event, written in its transaction and relayed
+//!   into the streams (the in-process engine), at least once.
 //!
 //! - [`problem`]: errors as RFC 9457 `application/problem+json` with a stable `code`.
 //! - [`router`]: the routes.
@@ -38,8 +41,10 @@
 //! all views it touches are at the same frontier.
 
 pub mod auth;
+pub mod billing;
 pub mod db;
 pub mod federated;
+pub mod outbox;
 pub mod patients;
 pub mod problem;
 pub mod scheduling;
@@ -194,11 +199,13 @@ pub fn encode_json(
 }
 
 /// The transactional routes: tenants and auth ([`tenants::router`]), patients
-/// ([`patients::router`]), providers and appointments ([`scheduling::router`]).
+/// ([`patients::router`]), providers and appointments ([`scheduling::router`]), invoices
+/// ([`billing::router`]).
 pub fn transactional_router(state: tenants::AppState) -> Router {
     tenants::router(state.clone())
         .merge(patients::router(state.clone()))
-        .merge(scheduling::router(state))
+        .merge(scheduling::router(state.clone()))
+        .merge(billing::router(state))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

@@ -12,9 +12,15 @@
 //!
 //! Anything else answers 409 `invalid_transition`. Times are RFC 3339 in requests and
 //! answers, `BIGINT` ms in the store.
+//!
+//! Every booking and every transition writes its appointment event (the schemas'
+//! [`Appointment`](wardstream_schemas::Appointment): status, provider, the provider's clinic,
+//! scheduled start, booking time) into the outbox in the same transaction
+//! ([`crate::outbox`]), so the `no_show` view follows the API's appointments.
 
 use crate::auth::{self, Principal, Role};
 use crate::db::now_ms;
+use crate::outbox;
 use crate::problem::{ApiJson, FieldError, Problem};
 use crate::tenants::AppState;
 use axum::extract::{Path, State};
@@ -24,6 +30,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use wardstream_schemas::time::{format_rfc3339, parse_rfc3339};
+use wardstream_schemas::{AppointmentStatus, Event};
 
 /// Who may create providers.
 const PROVIDER_WRITERS: &[Role] = &[Role::Admin, Role::Scheduler];
@@ -37,6 +44,10 @@ pub struct NewProvider {
     pub name: String,
     /// Specialty, e.g. `cardiology` (1–100 characters).
     pub specialty: String,
+    /// The clinic the provider sees patients in (1–100 characters; default `main`). The
+    /// `no_show` view counts per clinic.
+    #[serde(default)]
+    pub clinic: Option<String>,
 }
 
 /// A provider as answered.
@@ -48,6 +59,8 @@ pub struct Provider {
     pub name: String,
     /// Specialty.
     pub specialty: String,
+    /// Clinic.
+    pub clinic: String,
 }
 
 /// `POST /v1/appointments`.
@@ -107,6 +120,10 @@ async fn create_provider(
     if specialty.is_empty() || specialty.chars().count() > 100 {
         errors.push(FieldError::new("specialty", "must have 1–100 characters"));
     }
+    let clinic = req.clinic.as_deref().map_or("main", str::trim);
+    if clinic.is_empty() || clinic.chars().count() > 100 {
+        errors.push(FieldError::new("clinic", "must have 1–100 characters"));
+    }
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
@@ -114,14 +131,16 @@ async fn create_provider(
         id: auth::new_id(),
         name: name.to_owned(),
         specialty: specialty.to_owned(),
+        clinic: clinic.to_owned(),
     };
     sqlx::query(
-        "INSERT INTO providers (id, tenant_id, name, specialty, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO providers (id, tenant_id, name, specialty, clinic, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&p.id)
     .bind(&who.tenant_id)
     .bind(&p.name)
     .bind(&p.specialty)
+    .bind(&p.clinic)
     .bind(now_ms())
     .execute(&state.db)
     .await
@@ -134,7 +153,7 @@ async fn list_providers(
     who: Principal,
 ) -> Result<Json<Vec<Provider>>, Problem> {
     let rows = sqlx::query(
-        "SELECT id, name, specialty FROM providers WHERE tenant_id = $1 ORDER BY name, id",
+        "SELECT id, name, specialty, clinic FROM providers WHERE tenant_id = $1 ORDER BY name, id",
     )
     .bind(&who.tenant_id)
     .fetch_all(&state.db)
@@ -147,6 +166,7 @@ async fn list_providers(
                 id: s("id")?,
                 name: s("name")?,
                 specialty: s("specialty")?,
+                clinic: s("clinic")?,
             })
         })
         .collect::<Result<_, _>>()
@@ -245,8 +265,53 @@ async fn book(
     .execute(&mut *tx)
     .await
     .map_err(Problem::from_db)?;
+    let clinic: String = sqlx::query("SELECT clinic FROM providers WHERE id = $1")
+        .bind(&appt.provider_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Problem::from_db)?
+        .try_get("clinic")
+        .map_err(Problem::from_db)?;
+    let event = appointment_event(&who.tenant_id, &appt, &clinic, starts, now, now)?;
+    outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await.map_err(Problem::from_db)?;
     Ok((StatusCode::CREATED, Json(appt)))
+}
+
+/// The appointment's event for the streams: its state now (`appt.status`), at `event_time`.
+fn appointment_event(
+    tenant_id: &str,
+    appt: &Appointment,
+    clinic: &str,
+    scheduled_start: i64,
+    booked_at: i64,
+    event_time: i64,
+) -> Result<Event, Problem> {
+    let status = match appt.status.as_str() {
+        "booked" => AppointmentStatus::Booked,
+        "checked_in" => AppointmentStatus::CheckedIn,
+        "completed" => AppointmentStatus::Completed,
+        "cancelled" => AppointmentStatus::Cancelled,
+        "no_show" => AppointmentStatus::NoShow,
+        other => {
+            tracing::error!(status = other, "appointment in an unknown status");
+            return Err(Problem::internal());
+        }
+    };
+    Ok(Event::Appointment(wardstream_schemas::Appointment {
+        event_id: auth::new_id(),
+        tenant_id: tenant_id.to_owned(),
+        event_time,
+        schema_version: wardstream_schemas::SCHEMA_VERSION,
+        status,
+        appointment_id: appt.id.clone(),
+        patient_id: appt.patient_id.clone(),
+        provider_id: Some(appt.provider_id.clone()),
+        clinic: clinic.to_owned(),
+        scheduled_start,
+        booked_at,
+        patient_age: None,
+    }))
 }
 
 async fn get_appointment(
@@ -303,13 +368,16 @@ async fn act(
         return Err(Problem::not_found(format!("no appointment {id}")));
     }
     let row = sqlx::query(
-        "SELECT id, provider_id, patient_id, starts_at, ends_at, status FROM appointments WHERE id = $1",
+        "SELECT a.id, a.provider_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.created_at, p.clinic FROM appointments a JOIN providers p ON p.id = a.provider_id WHERE a.id = $1",
     )
     .bind(&id)
     .fetch_one(&mut *tx)
     .await
     .map_err(Problem::from_db)?;
     let mut appt = appointment_from(&row)?;
+    let booked_at: i64 = row.try_get("created_at").map_err(Problem::from_db)?;
+    let starts_at: i64 = row.try_get("starts_at").map_err(Problem::from_db)?;
+    let clinic: String = row.try_get("clinic").map_err(Problem::from_db)?;
     let Some(to) = transition(&appt.status, &action) else {
         return Err(Problem::new(
             409,
@@ -324,8 +392,17 @@ async fn act(
         .execute(&mut *tx)
         .await
         .map_err(Problem::from_db)?;
-    tx.commit().await.map_err(Problem::from_db)?;
     appt.status = to.into();
+    let event = appointment_event(
+        &who.tenant_id,
+        &appt,
+        &clinic,
+        starts_at,
+        booked_at,
+        now_ms(),
+    )?;
+    outbox::enqueue(&mut tx, &event).await?;
+    tx.commit().await.map_err(Problem::from_db)?;
     Ok(Json(appt))
 }
 

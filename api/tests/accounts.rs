@@ -7,8 +7,11 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use wardstream_api::auth::{AuthConfig, Claims, Role};
+use wardstream_api::outbox;
 use wardstream_api::tenants::AppState;
 use wardstream_api::transactional_router as router;
+use wardstream_pipelines::{LiveInput, ViewStore};
+use wardstream_schemas::{AppointmentStatus, ChargeStatus, Event};
 use wardstream_tests::postgres::PostgresServer;
 
 const KEY: &[u8] = b"test key of thirty-two bytes or more!!";
@@ -83,19 +86,28 @@ impl Api {
 }
 
 async fn serve(url: &str, auth: AuthConfig) -> Api {
+    serve_with_db(url, auth).await.0
+}
+
+/// The API on `url`'s store, and the store's pool (for the outbox relay).
+async fn serve_with_db(url: &str, auth: AuthConfig) -> (Api, wardstream_api::db::Db) {
     let db = wardstream_api::db::open(url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let app = router(AppState { db, auth });
+    let app = router(AppState {
+        db: db.clone(),
+        auth,
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Api {
+    let api = Api {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
-    }
+    };
+    (api, db)
 }
 
 fn sqlite_url(tag: &str) -> String {
@@ -796,4 +808,380 @@ async fn everything_on_postgres() {
     refresh_and_lockout(&db("refresh")).await;
     scheduling(&db("scheduling")).await;
     patients(&db("patients")).await;
+    billing_and_outbox(&db("billing")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_and_outbox_on_sqlite() {
+    billing_and_outbox(&sqlite_url("billing")).await;
+}
+
+/// Drains the outbox once into a fresh live input; returns the events handed over.
+async fn relay(db: &wardstream_api::db::Db) -> Vec<Event> {
+    let live = LiveInput::new();
+    let store = ViewStore::new();
+    let pass = outbox::relay_once(db, &live, &store)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pass.dead_lettered, 0);
+    let events = live.take(0, usize::MAX);
+    assert_eq!(events.len(), pass.published);
+    events
+}
+
+fn charges(events: &[Event]) -> Vec<(String, String, i64, ChargeStatus)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Charge(c) => Some((
+                c.charge_id.clone(),
+                c.code.clone(),
+                c.amount_minor,
+                c.status,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Invoices: validation with field paths, the status table, roles, other tenants' 404s; and
+/// the outbox: exactly the events each change committed, once.
+async fn billing_and_outbox(url: &str) {
+    let (api, db) =
+        serve_with_db(url, AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}"))).await;
+    let (tenant, admin) = onboard(&api, "billing-a").await;
+    let (_, other) = onboard(&api, "billing-b").await;
+    assert!(
+        relay(&db).await.is_empty(),
+        "onboarding is not a stream event"
+    );
+
+    let (s, bad) = api
+        .call(
+            "POST",
+            "/v1/invoices",
+            Some(&admin),
+            Some(json!({"encounter_id": "", "currency": "US", "lines": [
+                {"code_system": "hcpcs", "code": "99213", "diagnoses": ["E11.9"], "amount_minor": 12500},
+                {"code_system": "hcpcs", "code": "ABCDE", "diagnoses": ["E11.9", "not-icd"], "amount_minor": -5}
+            ]})),
+        )
+        .await;
+    assert_eq!(s, 422, "{bad}");
+    let fields: Vec<&str> = bad["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        [
+            "encounter_id",
+            "currency",
+            "lines[1].code",
+            "lines[1].diagnoses[1]",
+            "lines[1].amount_minor"
+        ]
+    );
+
+    let invoice = json!({"encounter_id": "enc-1", "patient_id": "p-1", "care_unit": "MICU", "currency": "USD", "lines": [
+        {"code_system": "ms_drg", "code": "871", "diagnoses": ["A41.9"], "description": "Sepsis w MCC", "amount_minor": 1203400},
+        {"code_system": "hcpcs", "code": "99223", "diagnoses": ["A41.9", "R65.20"], "amount_minor": 28000}
+    ]});
+    let (s, inv) = api
+        .call("POST", "/v1/invoices", Some(&admin), Some(invoice.clone()))
+        .await;
+    assert_eq!(s, 201, "{inv}");
+    assert_eq!(inv["status"], "draft");
+    assert_eq!(inv["total_minor"], 1_231_400);
+    let id = inv["id"].as_str().unwrap_or_default().to_owned();
+    let (s, got) = api
+        .call("GET", &format!("/v1/invoices/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!((s, &got), (200, &inv));
+    assert!(relay(&db).await.is_empty(), "a draft posts nothing");
+
+    // Another tenant sees nothing and can do nothing; an analyst may not bill.
+    for (method, path) in [
+        ("GET", format!("/v1/invoices/{id}")),
+        ("POST", format!("/v1/invoices/{id}/issue")),
+    ] {
+        let (s, p) = api.call(method, &path, Some(&other), None).await;
+        assert_eq!(s, 404, "{method} {path}: {p}");
+    }
+    let analyst = api.analyst(&admin, "billing-a").await;
+    let (s, _) = api
+        .call("GET", &format!("/v1/invoices/{id}"), Some(&analyst), None)
+        .await;
+    assert_eq!(s, 403);
+
+    let act = |id: String, action: &'static str| {
+        let (api, admin) = (api.clone(), admin.clone());
+        async move {
+            api.call(
+                "POST",
+                &format!("/v1/invoices/{id}/{action}"),
+                Some(&admin),
+                None,
+            )
+            .await
+        }
+    };
+    let (s, p) = act(id.clone(), "pay").await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "{p}"
+    );
+    let (s, p) = act(id.clone(), "issue").await;
+    assert_eq!((s, p["status"].as_str()), (200, Some("issued")), "{p}");
+    let issued = relay(&db).await;
+    assert_eq!(
+        charges(&issued),
+        [
+            (
+                format!("{id}-0"),
+                "871".to_owned(),
+                1_203_400,
+                ChargeStatus::Posted
+            ),
+            (
+                format!("{id}-1"),
+                "99223".to_owned(),
+                28_000,
+                ChargeStatus::Posted
+            ),
+        ]
+    );
+    assert!(issued.iter().all(|e| e.tenant_id() == tenant));
+    assert!(relay(&db).await.is_empty(), "published once");
+    let (s, _) = act(id.clone(), "issue").await;
+    assert_eq!(s, 409);
+    let (s, p) = act(id.clone(), "void").await;
+    assert_eq!((s, p["status"].as_str()), (200, Some("void")), "{p}");
+    let voided = charges(&relay(&db).await);
+    assert_eq!(voided.len(), 2);
+    assert!(
+        voided.iter().all(|c| c.3 == ChargeStatus::Voided),
+        "{voided:?}"
+    );
+
+    // issued -> paid; a paid invoice cannot be voided; a voided draft posts nothing.
+    let (_, second) = api
+        .call("POST", "/v1/invoices", Some(&admin), Some(invoice.clone()))
+        .await;
+    let second = second["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(act(second.clone(), "issue").await.0, 200);
+    assert_eq!(act(second.clone(), "pay").await.1["status"], "paid");
+    assert_eq!(act(second.clone(), "void").await.0, 409);
+    assert_eq!(charges(&relay(&db).await).len(), 2);
+    let (_, third) = api
+        .call("POST", "/v1/invoices", Some(&admin), Some(invoice))
+        .await;
+    let third = third["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(act(third, "void").await.1["status"], "void");
+    assert!(relay(&db).await.is_empty());
+
+    // A booking and its no-show: two appointment events, in order, with the provider's clinic.
+    let (s, p) = api
+        .call(
+            "POST",
+            "/v1/providers",
+            Some(&admin),
+            Some(json!({"name": "Dr Apgar", "specialty": "obstetrics", "clinic": "north"})),
+        )
+        .await;
+    assert_eq!((s, p["clinic"].as_str()), (201, Some("north")), "{p}");
+    let provider = p["id"].as_str().unwrap_or_default().to_owned();
+    let (s, a) = api
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&admin),
+            Some(json!({"provider_id": provider, "patient_id": "p-9",
+            "starts_at": "2030-01-02T09:00:00Z", "ends_at": "2030-01-02T09:20:00Z"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let appt = a["id"].as_str().unwrap_or_default().to_owned();
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/v1/appointments/{appt}/no-show"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let events = relay(&db).await;
+    let statuses: Vec<(AppointmentStatus, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Appointment(a) if a.appointment_id == appt => {
+                Some((a.status, a.clinic.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (AppointmentStatus::Booked, "north"),
+            (AppointmentStatus::NoShow, "north")
+        ]
+    );
+}
+
+/// Runs `sql` over the store's current views and returns the rows as JSON objects.
+async fn rows(store: &ViewStore, sql: &str) -> Vec<Value> {
+    let snapshot = store.snapshot().unwrap_or_else(|e| panic!("{e}"));
+    let batches = wardstream_pipelines::sql::query(&snapshot, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let body = wardstream_api::encode_json(&batches).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Polls `sql` until it answers `want` or 20 s pass (the engine and the relay run on their
+/// own clocks; there is nothing to subscribe to).
+async fn eventually(store: &ViewStore, sql: &str, want: Value) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = Value::Array(rows(store, sql).await);
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql}: got {got}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_writes_reach_the_views() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // A running engine with no source but the API's outbox relay.
+    let store = Arc::new(ViewStore::new());
+    let live = Arc::new(LiveInput::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let engine = {
+        let config = wardstream_pipelines::EngineConfig {
+            workers: 2,
+            live: Some(live.clone()),
+            ..Default::default()
+        };
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let source = wardstream_pipelines::records_source(Arc::new(Vec::new()));
+            wardstream_pipelines::run(&config, source, Vec::new(), store, stop)
+        })
+    };
+    let (api, db) = serve_with_db(
+        &sqlite_url("e2e"),
+        AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let relay = outbox::spawn_relay(db, live.clone(), store.clone());
+    let (tenant, admin) = onboard(&api, "e2e").await;
+
+    let (_, p) = api
+        .call(
+            "POST",
+            "/v1/providers",
+            Some(&admin),
+            Some(json!({"name": "Dr Lind", "specialty": "general", "clinic": "east"})),
+        )
+        .await;
+    let provider = p["id"].as_str().unwrap_or_default().to_owned();
+    let mut ids = Vec::new();
+    for (start, end) in [
+        ("2030-01-02T09:00:00Z", "2030-01-02T09:20:00Z"),
+        ("2030-01-02T10:00:00Z", "2030-01-02T10:20:00Z"),
+        ("2020-01-02T10:00:00Z", "2020-01-02T10:20:00Z"),
+    ] {
+        let (s, a) = api
+            .call("POST", "/v1/appointments", Some(&admin), Some(json!({"provider_id": provider, "patient_id": "p-1", "starts_at": start, "ends_at": end})))
+            .await;
+        assert_eq!(s, 201, "{a}");
+        ids.push(a["id"].as_str().unwrap_or_default().to_owned());
+    }
+    for (id, actions) in [
+        (&ids[0], &["no-show"][..]),
+        (&ids[1], &["check-in", "complete"][..]),
+    ] {
+        for action in actions {
+            let (s, p) = api
+                .call(
+                    "POST",
+                    &format!("/v1/appointments/{id}/{action}"),
+                    Some(&admin),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{p}");
+        }
+    }
+    let (_, inv) = api
+        .call("POST", "/v1/invoices", Some(&admin), Some(json!({"encounter_id": "enc-7", "care_unit": "ED", "currency": "USD",
+            "lines": [{"code_system": "hcpcs", "code": "99285", "diagnoses": ["R07.9"], "amount_minor": 54321}]})))
+        .await;
+    let invoice = inv["id"].as_str().unwrap_or_default().to_owned();
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/v1/invoices/{invoice}/issue"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // The 2030 day of clinic east: two booked, one attended, one no-show.
+    eventually(
+        &store,
+        &format!("SELECT booked, attended, no_shows FROM no_show WHERE tenant_id = '{tenant}' AND clinic = 'east' AND day = TIMESTAMP '2030-01-02T00:00:00Z'"),
+        json!([{"booked": 2, "attended": 1, "no_shows": 1}]),
+    )
+    .await;
+    eventually(
+        &store,
+        &format!("SELECT code, care_unit, posted_minor, net_minor FROM revenue WHERE tenant_id = '{tenant}'"),
+        json!([{"code": "99285", "care_unit": "ED", "posted_minor": 54321, "net_minor": 54321}]),
+    )
+    .await;
+    // The booking dated before its own day is not lost: it is a dead letter with its reason.
+    eventually(
+        &store,
+        "SELECT reason, starts_with(origin, 'outbox:') AS from_outbox FROM dead_letters",
+        json!([{"reason": "booked_after_appointment", "from_outbox": true}]),
+    )
+    .await;
+    // Voiding takes the revenue back.
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/v1/invoices/{invoice}/void"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    eventually(
+        &store,
+        &format!(
+            "SELECT posted_minor, voided_minor, net_minor FROM revenue WHERE tenant_id = '{tenant}'"
+        ),
+        json!([{"posted_minor": 54321, "voided_minor": 54321, "net_minor": 0}]),
+    )
+    .await;
+    relay.abort();
+    stop.store(true, Ordering::Relaxed);
+    let summary = engine
+        .join()
+        .unwrap_or_else(|_| panic!("engine thread panicked"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Two valid bookings, three transitions, a posted and a voided charge.
+    assert_eq!(summary.records, 7, "{summary:?}");
 }

@@ -9,6 +9,7 @@
 //! behind (backpressure). Worker 0 advances the store whenever the probe's frontier moves.
 
 use crate::clickhouse_sink::{ArchiveQueue, Archived};
+use crate::live::LiveInput;
 use crate::source::SourceRecord;
 use crate::store::{DeadLetter, Stored, ViewStore};
 use crate::view_arrow::AlertRow;
@@ -50,6 +51,9 @@ pub struct EngineConfig {
     /// Where every record fed also goes, numbered by worker share, for the raw archive
     /// (the ClickHouse mirror's queue). When it is full the workers stop feeding.
     pub archive: Option<Arc<ArchiveQueue>>,
+    /// Events handed in while the engine runs (the API's outbox relay). With one, the run
+    /// goes on after its source is exhausted until the input is closed and drained.
+    pub live: Option<Arc<LiveInput>>,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +67,7 @@ impl Default for EngineConfig {
             max_lag_epochs: 20,
             epoch_records: None,
             archive: None,
+            live: None,
         }
     }
 }
@@ -200,6 +205,11 @@ pub fn run(
             if let Some(archive) = &config.archive {
                 archive.set_shares(peers);
             }
+            if let Some(live) = &config.live
+                && index == 0
+            {
+                live.set_shares(peers);
+            }
             let mut records = source(index, peers).peekable();
             let mut seq = 0u64;
             let mut archived: Vec<Archived> = Vec::new();
@@ -266,12 +276,27 @@ pub fn run(
                     }
                     fed += 1;
                 }
+                if let Some(live) = &config.live
+                    && !lagging
+                {
+                    // Not numbered into the raw archive: its positions are those of the
+                    // replayable source, which a restarted run feeds again from the start.
+                    for e in live.take(index, CHUNK) {
+                        *received.entry(e.stream()).or_insert(0) += 1;
+                        input.send(e);
+                        fed += 1;
+                    }
+                }
                 if let Some(archive) = &config.archive
                     && !archived.is_empty()
                 {
                     archive.push(archived.drain(..));
                 }
-                let exhausted = records.peek().is_none();
+                let exhausted = records.peek().is_none()
+                    && config
+                        .live
+                        .as_ref()
+                        .is_none_or(|l| l.is_closed() && l.pending(index) == 0);
                 if fed > 0 {
                     fed_total += fed;
                     store.fed(epoch, fed);

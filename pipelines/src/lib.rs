@@ -20,6 +20,7 @@ pub mod clickhouse_sink;
 pub mod engine;
 pub mod error;
 pub mod generator;
+pub mod live;
 pub mod replay;
 pub mod source;
 pub mod sql;
@@ -28,5 +29,6 @@ pub mod view_arrow;
 
 pub use engine::{EngineConfig, RunSummary, SourceFactory, records_source, run};
 pub use error::{Error, Result};
+pub use live::LiveInput;
 pub use source::{Rejected, SourceRecord};
 pub use store::{ChangeSet, DeadLetter, IngestStats, Snapshot, ViewDelta, ViewStore};

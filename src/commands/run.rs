@@ -178,6 +178,16 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let accounts = accounts_state(&runtime, &config)?;
+    if let Some(state) = &accounts
+        && !args.exit_at_end
+    {
+        // Bookings, status changes and invoices made through the API reach the views: the
+        // outbox relay hands each committed event to the running engine.
+        let live = Arc::new(wardstream_pipelines::LiveInput::new());
+        engine.live = Some(live.clone());
+        let _guard = runtime.enter();
+        wardstream_api::outbox::spawn_relay(state.db.clone(), live, store.clone());
+    }
     let federation = federation(&config, accounts.is_some())?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(wardstream_api::serve(
