@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod audit;
 pub mod federate;
 pub mod optimize;
 pub mod replay;

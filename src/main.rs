@@ -49,6 +49,8 @@ enum Command {
     /// updates (FedAvg / FedProx / FedAdam / FedYogi, robust aggregation, DP, secure
     /// aggregation).
     Federate(commands::federate::FederateArgs),
+    /// The audit trail of patient records: verify its hash chains.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,5 +71,6 @@ fn main() -> anyhow::Result<()> {
         Command::Twin(args) => commands::twin::run(config, args),
         Command::Optimize(args) => commands::optimize::run(config, args),
         Command::Federate(args) => commands::federate::run(config, args),
+        Command::Audit(args) => commands::audit::run(config, args),
     }
 }

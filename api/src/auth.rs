@@ -248,7 +248,8 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
     hash_password(&hex(&pw))
 });
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

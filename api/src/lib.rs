@@ -10,6 +10,7 @@
 //! - [`patients`]: patients, also as FHIR R4 `Patient` resources.
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
+//! - [`audit`]: the hash-chained trail of who read or changed which patient record.
 //! - [`outbox`]: every state change's domain event, written in its transaction and relayed
 //!   into the streams (the in-process engine), at least once.
 //!
@@ -40,6 +41,7 @@
 //! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
 //! all views it touches are at the same frontier.
 
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod db;
@@ -205,7 +207,8 @@ pub fn transactional_router(state: tenants::AppState) -> Router {
     tenants::router(state.clone())
         .merge(patients::router(state.clone()))
         .merge(scheduling::router(state.clone()))
-        .merge(billing::router(state))
+        .merge(billing::router(state.clone()))
+        .merge(audit::router(state))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -232,7 +235,11 @@ pub async fn serve(
             "federated routes need the tenant and auth store ([serve] database_url): off"
         );
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address is the audit trail's "from where" when no proxy says otherwise.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

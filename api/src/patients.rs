@@ -5,8 +5,11 @@
 //! number is an `identifier` (system [`MRN_SYSTEM`]), `name` has one official family name and
 //! given names, `gender` is the FHIR code (`male`, `female`, `other`, `unknown`), `birthDate`
 //! is `YYYY-MM-DD`, `telecom` holds a phone and an email. Clinicians and admins write;
-//! schedulers and billing read. Nothing identifying a patient is logged.
+//! schedulers and billing read. Nothing identifying a patient is logged. Every successful
+//! read, creation, update and deactivation is recorded in the audit trail ([`crate::audit`]):
+//! changes in their own transaction, reads before the record is answered.
 
+use crate::audit::{self, Client};
 use crate::auth::{self, Principal, Role};
 use crate::db::now_ms;
 use crate::problem::{ApiJson, FieldError, Problem};
@@ -119,7 +122,12 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Patient, Problem> {
     })
 }
 
-async fn insert(state: &AppState, who: &Principal, mut p: Patient) -> Result<Patient, Problem> {
+async fn insert(
+    state: &AppState,
+    who: &Principal,
+    client: &Client,
+    mut p: Patient,
+) -> Result<Patient, Problem> {
     who.require(WRITERS)?;
     let errors = validate(&p);
     if !errors.is_empty() {
@@ -128,7 +136,8 @@ async fn insert(state: &AppState, who: &Principal, mut p: Patient) -> Result<Pat
     p.id = auth::new_id();
     p.active = true;
     let now = now_ms();
-    let r = sqlx::query(
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
+    sqlx::query(
         "INSERT INTO patients (id, tenant_id, mrn, family_name, given_names, gender, birth_date, phone, email, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
     )
     .bind(&p.id)
@@ -141,14 +150,30 @@ async fn insert(state: &AppState, who: &Principal, mut p: Patient) -> Result<Pat
     .bind(p.phone.clone())
     .bind(p.email.clone())
     .bind(now)
-    .execute(&state.db)
-    .await;
-    r.map(|_| p)
-        .map_err(|e| Problem::from_db_or_conflict(e, MRN_TAKEN))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| Problem::from_db_or_conflict(e, MRN_TAKEN))?;
+    audit::record(&mut tx, who, client, "create", &p.id).await?;
+    tx.commit().await.map_err(Problem::from_db)?;
+    Ok(p)
 }
 
-async fn fetch(state: &AppState, who: &Principal, id: &str) -> Result<Patient, Problem> {
+/// Reads patient `id` for `who` and records the read in the audit trail first.
+async fn fetch(
+    state: &AppState,
+    who: &Principal,
+    client: &Client,
+    id: &str,
+) -> Result<Patient, Problem> {
     who.require(READERS)?;
+    let p = fetch_unaudited(state, who, id).await?;
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
+    audit::record(&mut tx, who, client, "read", id).await?;
+    tx.commit().await.map_err(Problem::from_db)?;
+    Ok(p)
+}
+
+async fn fetch_unaudited(state: &AppState, who: &Principal, id: &str) -> Result<Patient, Problem> {
     let row = sqlx::query(
         "SELECT id, mrn, family_name, given_names, gender, birth_date, phone, email, active FROM patients WHERE id = $1 AND tenant_id = $2",
     )
@@ -164,22 +189,28 @@ async fn fetch(state: &AppState, who: &Principal, id: &str) -> Result<Patient, P
 async fn create(
     State(state): State<AppState>,
     who: Principal,
+    client: Client,
     ApiJson(p): ApiJson<Patient>,
 ) -> Result<(StatusCode, Json<Patient>), Problem> {
-    Ok((StatusCode::CREATED, Json(insert(&state, &who, p).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(insert(&state, &who, &client, p).await?),
+    ))
 }
 
 async fn read(
     State(state): State<AppState>,
     who: Principal,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<Patient>, Problem> {
-    Ok(Json(fetch(&state, &who, &id).await?))
+    Ok(Json(fetch(&state, &who, &client, &id).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
     who: Principal,
+    client: Client,
     Path(id): Path<String>,
     ApiJson(p): ApiJson<Patient>,
 ) -> Result<Json<Patient>, Problem> {
@@ -188,6 +219,7 @@ async fn update(
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
     let r = sqlx::query(
         "UPDATE patients SET mrn = $1, family_name = $2, given_names = $3, gender = $4, birth_date = $5, phone = $6, email = $7, updated_at = $8 WHERE id = $9 AND tenant_id = $10",
     )
@@ -201,7 +233,7 @@ async fn update(
     .bind(now_ms())
     .bind(&id)
     .bind(&who.tenant_id)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await;
     let changed = r
         .map_err(|e| Problem::from_db_or_conflict(e, MRN_TAKEN))?
@@ -209,28 +241,34 @@ async fn update(
     if changed == 0 {
         return Err(Problem::not_found(format!("no patient {id}")));
     }
-    Ok(Json(fetch(&state, &who, &id).await?))
+    audit::record(&mut tx, &who, &client, "update", &id).await?;
+    tx.commit().await.map_err(Problem::from_db)?;
+    Ok(Json(fetch_unaudited(&state, &who, &id).await?))
 }
 
 async fn deactivate(
     State(state): State<AppState>,
     who: Principal,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     who.require(WRITERS)?;
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
     let changed = sqlx::query(
         "UPDATE patients SET active = 0, updated_at = $1 WHERE id = $2 AND tenant_id = $3",
     )
     .bind(now_ms())
     .bind(&id)
     .bind(&who.tenant_id)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await
     .map_err(Problem::from_db)?
     .rows_affected();
     if changed == 0 {
         return Err(Problem::not_found(format!("no patient {id}")));
     }
+    audit::record(&mut tx, &who, &client, "deactivate", &id).await?;
+    tx.commit().await.map_err(Problem::from_db)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -320,9 +358,10 @@ pub fn from_fhir(r: &Value) -> Result<Patient, Vec<FieldError>> {
 async fn fhir_read(
     State(state): State<AppState>,
     who: Principal,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<impl axum::response::IntoResponse, Problem> {
-    let p = fetch(&state, &who, &id).await?;
+    let p = fetch(&state, &who, &client, &id).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/fhir+json")],
         Json(to_fhir(&p)),
@@ -332,12 +371,13 @@ async fn fhir_read(
 async fn fhir_create(
     State(state): State<AppState>,
     who: Principal,
+    client: Client,
     body: axum::body::Bytes,
 ) -> Result<impl axum::response::IntoResponse, Problem> {
     let r: Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request(format!("not JSON: {e}")))?;
     let p = from_fhir(&r).map_err(Problem::validation)?;
-    let p = insert(&state, &who, p).await?;
+    let p = insert(&state, &who, &client, p).await?;
     Ok((
         StatusCode::CREATED,
         [

@@ -102,7 +102,13 @@ async fn serve_with_db(url: &str, auth: AuthConfig) -> (Api, wardstream_api::db:
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     let api = Api {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
@@ -809,6 +815,167 @@ async fn everything_on_postgres() {
     scheduling(&db("scheduling")).await;
     patients(&db("patients")).await;
     billing_and_outbox(&db("billing")).await;
+    audit_trail(&db("audit")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_trail_on_sqlite() {
+    audit_trail(&sqlite_url("audit")).await;
+}
+
+/// Every read and change of a patient record is in the tenant's chain, newest first, from
+/// where it came; `verify` finds an altered entry and entries cut from the end.
+async fn audit_trail(url: &str) {
+    use wardstream_api::audit;
+    let (api, db) =
+        serve_with_db(url, AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}"))).await;
+    let (tenant_a, admin_a) = onboard(&api, "audit-a").await;
+    let (tenant_b, admin_b) = onboard(&api, "audit-b").await;
+    let patient = json!({"mrn": "MRN-7", "family_name": "Snow", "given_names": ["John"],
+        "gender": "male", "birth_date": "1813-03-15"});
+    let (s, p) = api
+        .call(
+            "POST",
+            "/v1/patients",
+            Some(&admin_a),
+            Some(patient.clone()),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let id = p["id"].as_str().unwrap_or_default().to_owned();
+    let mut changed = patient.clone();
+    changed["phone"] = json!("+44 20 7946 0001");
+    for (method, path, body, want) in [
+        ("GET", format!("/v1/patients/{id}"), None, 200),
+        ("PUT", format!("/v1/patients/{id}"), Some(changed), 200),
+        ("GET", format!("/fhir/Patient/{id}"), None, 200),
+        ("DELETE", format!("/v1/patients/{id}"), None, 204),
+    ] {
+        let (s, p) = api.call(method, &path, Some(&admin_a), body).await;
+        assert_eq!(s, want, "{method} {path}: {p}");
+    }
+    // Another tenant's attempt finds nothing, and reads nothing into anyone's trail.
+    let (s, _) = api
+        .call("GET", &format!("/v1/patients/{id}"), Some(&admin_b), None)
+        .await;
+    assert_eq!(s, 404);
+    let (s, trail) = api
+        .call(
+            "GET",
+            &format!("/v1/audit?resource_id={id}"),
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{trail}");
+    let entries: Vec<(i64, &str, &str)> = trail
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["seq"].as_i64().unwrap_or(-1),
+                e["action"].as_str().unwrap_or_default(),
+                e["client"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (5, "deactivate", "127.0.0.1"),
+            (4, "read", "127.0.0.1"),
+            (3, "update", "127.0.0.1"),
+            (2, "read", "127.0.0.1"),
+            (1, "create", "127.0.0.1"),
+        ]
+    );
+    let (s, none) = api.call("GET", "/v1/audit", Some(&admin_b), None).await;
+    assert_eq!((s, none), (200, json!([])), "tenant B's trail is its own");
+    let analyst = api.analyst(&admin_a, "audit-a").await;
+    assert_eq!(
+        api.call("GET", "/v1/audit", Some(&analyst), None).await.0,
+        403
+    );
+
+    // B gets a chain of its own: one patient, created and read.
+    let (_, pb) = api
+        .call("POST", "/v1/patients", Some(&admin_b), Some(patient))
+        .await;
+    let pb = pb["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        api.call("GET", &format!("/v1/patients/{pb}"), Some(&admin_b), None)
+            .await
+            .0,
+        200
+    );
+    let verify = |db: wardstream_api::db::Db| async move {
+        let mut reports = audit::verify(&db).await.unwrap_or_else(|e| panic!("{e}"));
+        reports.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
+        reports
+    };
+    let intact = verify(db.clone()).await;
+    assert!(intact.iter().all(|r| r.broken.is_none()), "{intact:?}");
+    let count = |t: &str| intact.iter().find(|r| r.tenant_id == t).map(|r| r.entries);
+    assert_eq!((count(&tenant_a), count(&tenant_b)), (Some(5), Some(2)));
+
+    // Someone edits where entry 2 of A came from; someone removes B's last entry.
+    let exec = |sql: &'static str, tenant: String| {
+        let db = db.clone();
+        async move {
+            sqlx::query(sql)
+                .bind(tenant)
+                .execute(&db)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    exec(
+        "UPDATE audit_log SET client = '10.9.8.7' WHERE tenant_id = $1 AND seq = 2",
+        tenant_a.clone(),
+    )
+    .await;
+    exec(
+        "DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 2",
+        tenant_b.clone(),
+    )
+    .await;
+    let reports = verify(db.clone()).await;
+    let broken = |t: &str| {
+        reports
+            .iter()
+            .find(|r| r.tenant_id == t)
+            .and_then(|r| r.broken.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        broken(&tenant_a).contains("entry 2 was altered"),
+        "{reports:?}"
+    );
+    assert!(
+        broken(&tenant_b).contains("removed from the end"),
+        "{reports:?}"
+    );
+    // Putting the value back makes A's chain whole again: the check is on content.
+    exec(
+        "UPDATE audit_log SET client = '127.0.0.1' WHERE tenant_id = $1 AND seq = 2",
+        tenant_a.clone(),
+    )
+    .await;
+    exec(
+        "DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 3",
+        tenant_a.clone(),
+    )
+    .await;
+    let reports = verify(db).await;
+    let a = reports
+        .iter()
+        .find(|r| r.tenant_id == tenant_a)
+        .and_then(|r| r.broken.clone());
+    assert_eq!(
+        a.as_deref(),
+        Some("entry 4 follows entry 2: entries are missing")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,8 +83,50 @@ fn run_serves_onboarding_and_login_from_a_sqlite_store() {
         .and_then(|r| r.text())
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(me.contains("\"role\":\"admin\""), "{me}");
+    // A patient created and read: two entries in the tenant's audit trail.
+    let token = tokens["access_token"].as_str().unwrap_or_default();
+    let (s, p) = post(
+        &format!("{base}/v1/patients"),
+        Some(token),
+        r#"{"mrn":"M-1","family_name":"Seacole","given_names":["Mary"],"gender":"female","birth_date":"1805-11-23"}"#,
+    );
+    assert_eq!(s, 201, "{p}");
+    let read = reqwest::blocking::Client::new()
+        .get(format!(
+            "{base}/v1/patients/{}",
+            p["id"].as_str().unwrap_or_default()
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read, 200);
     let _ = child.kill();
     let _ = child.wait();
     // The tenant is in the file: a restart would find it.
     assert!(std::fs::metadata(&db).is_ok_and(|m| m.len() > 0));
+    let verify = bin()
+        .args(["audit", "verify", "--database-url"])
+        .arg(format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(out.contains(": 2 entries, chain intact"), "{out}");
+}
+
+#[test]
+fn audit_verify_without_a_store_says_how_to_name_one() {
+    let out = bin()
+        .args(["audit", "verify"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--database-url"), "{err}");
 }
