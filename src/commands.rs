@@ -5,6 +5,7 @@ pub mod federate;
 pub mod optimize;
 pub mod replay;
 pub mod run;
+pub mod serve;
 pub mod sql;
 pub mod twin;
 

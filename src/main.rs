@@ -49,6 +49,8 @@ enum Command {
     /// updates (FedAvg / FedProx / FedAdam / FedYogi, robust aggregation, DP, secure
     /// aggregation).
     Federate(commands::federate::FederateArgs),
+    /// Serve the transactional API on its store, without the engine.
+    Serve(commands::serve::ServeArgs),
     /// The audit trail of patient records: verify its hash chains.
     Audit(commands::audit::AuditArgs),
 }
@@ -72,5 +74,6 @@ fn main() -> anyhow::Result<()> {
         Command::Optimize(args) => commands::optimize::run(config, args),
         Command::Federate(args) => commands::federate::run(config, args),
         Command::Audit(args) => commands::audit::run(config, args),
+        Command::Serve(args) => commands::serve::run(config, args),
     }
 }

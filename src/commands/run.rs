@@ -72,7 +72,7 @@ fn mirror_config(config: &Config, args: &RunArgs, source_id: &str) -> Option<Cli
 }
 
 /// Opens the transactional store when `[serve] database_url` (or `DATABASE_URL`) is set.
-fn accounts_state(
+pub(crate) fn accounts_state(
     runtime: &tokio::runtime::Runtime,
     config: &Config,
 ) -> anyhow::Result<Option<wardstream_api::tenants::AppState>> {
@@ -101,7 +101,7 @@ fn accounts_state(
 }
 
 /// Opens (or resumes from its checkpoint) the federation when `[federated] enabled`.
-fn federation(
+pub(crate) fn federation(
     config: &Config,
     accounts: bool,
 ) -> anyhow::Result<Option<wardstream_api::federated::SharedFederation>> {

@@ -130,3 +130,119 @@ fn audit_verify_without_a_store_says_how_to_name_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--database-url"), "{err}");
 }
+
+/// Starts `wardstream <args>` on the SQLite store `db` and returns it with its base URL, read
+/// from the line of its log that names the address after `announce`.
+fn start(args: &[&str], db: &std::path::Path, announce: &str) -> (std::process::Child, String) {
+    let mut child = bin()
+        .args(args)
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env(
+            "WARDSTREAM_JWT_SECRET",
+            "a signing key of at least thirty-two bytes",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start wardstream: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let mut base = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        if let Some(rest) = line.split(announce).nth(1) {
+            base = rest
+                .split_whitespace()
+                .next()
+                .map(|s| s.trim_end_matches("/v1/sql").to_owned());
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = base.unwrap_or_else(|| panic!("wardstream never said where it serves"));
+    (child, base)
+}
+
+#[test]
+fn serve_writes_and_a_later_run_relays_its_outbox_into_the_views() {
+    let dir = std::env::temp_dir().join(format!("wardstream-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.join("ws.db");
+    let _ = std::fs::remove_file(&db);
+    // The API alone: onboard, book an appointment.
+    let (mut serve, base) = start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &db,
+        "serving the API at ",
+    );
+    let (s, body) = post(
+        &format!("{base}/v1/tenants"),
+        None,
+        r#"{"name":"Clinic","slug":"clinic-two","kind":"clinic","admin_email":"a@clinic.example","admin_password":"correct horse battery"}"#,
+    );
+    assert_eq!(s, 201, "{body}");
+    let tenant = body["tenant"]["id"].as_str().unwrap_or_default().to_owned();
+    let (_, tokens) = post(
+        &format!("{base}/v1/auth/login"),
+        None,
+        r#"{"tenant":"clinic-two","email":"a@clinic.example","password":"correct horse battery"}"#,
+    );
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (s, p) = post(
+        &format!("{base}/v1/providers"),
+        Some(&token),
+        r#"{"name":"Dr Snow","specialty":"general","clinic":"harbour"}"#,
+    );
+    assert_eq!(s, 201, "{p}");
+    let booking = format!(
+        r#"{{"provider_id":"{}","patient_id":"p-1","starts_at":"2031-03-04T09:00:00Z","ends_at":"2031-03-04T09:30:00Z"}}"#,
+        p["id"].as_str().unwrap_or_default()
+    );
+    let (s, a) = post(&format!("{base}/v1/appointments"), Some(&token), &booking);
+    assert_eq!(s, 201, "{a}");
+    let _ = serve.kill();
+    let _ = serve.wait();
+
+    // The engine on the same store: the relay hands the booking to the views.
+    let (mut run, base) = start(
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "-q",
+            "--max-events",
+            "200",
+        ],
+        &db,
+        "serving SQL at ",
+    );
+    let sql =
+        format!(r#"{{"sql":"SELECT clinic, booked FROM no_show WHERE tenant_id = '{tenant}'"}}"#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let got = loop {
+        let (s, rows) = post(&format!("{base}/v1/sql?format=json"), None, &sql);
+        assert_eq!(s, 200, "{rows}");
+        if rows.as_array().is_some_and(|r| !r.is_empty()) || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = run.kill();
+    let _ = run.wait();
+    assert_eq!(got, serde_json::json!([{"clinic": "harbour", "booked": 1}]));
+}
+
+#[test]
+fn serve_without_a_store_says_how_to_set_one() {
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DATABASE_URL"), "{err}");
+}
