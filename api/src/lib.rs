@@ -26,7 +26,9 @@
 //! - `GET /v1/tables` → JSON list of queryable tables.
 //! - `POST /v1/sql` with `{"sql": "SELECT ..."}` → the result as an Arrow IPC stream
 //!   (`application/vnd.apache.arrow.stream`); a bad query answers 400 problem+json
-//!   `invalid_sql`. Add `?format=json` for a JSON array of rows instead.
+//!   `invalid_sql`. Add `?format=json` for a JSON array of rows instead. When the API has
+//!   accounts (a store), it needs an admin's or analyst's bearer token and sees only the
+//!   token's tenant's rows; without, it is open (the embedded default on localhost).
 //!
 //! - `POST /v1/twin/runs` with `{"scenario": "<scenario TOML>", "replications": 50,
 //!   "horizon_hours": 672, "seed": 1}` → 201 with the run's id and KPIs (95% intervals);
@@ -93,8 +95,17 @@ pub struct Status {
     pub dead_lettered: u64,
 }
 
-/// The API's routes over a store.
+/// The API's routes over a store, `POST /v1/sql` open to every caller (the embedded default,
+/// with no accounts).
 pub fn router(store: Arc<ViewStore>) -> Router {
+    router_without_sql(store.clone()).merge(
+        Router::new()
+            .route("/v1/sql", post(run_sql))
+            .with_state(store),
+    )
+}
+
+fn router_without_sql(store: Arc<ViewStore>) -> Router {
     let runs: twin::SharedRuns = Arc::default();
     let twin_routes = Router::new()
         .route("/v1/twin/runs", post(twin::create).get(twin::list))
@@ -110,7 +121,6 @@ pub fn router(store: Arc<ViewStore>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
         .route("/v1/tables", get(|| async { Json(TABLES) }))
-        .route("/v1/sql", post(run_sql))
         .with_state(store)
         .merge(twin_routes)
         .merge(staffing_routes)
@@ -133,12 +143,52 @@ async fn run_sql(
     Query(params): Query<SqlParams>,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let req: SqlRequest = serde_json::from_slice(&body)
+    answer_sql(&store, None, params, &body).await
+}
+
+/// `POST /v1/sql` when the API has accounts: an admin's or analyst's token, and only the
+/// token's tenant's rows ([`Snapshot::for_tenant`](wardstream_pipelines::Snapshot::for_tenant)).
+async fn run_sql_as_tenant(
+    State(state): State<TenantSql>,
+    who: auth::Principal,
+    Query(params): Query<SqlParams>,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    who.require(&[auth::Role::Admin, auth::Role::Analyst])?;
+    answer_sql(&state.store, Some(&who.tenant_id), params, &body).await
+}
+
+/// The state of the tenant-confined SQL route.
+#[derive(Clone)]
+struct TenantSql {
+    store: Arc<ViewStore>,
+    auth: auth::AuthConfig,
+}
+
+impl axum::extract::FromRef<TenantSql> for auth::AuthConfig {
+    fn from_ref(s: &TenantSql) -> auth::AuthConfig {
+        s.auth.clone()
+    }
+}
+
+async fn answer_sql(
+    store: &ViewStore,
+    tenant: Option<&str>,
+    params: SqlParams,
+    body: &[u8],
+) -> Result<Response, Problem> {
+    let req: SqlRequest = serde_json::from_slice(body)
         .map_err(|e| Problem::bad_request(format!("body must be {{\"sql\": \"...\"}}: {e}")))?;
-    let snapshot = store.snapshot().map_err(|e| {
-        tracing::error!(error = %e, "snapshot failed");
-        Problem::internal()
-    })?;
+    let snapshot = store
+        .snapshot()
+        .and_then(|s| match tenant {
+            Some(t) => s.for_tenant(t),
+            None => Ok(s),
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "snapshot failed");
+            Problem::internal()
+        })?;
     let batches = sql::query(&snapshot, &req.sql)
         .await
         .map_err(|e| Problem::invalid_sql(e.to_string()))?;
@@ -221,7 +271,18 @@ pub async fn serve(
     federation: Option<federated::SharedFederation>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut app = router(store);
+    let mut app = match &accounts {
+        // With accounts, SQL needs an admin's or analyst's token and sees only its tenant.
+        Some(state) => router_without_sql(store.clone()).merge(
+            Router::new()
+                .route("/v1/sql", post(run_sql_as_tenant))
+                .with_state(TenantSql {
+                    store,
+                    auth: state.auth.clone(),
+                }),
+        ),
+        None => router(store),
+    };
     if let Some(state) = accounts {
         if let Some(server) = federation {
             app = app.merge(federated::router(federated::FlState {

@@ -1325,6 +1325,27 @@ async fn api_writes_reach_the_views() {
         json!([{"reason": "booked_after_appointment", "from_outbox": true}]),
     )
     .await;
+    // What a tenant's SQL sees: its own rows; nothing of anyone else's, and no engine-wide
+    // tables (the dead letter above is in the unconfined snapshot only).
+    let snapshot = store.snapshot().unwrap_or_else(|e| panic!("{e}"));
+    let rows_of = |s: &wardstream_pipelines::Snapshot, t: &str| {
+        s.table(t).map_or(usize::MAX, |b| b.num_rows())
+    };
+    let own = snapshot
+        .for_tenant(&tenant)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((rows_of(&own, "revenue"), rows_of(&own, "no_show")), (1, 1));
+    assert_eq!(
+        (
+            rows_of(&snapshot, "dead_letters"),
+            rows_of(&own, "dead_letters")
+        ),
+        (1, 0)
+    );
+    let stranger = snapshot
+        .for_tenant("someone-else")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(stranger.tables.iter().all(|(_, b)| b.num_rows() == 0));
     // Voiding takes the revenue back.
     let (s, _) = api
         .call(

@@ -226,6 +226,36 @@ impl Snapshot {
     pub fn table(&self, name: &str) -> Option<&RecordBatch> {
         self.tables.iter().find(|(n, _)| *n == name).map(|(_, b)| b)
     }
+
+    /// The same snapshot as one tenant may see it: every table with a `tenant_id` column
+    /// keeps only that tenant's rows; the engine-wide tables without one (`ingest_stats`,
+    /// `dead_letters`, whose raw bytes may hold any tenant's records) come back empty, with
+    /// their schema.
+    ///
+    /// # Errors
+    /// Arrow errors of the filter (none for well-formed batches).
+    pub fn for_tenant(&self, tenant_id: &str) -> Result<Snapshot, ArrowError> {
+        let wanted = arrow::array::Scalar::new(StringArray::from(vec![tenant_id]));
+        let tables = self
+            .tables
+            .iter()
+            .map(|(name, batch)| {
+                let kept = match batch.column_by_name("tenant_id") {
+                    Some(column) => {
+                        let mask = arrow::compute::kernels::cmp::eq(column, &wanted)?;
+                        arrow::compute::filter_record_batch(batch, &mask)?
+                    }
+                    None => RecordBatch::new_empty(batch.schema()),
+                };
+                Ok((*name, kept))
+            })
+            .collect::<Result<_, ArrowError>>()?;
+        Ok(Snapshot {
+            frontier: self.frontier,
+            max_event_time: self.max_event_time,
+            tables,
+        })
+    }
 }
 
 /// One view's net changes (or whole contents): rows and their multiplicity changes.

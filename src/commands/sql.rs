@@ -26,6 +26,10 @@ pub struct SqlArgs {
     /// Worker threads for --replay.
     #[arg(long, short = 'w')]
     workers: Option<usize>,
+    /// Bearer token of an admin or analyst, for an engine that serves accounts (its SQL then
+    /// sees only the token's tenant).
+    #[arg(long, env = "WARDSTREAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// Runs the command.
@@ -48,10 +52,14 @@ pub fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{}", config.serve.listen));
             let url = format!("{}/v1/sql", base.trim_end_matches('/'));
             let body = serde_json::json!({ "sql": args.query }).to_string();
-            let response = reqwest::blocking::Client::new()
+            let mut request = reqwest::blocking::Client::new()
                 .post(&url)
                 .header("content-type", "application/json")
-                .body(body)
+                .body(body);
+            if let Some(token) = &args.token {
+                request = request.bearer_auth(token);
+            }
+            let response = request
                 .send()
                 .with_context(|| format!("no engine answering at {base} (start one with `wardstream run`, or use --replay)"))?;
             let status = response.status();

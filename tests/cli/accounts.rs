@@ -219,11 +219,14 @@ fn serve_writes_and_a_later_run_relays_its_outbox_into_the_views() {
         &db,
         "serving SQL at ",
     );
-    let sql =
-        format!(r#"{{"sql":"SELECT clinic, booked FROM no_show WHERE tenant_id = '{tenant}'"}}"#);
+    // With accounts, SQL needs an analyst's or admin's token and sees only its tenant: no
+    // filter on tenant_id here, and the generator's own tenants' rows stay out.
+    let sql = r#"{"sql":"SELECT tenant_id, clinic, booked FROM no_show"}"#;
+    let (s, p) = post(&format!("{base}/v1/sql?format=json"), None, sql);
+    assert_eq!(s, 401, "{p}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let got = loop {
-        let (s, rows) = post(&format!("{base}/v1/sql?format=json"), None, &sql);
+        let (s, rows) = post(&format!("{base}/v1/sql?format=json"), Some(&token), sql);
         assert_eq!(s, 200, "{rows}");
         if rows.as_array().is_some_and(|r| !r.is_empty()) || std::time::Instant::now() > deadline {
             break rows;
@@ -232,7 +235,10 @@ fn serve_writes_and_a_later_run_relays_its_outbox_into_the_views() {
     };
     let _ = run.kill();
     let _ = run.wait();
-    assert_eq!(got, serde_json::json!([{"clinic": "harbour", "booked": 1}]));
+    assert_eq!(
+        got,
+        serde_json::json!([{"tenant_id": tenant, "clinic": "harbour", "booked": 1}])
+    );
 }
 
 #[test]
