@@ -21,7 +21,9 @@
 //! - [`federated`]: federated learning rounds (`/v1/fl/*`), each tenant a site.
 //!
 //! Routes:
-//! - `GET /healthz` → `ok`.
+//! - `GET /healthz` → `ok` (the process is up); `GET /readyz` → `ready` once the store
+//!   answers (503 `unavailable` while it does not); `GET /metrics` → Prometheus text
+//!   ([`metrics`]).
 //! - `GET /v1/status` → JSON: frontier, greatest event time, counts received / applied / dead-lettered.
 //! - `GET /v1/tables` → JSON list of queryable tables.
 //! - `POST /v1/sql` with `{"sql": "SELECT ..."}` → the result as an Arrow IPC stream
@@ -48,6 +50,7 @@ pub mod auth;
 pub mod billing;
 pub mod db;
 pub mod federated;
+pub mod metrics;
 pub mod outbox;
 pub mod patients;
 pub mod problem;
@@ -119,6 +122,7 @@ fn router_without_sql(store: Arc<ViewStore>) -> Router {
         .with_state(staffing::StaffingState::new(store.clone()));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/status", get(status))
         .route("/v1/tables", get(|| async { Json(TABLES) }))
         .with_state(store)
@@ -271,6 +275,11 @@ pub async fn serve(
     federation: Option<federated::SharedFederation>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if accounts.is_none() && federation.is_some() {
+        tracing::warn!(
+            "federated routes need the tenant and auth store ([serve] database_url): off"
+        );
+    }
     let mut app = match &accounts {
         // With accounts, SQL needs an admin's or analyst's token and sees only its tenant.
         Some(state) => router_without_sql(store.clone()).merge(
@@ -290,11 +299,15 @@ pub async fn serve(
                 auth: state.auth.clone(),
             }));
         }
-        app = app.merge(transactional_router(state));
-    } else if federation.is_some() {
-        tracing::warn!(
-            "federated routes need the tenant and auth store ([serve] database_url): off"
+        app = app.merge(
+            Router::new()
+                .route("/readyz", get(metrics::ready))
+                .with_state(state.db.clone()),
         );
+        app = app.merge(transactional_router(state));
+    } else {
+        // No store to wait for: ready as soon as it listens.
+        app = app.route("/readyz", get(|| async { "ready" }));
     }
     // The peer address is the audit trail's "from where" when no proxy says otherwise.
     axum::serve(

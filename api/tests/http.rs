@@ -455,3 +455,31 @@ async fn staffing_recommendations_plan_on_the_live_census() {
         assert!(p["detail"].as_str().unwrap_or("").contains(needle), "{p}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_what_the_engine_did_and_readyz_answers() {
+    let (base, store) = start().await;
+    let (s, body) = get(format!("{base}/metrics")).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(s, 200);
+    // Four ADT events in, four applied; the frontier is the store's.
+    assert!(
+        body.contains(r#"wardstream_records_received_total{stream="adt"} 4"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"wardstream_ingest_total{stream="adt",outcome="applied"} 4"#),
+        "{body}"
+    );
+    assert!(
+        // A finished run's frontier is "everything" (u64::MAX), shown as i64::MAX.
+        body.contains(&format!(
+            "wardstream_view_frontier {}",
+            i64::try_from(store.frontier()).unwrap_or(i64::MAX)
+        )),
+        "{body}"
+    );
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    let (s, body) = get(format!("{base}/readyz")).await;
+    assert_eq!((s, body.as_slice()), (200, &b"ready"[..]));
+}

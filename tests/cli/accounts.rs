@@ -175,6 +175,10 @@ fn serve_writes_and_a_later_run_relays_its_outbox_into_the_views() {
         &db,
         "serving the API at ",
     );
+    let ready = reqwest::blocking::get(format!("{base}/readyz"))
+        .and_then(|r| Ok((r.status().as_u16(), r.text()?)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ready, (200, "ready".to_owned()), "the store answers");
     let (s, body) = post(
         &format!("{base}/v1/tenants"),
         None,
