@@ -8,8 +8,10 @@
 //! commit in one transaction; a read's entry is written before the record is answered, and
 //! when it cannot be, the record is not answered (the request fails with 503 or 500).
 //!
-//! `client` is the first address of `X-Forwarded-For` when a proxy in front sets it, else
-//! the peer address of the connection, else `unknown`.
+//! `client` is the peer address of the connection (`unknown` when the server was started
+//! without connection info); when the request carries `X-Forwarded-For`, its first address is
+//! added as `<peer> for <address>`. The header is the caller's claim: a proxy in front makes
+//! it useful, but it never replaces the address the request really came from.
 //!
 //! What the chain shows: an entry edited, inserted or removed in the middle breaks the
 //! chain; entries cut from the end no longer match `audit_heads`. It does not stop someone
@@ -53,12 +55,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
-        Ok(Client(
-            forwarded
-                .map(str::to_owned)
-                .or(peer)
-                .unwrap_or_else(|| "unknown".into()),
-        ))
+        let peer = peer.unwrap_or_else(|| "unknown".into());
+        Ok(Client(match forwarded {
+            Some(claimed) => format!("{peer} for {claimed}"),
+            None => peer,
+        }))
     }
 }
 
@@ -226,22 +227,46 @@ pub struct ChainReport {
 }
 
 /// Checks every tenant's chain: contiguous `seq` from 1, each `prev_hash` the previous entry's
-/// `hash`, each `hash` recomputed, the head equal to the last entry.
+/// `hash`, each `hash` recomputed, the head equal to the last entry. Safe on a live store:
+/// each chain is read up to the head read just before it (entries appended meanwhile are
+/// newer and left for the next run); a tenant with entries but no head is reported too.
 ///
 /// # Errors
 /// Database errors.
 pub async fn verify(db: &Db) -> Result<Vec<ChainReport>, sqlx::Error> {
-    let heads = sqlx::query("SELECT tenant_id, seq, hash FROM audit_heads ORDER BY tenant_id")
+    let mut tenants: Vec<String> = Vec::new();
+    for sql in [
+        "SELECT tenant_id FROM audit_heads",
+        "SELECT DISTINCT tenant_id FROM audit_log",
+    ] {
+        for row in sqlx::query(sql).fetch_all(db).await? {
+            tenants.push(row.try_get("tenant_id")?);
+        }
+    }
+    tenants.sort();
+    tenants.dedup();
+    let mut reports = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        let head = sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_optional(db)
+            .await?;
+        let Some(head) = head else {
+            reports.push(ChainReport {
+                tenant_id: tenant,
+                entries: 0,
+                broken: Some("the chain's head is missing: it was removed".into()),
+            });
+            continue;
+        };
+        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        let rows = sqlx::query(select_entries!(
+            "WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq"
+        ))
+        .bind(&tenant)
+        .bind(head_seq)
         .fetch_all(db)
         .await?;
-    let mut reports = Vec::with_capacity(heads.len());
-    for head in &heads {
-        let tenant: String = head.try_get("tenant_id")?;
-        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
-        let rows = sqlx::query(select_entries!("WHERE tenant_id = $1 ORDER BY seq"))
-            .bind(&tenant)
-            .fetch_all(db)
-            .await?;
         let mut report = ChainReport {
             tenant_id: tenant.clone(),
             entries: rows.len() as u64,

@@ -12,7 +12,14 @@
 //!   between handing over and stamping hands the same events over again: delivery is at least
 //!   once, and the engine's ingest counts a repeated `event_id` with the same content as a
 //!   duplicate, so the views count it once.
-//! - [`spawn_relay`] runs it every [`RELAY_INTERVAL`] on the Tokio runtime.
+//! - [`spawn_relay`] first hands over every row published before ([`replay_published`]): the
+//!   in-process engine's views live in memory and start empty, so each run rebuilds the API's
+//!   share of them from the outbox, as it rebuilds the rest from its source; `published_at`
+//!   is the cursor of new rows only. Then it runs [`relay_once`] every [`RELAY_INTERVAL`].
+//!   Rows stamped after the engine stopped are therefore not lost either: the next run
+//!   replays them.
+//!
+//! One relay per store: two engines relaying one store would split its new rows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -100,10 +107,31 @@ pub async fn relay_once(
     if rows.is_empty() {
         return Ok(RelayPass::default());
     }
+    let (pass, ids) = hand_over(&rows, live, store)?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    for id in &ids {
+        sqlx::query("UPDATE outbox SET published_at = $1 WHERE event_id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(pass)
+}
+
+/// Decodes `rows` (`event_id`, `topic`, `payload`) and hands the events to `live`, the rest
+/// to `store`'s dead letters; returns what it did and the rows' ids.
+fn hand_over(
+    rows: &[sqlx::any::AnyRow],
+    live: &LiveInput,
+    store: &ViewStore,
+) -> Result<(RelayPass, Vec<String>), sqlx::Error> {
     let mut pass = RelayPass::default();
     let mut ids = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let id: String = row.try_get("event_id")?;
         let topic: String = row.try_get("topic")?;
         let payload: String = row.try_get("payload")?;
@@ -118,17 +146,38 @@ pub async fn relay_once(
     }
     pass.published = events.len();
     live.push(events);
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    for id in &ids {
-        sqlx::query("UPDATE outbox SET published_at = $1 WHERE event_id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+    Ok((pass, ids))
+}
+
+/// Hands every row published before to `live` (and the invalid ones to `store`'s dead
+/// letters), oldest first, in pages of 500.
+///
+/// # Errors
+/// Database errors.
+pub async fn replay_published(
+    db: &Db,
+    live: &LiveInput,
+    store: &ViewStore,
+) -> Result<RelayPass, sqlx::Error> {
+    let mut total = RelayPass::default();
+    let mut after = (i64::MIN, i64::MIN);
+    loop {
+        let rows = sqlx::query(
+            "SELECT event_id, topic, payload, created_at, ordinal FROM outbox WHERE published_at IS NOT NULL AND (created_at > $1 OR (created_at = $1 AND ordinal > $2)) ORDER BY created_at, ordinal LIMIT $3",
+        )
+        .bind(after.0)
+        .bind(after.1)
+        .bind(BATCH)
+        .fetch_all(db)
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(total);
+        };
+        after = (last.try_get("created_at")?, last.try_get("ordinal")?);
+        let (pass, _) = hand_over(&rows, live, store)?;
+        total.published += pass.published;
+        total.dead_lettered += pass.dead_lettered;
     }
-    tx.commit().await?;
-    Ok(pass)
 }
 
 fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLetter {
@@ -145,14 +194,31 @@ fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLe
     }
 }
 
-/// Runs [`relay_once`] every [`RELAY_INTERVAL`] (at once again while a pass was full) until
-/// the runtime shuts down; database errors are logged and retried.
+/// Replays the rows published before ([`replay_published`]), then runs [`relay_once`] every
+/// [`RELAY_INTERVAL`] (at once again while a pass was full) until the runtime shuts down;
+/// database errors are logged and retried.
 pub fn spawn_relay(
     db: Db,
     live: Arc<LiveInput>,
     store: Arc<ViewStore>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        loop {
+            match replay_published(&db, &live, &store).await {
+                Ok(pass) => {
+                    tracing::info!(
+                        events = pass.published,
+                        dead_letters = pass.dead_lettered,
+                        "outbox: replayed the events published before"
+                    );
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox replay: will retry");
+                    tokio::time::sleep(RELAY_INTERVAL).await;
+                }
+            }
+        }
         loop {
             match relay_once(&db, &live, &store).await {
                 Ok(pass) if pass.published + pass.dead_lettered >= BATCH as usize => continue,

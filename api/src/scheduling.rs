@@ -5,10 +5,14 @@
 //! An appointment is *active* while `booked` or `checked_in`; intervals are half-open
 //! `[starts_at, ends_at)`, so back-to-back appointments do not overlap. Transitions:
 //!
-//! | from | `check-in` | `complete` | `cancel` | `no-show` |
-//! |---|---|---|---|---|
-//! | booked | checked_in | — | cancelled | no_show |
-//! | checked_in | — | completed | cancelled | — |
+//! | from | `check-in` | `complete` | `cancel` | `no-show` | `reschedule` |
+//! |---|---|---|---|---|---|
+//! | booked | checked_in | — | cancelled | no_show | booked (new time) |
+//! | checked_in | — | completed | cancelled | — | — |
+//!
+//! A reschedule (`{"starts_at", "ends_at"}`) moves a booked appointment under the same
+//! provider lock and overlap rule as a booking (its own old slot does not count), and posts a
+//! `rescheduled` event.
 //!
 //! Anything else answers 409 `invalid_transition`. Times are RFC 3339 in requests and
 //! answers, `BIGINT` ms in the store.
@@ -180,22 +184,7 @@ async fn book(
 ) -> Result<(StatusCode, Json<Appointment>), Problem> {
     who.require(BOOKERS)?;
     let mut errors = Vec::new();
-    let starts = parse_rfc3339(&req.starts_at);
-    let ends = parse_rfc3339(&req.ends_at);
-    if starts.is_none() {
-        errors.push(FieldError::new("starts_at", "must be an RFC 3339 time"));
-    }
-    if ends.is_none() {
-        errors.push(FieldError::new("ends_at", "must be an RFC 3339 time"));
-    }
-    if let (Some(s), Some(e)) = (starts, ends)
-        && (e <= s || e - s > 24 * 3_600_000)
-    {
-        errors.push(FieldError::new(
-            "ends_at",
-            "must be after starts_at and at most 24 h later",
-        ));
-    }
+    let (starts, ends) = interval(&req.starts_at, &req.ends_at, &mut errors);
     let patient = req.patient_id.trim();
     if patient.is_empty() || patient.len() > 100 {
         errors.push(FieldError::new("patient_id", "must have 1–100 characters"));
@@ -226,23 +215,8 @@ async fn book(
             req.provider_id
         )));
     }
-    let clash = sqlx::query(
-        "SELECT id FROM appointments WHERE provider_id = $1 AND status IN ('booked', 'checked_in') AND starts_at < $2 AND ends_at > $3 LIMIT 1",
-    )
-    .bind(&req.provider_id)
-    .bind(ends)
-    .bind(starts)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(Problem::from_db)?;
-    if let Some(row) = clash {
-        let other: String = row.try_get("id").map_err(Problem::from_db)?;
-        return Err(Problem::new(
-            409,
-            "slot_taken",
-            "Slot taken",
-            format!("the provider has appointment {other} overlapping this time"),
-        ));
+    if let Some(other) = clash(&mut tx, &req.provider_id, starts, ends, "").await? {
+        return Err(slot_taken(&other));
     }
     let appt = Appointment {
         id: auth::new_id(),
@@ -276,6 +250,148 @@ async fn book(
     outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await.map_err(Problem::from_db)?;
     Ok((StatusCode::CREATED, Json(appt)))
+}
+
+/// Parses a `[starts_at, ends_at)` pair, listing what is wrong in `errors`.
+fn interval(
+    starts_at: &str,
+    ends_at: &str,
+    errors: &mut Vec<FieldError>,
+) -> (Option<i64>, Option<i64>) {
+    let starts = parse_rfc3339(starts_at);
+    let ends = parse_rfc3339(ends_at);
+    if starts.is_none() {
+        errors.push(FieldError::new("starts_at", "must be an RFC 3339 time"));
+    }
+    if ends.is_none() {
+        errors.push(FieldError::new("ends_at", "must be an RFC 3339 time"));
+    }
+    if let (Some(s), Some(e)) = (starts, ends)
+        && (e <= s || e - s > 24 * 3_600_000)
+    {
+        errors.push(FieldError::new(
+            "ends_at",
+            "must be after starts_at and at most 24 h later",
+        ));
+    }
+    (starts, ends)
+}
+
+/// Another active appointment of `provider` overlapping `[starts, ends)`, other than `except`.
+async fn clash(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    provider: &str,
+    starts: i64,
+    ends: i64,
+    except: &str,
+) -> Result<Option<String>, Problem> {
+    let row = sqlx::query(
+        "SELECT id FROM appointments WHERE provider_id = $1 AND status IN ('booked', 'checked_in') AND starts_at < $2 AND ends_at > $3 AND id <> $4 LIMIT 1",
+    )
+    .bind(provider)
+    .bind(ends)
+    .bind(starts)
+    .bind(except)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(Problem::from_db)?;
+    row.map(|r| r.try_get::<String, _>("id").map_err(Problem::from_db))
+        .transpose()
+}
+
+fn slot_taken(other: &str) -> Problem {
+    Problem::new(
+        409,
+        "slot_taken",
+        "Slot taken",
+        format!("the provider has appointment {other} overlapping this time"),
+    )
+}
+
+/// `POST /v1/appointments/{id}/reschedule`.
+#[derive(Debug, Deserialize)]
+pub struct Reschedule {
+    /// New start, RFC 3339.
+    pub starts_at: String,
+    /// New end, RFC 3339, after the start and at most 24 h later.
+    pub ends_at: String,
+}
+
+async fn reschedule(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    body: &[u8],
+) -> Result<Json<Appointment>, Problem> {
+    let req: Reschedule = serde_json::from_slice(body).map_err(|e| {
+        Problem::validation(vec![FieldError::new(
+            "body",
+            format!("must be {{\"starts_at\", \"ends_at\"}}: {e}"),
+        )])
+    })?;
+    let mut errors = Vec::new();
+    let (Some(starts), Some(ends)) = interval(&req.starts_at, &req.ends_at, &mut errors) else {
+        return Err(Problem::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let now = now_ms();
+    let mut tx = state.db.begin().await.map_err(Problem::from_db)?;
+    // The provider's lock first, as a booking takes it.
+    let locked = sqlx::query(
+        "UPDATE providers SET booking_seq = booking_seq + 1 WHERE id = (SELECT provider_id FROM appointments WHERE id = $1 AND tenant_id = $2)",
+    )
+    .bind(id)
+    .bind(&who.tenant_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?
+    .rows_affected();
+    if locked == 0 {
+        return Err(Problem::not_found(format!("no appointment {id}")));
+    }
+    let row = sqlx::query(
+        "SELECT a.id, a.provider_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.created_at, p.clinic FROM appointments a JOIN providers p ON p.id = a.provider_id WHERE a.id = $1 AND a.tenant_id = $2",
+    )
+    .bind(id)
+    .bind(&who.tenant_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?;
+    let mut appt = appointment_from(&row)?;
+    if appt.status != "booked" {
+        return Err(Problem::new(
+            409,
+            "invalid_transition",
+            "Invalid transition",
+            format!("an appointment that is {} cannot reschedule", appt.status),
+        ));
+    }
+    if let Some(other) = clash(&mut tx, &appt.provider_id, starts, ends, id).await? {
+        return Err(slot_taken(&other));
+    }
+    sqlx::query(
+        "UPDATE appointments SET starts_at = $1, ends_at = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(starts)
+    .bind(ends)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(Problem::from_db)?;
+    appt.starts_at = format_rfc3339(starts);
+    appt.ends_at = format_rfc3339(ends);
+    let booked_at: i64 = row.try_get("created_at").map_err(Problem::from_db)?;
+    let clinic: String = row.try_get("clinic").map_err(Problem::from_db)?;
+    let mut event = appointment_event(&who.tenant_id, &appt, &clinic, starts, booked_at, now)?;
+    if let Event::Appointment(a) = &mut event {
+        a.status = AppointmentStatus::Rescheduled;
+    }
+    outbox::enqueue(&mut tx, &event).await?;
+    tx.commit().await.map_err(Problem::from_db)?;
+    Ok(Json(appt))
 }
 
 /// The appointment's event for the streams: its state now (`appt.status`), at `event_time`.
@@ -346,11 +462,15 @@ async fn act(
     State(state): State<AppState>,
     who: Principal,
     Path((id, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Appointment>, Problem> {
     who.require(BOOKERS)?;
+    if action == "reschedule" {
+        return reschedule(&state, &who, &id, &body).await;
+    }
     if !["check-in", "complete", "cancel", "no-show"].contains(&action.as_str()) {
         return Err(Problem::not_found(format!(
-            "no action {action}; use check-in, complete, cancel or no-show"
+            "no action {action}; use check-in, complete, cancel, no-show or reschedule"
         )));
     }
     let mut tx = state.db.begin().await.map_err(Problem::from_db)?;

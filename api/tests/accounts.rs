@@ -890,6 +890,20 @@ async fn audit_trail(url: &str) {
             (1, "create", "127.0.0.1"),
         ]
     );
+    // A forwarded-for claim is kept beside the real peer, never instead of it.
+    let forwarded = reqwest::Client::new()
+        .get(format!("{}/v1/patients/{id}", api.base))
+        .bearer_auth(&admin_a)
+        .header("x-forwarded-for", "10.1.2.3, 10.0.0.1")
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forwarded, 200);
+    let (_, newest) = api
+        .call("GET", "/v1/audit?limit=1", Some(&admin_a), None)
+        .await;
+    assert_eq!(newest[0]["client"], "127.0.0.1 for 10.1.2.3", "{newest}");
     let (s, none) = api.call("GET", "/v1/audit", Some(&admin_b), None).await;
     assert_eq!((s, none), (200, json!([])), "tenant B's trail is its own");
     let analyst = api.analyst(&admin_a, "audit-a").await;
@@ -917,7 +931,7 @@ async fn audit_trail(url: &str) {
     let intact = verify(db.clone()).await;
     assert!(intact.iter().all(|r| r.broken.is_none()), "{intact:?}");
     let count = |t: &str| intact.iter().find(|r| r.tenant_id == t).map(|r| r.entries);
-    assert_eq!((count(&tenant_a), count(&tenant_b)), (Some(5), Some(2)));
+    assert_eq!((count(&tenant_a), count(&tenant_b)), (Some(6), Some(2)));
 
     // Someone edits where entry 2 of A came from; someone removes B's last entry.
     let exec = |sql: &'static str, tenant: String| {
@@ -967,15 +981,25 @@ async fn audit_trail(url: &str) {
         tenant_a.clone(),
     )
     .await;
+    // Removing B's head does not hide B's chain.
+    exec(
+        "DELETE FROM audit_heads WHERE tenant_id = $1",
+        tenant_b.clone(),
+    )
+    .await;
     let reports = verify(db).await;
-    let a = reports
-        .iter()
-        .find(|r| r.tenant_id == tenant_a)
-        .and_then(|r| r.broken.clone());
+    let broken = |t: &str| {
+        reports
+            .iter()
+            .find(|r| r.tenant_id == t)
+            .and_then(|r| r.broken.clone())
+            .unwrap_or_default()
+    };
     assert_eq!(
-        a.as_deref(),
-        Some("entry 4 follows entry 2: entries are missing")
+        broken(&tenant_a),
+        "entry 4 follows entry 2: entries are missing"
     );
+    assert!(broken(&tenant_b).contains("head is missing"), "{reports:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1250,7 +1274,7 @@ async fn api_writes_reach_the_views() {
         AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
     )
     .await;
-    let relay = outbox::spawn_relay(db, live.clone(), store.clone());
+    let relay = outbox::spawn_relay(db.clone(), live.clone(), store.clone());
     let (tenant, admin) = onboard(&api, "e2e").await;
 
     let (_, p) = api
@@ -1372,4 +1396,50 @@ async fn api_writes_reach_the_views() {
         .unwrap_or_else(|e| panic!("{e}"));
     // Two valid bookings, three transitions, a posted and a voided charge.
     assert_eq!(summary.records, 7, "{summary:?}");
+
+    // A restarted engine starts from empty views; its relay replays the outbox's history, so
+    // the API's share of the views comes back (and the bad booking's dead letter with it).
+    let store = Arc::new(ViewStore::new());
+    let live = Arc::new(LiveInput::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let engine = {
+        let config = wardstream_pipelines::EngineConfig {
+            workers: 2,
+            live: Some(live.clone()),
+            ..Default::default()
+        };
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let source = wardstream_pipelines::records_source(Arc::new(Vec::new()));
+            wardstream_pipelines::run(&config, source, Vec::new(), store, stop)
+        })
+    };
+    let relay = outbox::spawn_relay(db, live, store.clone());
+    eventually(
+        &store,
+        &format!("SELECT booked, attended, no_shows FROM no_show WHERE tenant_id = '{tenant}' AND clinic = 'east'"),
+        json!([{"booked": 2, "attended": 1, "no_shows": 1}]),
+    )
+    .await;
+    eventually(
+        &store,
+        &format!(
+            "SELECT posted_minor, voided_minor, net_minor FROM revenue WHERE tenant_id = '{tenant}'"
+        ),
+        json!([{"posted_minor": 54321, "voided_minor": 54321, "net_minor": 0}]),
+    )
+    .await;
+    eventually(
+        &store,
+        "SELECT count(*) AS n FROM dead_letters",
+        json!([{"n": 1}]),
+    )
+    .await;
+    relay.abort();
+    stop.store(true, Ordering::Relaxed);
+    let summary = engine
+        .join()
+        .unwrap_or_else(|_| panic!("engine thread panicked"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.records, 7, "the same events once each: {summary:?}");
 }

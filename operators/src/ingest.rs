@@ -7,8 +7,11 @@
 //!   earlier version is retracted (`-1`) and the new one inserted (`+1`) at the same epoch, so
 //!   every view drops the old contribution. (Voids of charges are a domain rule of the revenue
 //!   view instead, see [`crate::revenue`].)
-//! - **Lateness**: the watermark of a worker is the greatest event time it has seen minus the
-//!   allowed lateness. An event older than the watermark is either applied anyway
+//! - **Lateness**: a worker keeps one watermark per tenant: the greatest event time it has
+//!   seen of that tenant minus the allowed lateness. Tenants are separate hospitals with feeds
+//!   and clocks of their own (a replayed archive, a simulation, the API's live bookings), so
+//!   one tenant's clock never makes another's events late. An event older than its tenant's
+//!   watermark is either applied anyway
 //!   ([`LatePolicy::Apply`]) or dead-lettered with reason `late` ([`LatePolicy::DeadLetter`]);
 //!   never silently dropped. Views are functions of event *content*, not arrival order, so an
 //!   applied late event lands exactly where it would have on time.
@@ -89,7 +92,8 @@ impl Outcome {
 pub struct IngestState {
     config: IngestConfig,
     seen: HashMap<String, Event>,
-    max_event_time: Option<Millis>,
+    /// Greatest event time seen per tenant.
+    max_event_time: HashMap<String, Millis>,
     since_eviction: usize,
 }
 
@@ -102,9 +106,11 @@ impl IngestState {
         }
     }
 
-    /// The watermark: greatest event time seen minus the allowed lateness.
-    pub fn watermark(&self) -> Option<Millis> {
+    /// The watermark of `tenant_id`: the greatest event time seen of that tenant minus the
+    /// allowed lateness (`None` before its first event).
+    pub fn watermark(&self, tenant_id: &str) -> Option<Millis> {
         self.max_event_time
+            .get(tenant_id)
             .map(|t| t.saturating_sub(self.config.allowed_lateness_ms))
     }
 
@@ -112,11 +118,17 @@ impl IngestState {
     pub fn apply(&mut self, event: Event, updates: &mut impl FnMut(Event, isize)) -> Outcome {
         let time = event.event_time();
         if self.config.late_policy == LatePolicy::DeadLetter
-            && self.watermark().is_some_and(|w| time < w)
+            && self.watermark(event.tenant_id()).is_some_and(|w| time < w)
         {
             return Outcome::DeadLettered(RejectReason::Late);
         }
-        self.max_event_time = Some(self.max_event_time.map_or(time, |m| m.max(time)));
+        match self.max_event_time.get_mut(event.tenant_id()) {
+            Some(m) => *m = (*m).max(time),
+            None => {
+                self.max_event_time
+                    .insert(event.tenant_id().to_owned(), time);
+            }
+        }
         let outcome = match self.seen.get_mut(event.event_id()) {
             Some(previous) if *previous == event => Outcome::Duplicate,
             Some(previous) => {
@@ -138,11 +150,17 @@ impl IngestState {
         outcome
     }
 
-    /// Drops ids whose events are behind the watermark (only under [`LatePolicy::DeadLetter`]).
+    /// Drops ids whose events are behind their tenant's watermark (only under
+    /// [`LatePolicy::DeadLetter`]).
     pub fn evict(&mut self) {
         self.since_eviction = 0;
-        if let (LatePolicy::DeadLetter, Some(w)) = (self.config.late_policy, self.watermark()) {
-            self.seen.retain(|_, e| e.event_time() >= w);
+        if self.config.late_policy == LatePolicy::DeadLetter {
+            let lateness = self.config.allowed_lateness_ms;
+            let max = &self.max_event_time;
+            self.seen.retain(|_, e| {
+                max.get(e.tenant_id())
+                    .is_none_or(|m| e.event_time() >= m.saturating_sub(lateness))
+            });
         }
     }
 
@@ -245,7 +263,8 @@ mod tests {
             state.apply(adt("c", 899, "ICU"), &mut push),
             Outcome::DeadLettered(RejectReason::Late)
         );
-        assert_eq!(state.watermark(), Some(900));
+        assert_eq!(state.watermark("t"), Some(900));
+        assert_eq!(state.watermark("other"), None);
         assert_eq!(
             out,
             vec![
@@ -261,6 +280,45 @@ mod tests {
             state.len(),
             1,
             "a and b are behind the watermark 1900 and evicted"
+        );
+    }
+
+    #[test]
+    fn one_tenants_clock_does_not_make_anothers_events_late() {
+        let mut state = IngestState::new(IngestConfig {
+            allowed_lateness_ms: 100,
+            late_policy: LatePolicy::DeadLetter,
+        });
+        let of = |tenant: &str, id: &str, time: Millis| {
+            let Event::Adt(mut a) = adt(id, time, "ICU") else {
+                unreachable!("adt builds an ADT event")
+            };
+            a.tenant_id = tenant.into();
+            Event::Adt(a)
+        };
+        // A live feed far ahead (wall clock) and a simulation behind it.
+        assert_eq!(
+            state.apply(of("live", "l1", 1_000_000), &mut |_, _| {}),
+            Outcome::Applied
+        );
+        assert_eq!(
+            state.apply(of("sim", "s1", 1_000), &mut |_, _| {}),
+            Outcome::Applied
+        );
+        assert_eq!(
+            state.apply(of("sim", "s2", 950), &mut |_, _| {}),
+            Outcome::Applied
+        );
+        assert_eq!(
+            state.apply(of("sim", "s3", 899), &mut |_, _| {}),
+            Outcome::DeadLettered(RejectReason::Late),
+            "late by its own tenant's clock"
+        );
+        state.evict();
+        assert_eq!(
+            state.len(),
+            3,
+            "s1, s2 and l1 are at or past their own watermarks"
         );
     }
 
