@@ -652,6 +652,88 @@ async fn scheduling(url: &str) {
     let (_, list) = api.call("GET", "/v1/providers", Some(&other), None).await;
     assert_eq!(list, json!([]));
 
+    // Reschedule: under the same overlap rule (its own old slot does not count).
+    let mut moved = Vec::new();
+    for (start, end) in [
+        ("2026-12-05T09:00:00Z", "2026-12-05T09:30:00Z"),
+        ("2026-12-05T10:00:00Z", "2026-12-05T10:30:00Z"),
+    ] {
+        let (s, a) = api
+            .call(
+                "POST",
+                "/v1/appointments",
+                Some(&admin),
+                Some(slot(start, end)),
+            )
+            .await;
+        assert_eq!(s, 201, "{a}");
+        moved.push(a["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let to = |start: &str, end: &str| json!({"starts_at": start, "ends_at": end});
+    let path = |id: &str| format!("/v1/appointments/{id}/reschedule");
+    let (s, p) = api
+        .call(
+            "POST",
+            &path(&moved[1]),
+            Some(&admin),
+            Some(to("2026-12-05T09:15:00Z", "2026-12-05T09:45:00Z")),
+        )
+        .await;
+    assert_eq!((s, p["code"].as_str()), (409, Some("slot_taken")), "{p}");
+    let (s, p) = api
+        .call(
+            "POST",
+            &path(&moved[0]),
+            Some(&admin),
+            Some(to("2026-12-05T09:10:00Z", "2026-12-05T09:40:00Z")),
+        )
+        .await;
+    assert_eq!(
+        (s, p["starts_at"].as_str(), p["status"].as_str()),
+        (200, Some("2026-12-05T09:10:00Z"), Some("booked")),
+        "{p}"
+    );
+    let (s, p) = api
+        .call(
+            "POST",
+            &path(&moved[1]),
+            Some(&admin),
+            Some(json!({"starts_at": "soon"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    let (s, _) = api
+        .call(
+            "POST",
+            &path(&moved[1]),
+            Some(&other),
+            Some(to("2026-12-05T12:00:00Z", "2026-12-05T12:30:00Z")),
+        )
+        .await;
+    assert_eq!(s, 404, "another tenant's appointment");
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/v1/appointments/{}/check-in", moved[1]),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, p) = api
+        .call(
+            "POST",
+            &path(&moved[1]),
+            Some(&admin),
+            Some(to("2026-12-05T12:00:00Z", "2026-12-05T12:30:00Z")),
+        )
+        .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "{p}"
+    );
+
     // Roles: an analyst may not book.
     let analyst = api.analyst(&admin, "st-dunstan").await;
     let (s, _) = api

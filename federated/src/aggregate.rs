@@ -211,10 +211,14 @@ fn by_sorted_columns(
 }
 
 /// Coordinate-wise median of the rows (`n × p`); the mean of the two middle values for even
-/// `n`. Entries must be finite (the server refuses others). `O(n log² n · p)` branch-free
+/// `n`; NaN for no rows. Entries must be finite (the server refuses others). `O(n log² n · p)` branch-free
 /// comparisons (a sorting network per block of parameters, vectorised across parameters).
 pub fn coordinate_median(updates: ArrayView2<'_, f32>) -> Array1<f32> {
     let n = updates.nrows();
+    if n == 0 {
+        // No values: no median (NaN), rather than a panic.
+        return Array1::from_elem(updates.ncols(), f32::NAN);
+    }
     by_sorted_columns(updates, move |sorted, width, out| {
         let mid = &sorted[(n / 2) * width..(n / 2 + 1) * width];
         if n % 2 == 1 {
@@ -241,6 +245,9 @@ pub fn trimmed_mean(updates: ArrayView2<'_, f32>, beta: f64) -> Result<Array1<f3
         )));
     }
     let n = updates.nrows();
+    if n == 0 {
+        return Ok(Array1::from_elem(updates.ncols(), f32::NAN));
+    }
     let k = (beta * n as f64).floor() as usize;
     let kept = n - 2 * k;
     Ok(by_sorted_columns(updates, move |sorted, width, out| {

@@ -86,6 +86,12 @@ pub struct SecAggConfig {
     pub scale: f32,
     /// Each entry is clamped to `[−clip, clip]` before encoding.
     pub clip: f32,
+    /// Fewest sites that must advertise for the round to go on (at least 2 when more than one
+    /// site is invited). Every site checks it before sharing keys, so a server cannot run a
+    /// "sum" over one real site and a site of its own making to learn that site's input. The
+    /// federation sets it to its quorum ([`with_min_advertised`](Self::with_min_advertised)).
+    #[serde(default)]
+    pub min_advertised: usize,
 }
 
 impl SecAggConfig {
@@ -114,6 +120,7 @@ impl SecAggConfig {
         Ok(SecAggConfig {
             sites,
             threshold: sites - sites / 3,
+            min_advertised: 2,
             dim,
             scale,
             clip,
@@ -126,10 +133,18 @@ impl SecAggConfig {
         advertised - advertised / 3
     }
 
-    /// Fewest sites that must advertise for a round to go on: two (a sum of one is that
-    /// site's update), or one in a round that invited one.
+    /// Fewest sites that must advertise for a round to go on: the configured
+    /// [`min_advertised`](Self::min_advertised) field, never below two (a sum of one is that
+    /// site's update) unless only one site is invited, never above the sites invited.
     pub fn min_advertised(&self) -> usize {
-        self.sites.min(2)
+        self.min_advertised.max(2).min(self.sites)
+    }
+
+    /// The same round needing at least `n` advertising sites.
+    #[must_use]
+    pub fn with_min_advertised(mut self, n: usize) -> Self {
+        self.min_advertised = n;
+        self
     }
 
     fn encode(&self, x: f32) -> u64 {
@@ -1146,6 +1161,36 @@ mod tests {
         assert!(
             matches!(&err, Error::Crypto(m) if m.contains("commitment")),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_site_will_not_share_keys_with_fewer_sites_than_the_round_requires() {
+        // Five invited, quorum 3: a server that shows site 0 only its own advert and one of
+        // its making gets a refusal, not a "sum" that is site 0's input.
+        let config = SecAggConfig::for_clients(5, 4, 1024.0, 4.0)
+            .expect("fits")
+            .with_min_advertised(3);
+        let (mut victim, own) = SecAggClient::from_os_randomness(0, config).expect("site");
+        let (_, planted) = SecAggClient::from_os_randomness(1, config).expect("site");
+        assert!(matches!(
+            victim.share_keys(&[own.clone(), planted.clone()]),
+            Err(Error::TooFewSites {
+                have: 2,
+                need: 3,
+                ..
+            })
+        ));
+        let (_, third) = SecAggClient::from_os_randomness(2, config).expect("site");
+        assert!(victim.share_keys(&[own, planted, third]).is_ok());
+        // Never below two, never above the sites invited.
+        let one = SecAggConfig::for_clients(1, 4, 1024.0, 4.0).expect("fits");
+        assert_eq!(
+            (
+                config.with_min_advertised(0).min_advertised(),
+                one.min_advertised()
+            ),
+            (2, 1)
         );
     }
 

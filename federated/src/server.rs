@@ -493,6 +493,7 @@ impl FederatedServer {
                     .collect();
                 Some(secure::SecureRound::new(
                     &weights,
+                    self.state.config.quorum,
                     self.state.params.len(),
                     fixed,
                     now_ms,

@@ -76,13 +76,15 @@ impl SecureRound {
     /// A round for the `invited` sites (name order, with each one's record weight).
     pub(super) fn new(
         invited: &[(String, u64)],
+        quorum: usize,
         dim: usize,
         fixed: SecureAggregation,
         opened_ms: i64,
         deadline_ms: i64,
     ) -> Result<Self> {
         let sites: Vec<String> = invited.iter().map(|(name, _)| name.clone()).collect();
-        let config = SecAggConfig::for_clients(sites.len(), dim, fixed.scale, fixed.clip)?;
+        let config = SecAggConfig::for_clients(sites.len(), dim, fixed.scale, fixed.clip)?
+            .with_min_advertised(quorum);
         let total: f64 = invited.iter().map(|(_, w)| *w as f64).sum();
         let weights = invited
             .iter()
