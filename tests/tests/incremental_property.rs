@@ -136,15 +136,21 @@ proptest! {
 #[test]
 fn late_events_beyond_the_bound_are_dead_lettered_not_dropped() {
     let mut events: Vec<Event> = sample().iter().take(2_000).cloned().collect();
-    let last = events
-        .last()
-        .cloned()
+    // Watermarks are per tenant: the late event is late by its own tenant's clock.
+    let tenant = events
+        .first()
+        .map(|e| e.tenant_id().to_owned())
+        .unwrap_or_else(|| panic!("sample is empty"));
+    let newest = events
+        .iter()
+        .filter(|e| e.tenant_id() == tenant)
+        .map(Event::event_time)
+        .max()
         .unwrap_or_else(|| panic!("sample is empty"));
     let mut json: serde_json::Value =
         serde_json::from_str(&events[0].to_json()).unwrap_or_default();
     json["event_id"] = "late-one".into();
-    json["event_time"] =
-        wardstream_schemas::time::format_rfc3339(last.event_time() - LATENESS_MS - 1).into();
+    json["event_time"] = wardstream_schemas::time::format_rfc3339(newest - LATENESS_MS - 1).into();
     let late: Event = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
     events.push(late);
     let store = run(events.clone(), 1, 100);
