@@ -1331,26 +1331,49 @@ async fn eventually(store: &ViewStore, sql: &str, want: Value) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_writes_reach_the_views() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    // A running engine with no source but the API's outbox relay.
-    let store = Arc::new(ViewStore::new());
-    let live = Arc::new(LiveInput::new());
-    let stop = Arc::new(AtomicBool::new(false));
-    let engine = {
+/// A two-worker engine with no source but a live input, on its own thread.
+struct Engine {
+    store: std::sync::Arc<ViewStore>,
+    live: std::sync::Arc<LiveInput>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<wardstream_pipelines::Result<wardstream_pipelines::RunSummary>>,
+}
+
+impl Engine {
+    fn start() -> Engine {
+        use std::sync::Arc;
+        let store = Arc::new(ViewStore::new());
+        let live = Arc::new(LiveInput::new());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let config = wardstream_pipelines::EngineConfig {
             workers: 2,
             live: Some(live.clone()),
             ..Default::default()
         };
-        let (store, stop) = (store.clone(), stop.clone());
-        std::thread::spawn(move || {
+        let (s, halt) = (store.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
             let source = wardstream_pipelines::records_source(Arc::new(Vec::new()));
-            wardstream_pipelines::run(&config, source, Vec::new(), store, stop)
-        })
-    };
+            wardstream_pipelines::run(&config, source, Vec::new(), s, halt)
+        });
+        Engine {
+            store,
+            live,
+            stop,
+            thread,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_writes_reach_the_views() {
+    use std::sync::atomic::Ordering;
+    // A running engine with no source but the API's outbox relay.
+    let Engine {
+        store,
+        live,
+        stop,
+        thread: engine,
+    } = Engine::start();
     let (api, db) = serve_with_db(
         &sqlite_url("e2e"),
         AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
@@ -1481,21 +1504,12 @@ async fn api_writes_reach_the_views() {
 
     // A restarted engine starts from empty views; its relay replays the outbox's history, so
     // the API's share of the views comes back (and the bad booking's dead letter with it).
-    let store = Arc::new(ViewStore::new());
-    let live = Arc::new(LiveInput::new());
-    let stop = Arc::new(AtomicBool::new(false));
-    let engine = {
-        let config = wardstream_pipelines::EngineConfig {
-            workers: 2,
-            live: Some(live.clone()),
-            ..Default::default()
-        };
-        let (store, stop) = (store.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let source = wardstream_pipelines::records_source(Arc::new(Vec::new()));
-            wardstream_pipelines::run(&config, source, Vec::new(), store, stop)
-        })
-    };
+    let Engine {
+        store,
+        live,
+        stop,
+        thread: engine,
+    } = Engine::start();
     let relay = outbox::spawn_relay(db, live, store.clone());
     eventually(
         &store,

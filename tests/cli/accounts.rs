@@ -27,37 +27,18 @@ fn run_serves_onboarding_and_login_from_a_sqlite_store() {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let db = dir.join("ws.db");
     let _ = std::fs::remove_file(&db);
-    let mut child = bin()
-        .args([
+    let (mut child, base) = start(
+        &[
             "run",
             "--listen",
             "127.0.0.1:0",
             "-q",
             "--max-events",
             "1000",
-        ])
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env(
-            "WARDSTREAM_JWT_SECRET",
-            "a signing key of at least thirty-two bytes",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start wardstream: {e}"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    // The server announces its address once it listens; its log is drained from then on.
-    let mut lines = BufReader::new(stderr).lines();
-    let mut base = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap_or_default();
-        if let Some(rest) = line.split("serving SQL at ").nth(1) {
-            base = rest.split("/v1/sql").next().map(str::to_owned);
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = base.unwrap_or_else(|| panic!("wardstream never said where it serves"));
+        ],
+        &db,
+        "serving SQL at ",
+    );
     let (s, body) = post(
         &format!("{base}/v1/tenants"),
         None,
