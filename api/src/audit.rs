@@ -64,7 +64,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 }
 
 /// One audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     /// Tenant.
     pub tenant_id: String,
@@ -311,7 +311,8 @@ pub async fn verify(db: &Db) -> Result<Vec<ChainReport>, sqlx::Error> {
 }
 
 /// `GET /v1/audit` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only entries about this record.
     pub resource_id: Option<String>,
@@ -319,7 +320,8 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = [Entry]), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     who: Principal,
     Query(q): Query<AuditQuery>,

@@ -23,7 +23,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// What a user may do. Routes name the roles they admit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything in the tenant, including users and settings.
@@ -265,7 +265,7 @@ pub fn new_id() -> String {
 }
 
 /// An access and a refresh token, as the login and refresh endpoints answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tokens {
     /// The access JWT.
     pub access_token: String,

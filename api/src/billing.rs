@@ -41,7 +41,7 @@ const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 const MAX_LINES: usize = 200;
 
 /// One line of `POST /v1/invoices`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct InvoiceLine {
     /// `hcpcs` (CPT / HCPCS Level II) or `ms_drg`.
     pub code_system: String,
@@ -58,7 +58,7 @@ pub struct InvoiceLine {
 }
 
 /// `POST /v1/invoices`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewInvoice {
     /// The encounter billed (1–100 characters).
     pub encounter_id: String,
@@ -75,7 +75,7 @@ pub struct NewInvoice {
 }
 
 /// An invoice as answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Invoice {
     /// Id.
     pub id: String,
@@ -175,7 +175,8 @@ fn validate(req: &NewInvoice) -> Vec<FieldError> {
     errors
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/invoices", tag = "billing", request_body = NewInvoice, responses((status = 201, body = Invoice), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(req): ApiJson<NewInvoice>,
@@ -295,7 +296,8 @@ async fn load(
     Ok(invoice)
 }
 
-async fn get_invoice(
+#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "billing", params(("id" = String, Path, description = "the record's id")), responses((status = 200, body = Invoice), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn get_invoice(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -341,7 +343,8 @@ fn charges(
         .collect()
 }
 
-async fn act(
+#[utoipa::path(post, path = "/v1/invoices/{id}/{action}", tag = "billing", params(("id" = String, Path, description = "the record's id"), ("action" = String, Path, description = "issue, pay or void")), responses((status = 200, body = Invoice), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn act(
     State(state): State<AppState>,
     who: Principal,
     Path((id, action)): Path<(String, String)>,

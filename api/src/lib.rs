@@ -10,6 +10,7 @@
 //! - [`patients`]: patients, also as FHIR R4 `Patient` resources.
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
+//! - [`openapi`]: the OpenAPI 3.1 description of the transactional routes (`/openapi.json`).
 //! - [`audit`]: the hash-chained trail of who read or changed which patient record.
 //! - [`outbox`]: every state change's domain event, written in its transaction and relayed
 //!   into the streams (the in-process engine), at least once.
@@ -51,6 +52,7 @@ pub mod billing;
 pub mod db;
 pub mod federated;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod patients;
 pub mod problem;
@@ -72,7 +74,7 @@ use wardstream_pipelines::store::TABLES;
 use wardstream_pipelines::{ViewStore, sql};
 
 /// The body of `POST /v1/sql`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SqlRequest {
     /// The query.
     pub sql: String,
@@ -86,7 +88,7 @@ pub struct SqlParams {
 }
 
 /// `GET /v1/status`.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Status {
     /// Epoch frontier of the views.
     pub frontier: u64,
@@ -263,6 +265,7 @@ pub fn transactional_router(state: tenants::AppState) -> Router {
         .merge(scheduling::router(state.clone()))
         .merge(billing::router(state.clone()))
         .merge(audit::router(state))
+        .route("/openapi.json", get(openapi::document))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

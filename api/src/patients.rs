@@ -30,7 +30,7 @@ const WRITERS: &[Role] = &[Role::Admin, Role::Clinician];
 const READERS: &[Role] = &[Role::Admin, Role::Clinician, Role::Scheduler, Role::Billing];
 
 /// A patient as sent and answered on `/v1/patients`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Patient {
     /// Id (answers only; ignored in requests).
     #[serde(default)]
@@ -186,7 +186,8 @@ async fn fetch_unaudited(state: &AppState, who: &Principal, id: &str) -> Result<
     from_row(&row)
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/patients", tag = "patients", request_body = Patient, responses((status = 201, body = Patient), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "the MRN is taken", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
     client: Client,
@@ -198,7 +199,8 @@ async fn create(
     ))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/patients/{id}", tag = "patients", params(("id" = String, Path, description = "the record's id")), responses((status = 200, body = Patient), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn read(
     State(state): State<AppState>,
     who: Principal,
     client: Client,
@@ -207,7 +209,8 @@ async fn read(
     Ok(Json(fetch(&state, &who, &client, &id).await?))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/v1/patients/{id}", tag = "patients", params(("id" = String, Path, description = "the record's id")), request_body = Patient, responses((status = 200, body = Patient), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "the MRN is taken", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     who: Principal,
     client: Client,
@@ -246,7 +249,8 @@ async fn update(
     Ok(Json(fetch_unaudited(&state, &who, &id).await?))
 }
 
-async fn deactivate(
+#[utoipa::path(delete, path = "/v1/patients/{id}", tag = "patients", params(("id" = String, Path, description = "the record's id")), responses((status = 204, description = "deactivated"), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn deactivate(
     State(state): State<AppState>,
     who: Principal,
     client: Client,
@@ -355,7 +359,8 @@ pub fn from_fhir(r: &Value) -> Result<Patient, Vec<FieldError>> {
     })
 }
 
-async fn fhir_read(
+#[utoipa::path(get, path = "/fhir/Patient/{id}", tag = "patients", params(("id" = String, Path, description = "the record's id")), responses((status = 200, description = "a FHIR R4 Patient", body = Object, content_type = "application/fhir+json"), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn fhir_read(
     State(state): State<AppState>,
     who: Principal,
     client: Client,
@@ -368,7 +373,8 @@ async fn fhir_read(
     ))
 }
 
-async fn fhir_create(
+#[utoipa::path(post, path = "/fhir/Patient", tag = "patients", request_body = Object, responses((status = 201, description = "the FHIR R4 Patient created", body = Object, content_type = "application/fhir+json"), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "not JSON", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn fhir_create(
     State(state): State<AppState>,
     who: Principal,
     client: Client,

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// An RFC 9457 problem: a stable `code`, a title, the status and a detail safe to show.
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{code}: {detail}")]
 pub struct Problem {
     /// `about:blank` or a URI naming the problem type.
@@ -73,7 +73,7 @@ impl IntoResponse for Problem {
 }
 
 /// One field's validation error, listed in a 422 problem's `errors`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The request field, e.g. `admin_email`.
     pub field: String,

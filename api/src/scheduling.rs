@@ -42,7 +42,7 @@ const PROVIDER_WRITERS: &[Role] = &[Role::Admin, Role::Scheduler];
 const BOOKERS: &[Role] = &[Role::Admin, Role::Scheduler, Role::Clinician];
 
 /// `POST /v1/providers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewProvider {
     /// Display name, 1–200 characters.
     pub name: String,
@@ -55,7 +55,7 @@ pub struct NewProvider {
 }
 
 /// A provider as answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Provider {
     /// Id.
     pub id: String,
@@ -68,7 +68,7 @@ pub struct Provider {
 }
 
 /// `POST /v1/appointments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Book {
     /// A provider of the caller's tenant.
     pub provider_id: String,
@@ -81,7 +81,7 @@ pub struct Book {
 }
 
 /// An appointment as answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Appointment {
     /// Id.
     pub id: String,
@@ -110,7 +110,8 @@ fn appointment_from(row: &sqlx::any::AnyRow) -> Result<Appointment, Problem> {
     })
 }
 
-async fn create_provider(
+#[utoipa::path(post, path = "/v1/providers", tag = "scheduling", request_body = NewProvider, responses((status = 201, body = Provider), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn create_provider(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(req): ApiJson<NewProvider>,
@@ -152,7 +153,8 @@ async fn create_provider(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
-async fn list_providers(
+#[utoipa::path(get, path = "/v1/providers", tag = "scheduling", responses((status = 200, body = [Provider]), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn list_providers(
     State(state): State<AppState>,
     who: Principal,
 ) -> Result<Json<Vec<Provider>>, Problem> {
@@ -177,7 +179,8 @@ async fn list_providers(
         .map(Json)
 }
 
-async fn book(
+#[utoipa::path(post, path = "/v1/appointments", tag = "scheduling", request_body = Book, responses((status = 201, body = Appointment), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "the provider has an overlapping appointment", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn book(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(req): ApiJson<Book>,
@@ -309,7 +312,7 @@ fn slot_taken(other: &str) -> Problem {
 }
 
 /// `POST /v1/appointments/{id}/reschedule`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Reschedule {
     /// New start, RFC 3339.
     pub starts_at: String,
@@ -430,7 +433,8 @@ fn appointment_event(
     }))
 }
 
-async fn get_appointment(
+#[utoipa::path(get, path = "/v1/appointments/{id}", tag = "scheduling", params(("id" = String, Path, description = "the record's id")), responses((status = 200, body = Appointment), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn get_appointment(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -458,7 +462,8 @@ pub fn transition(from: &str, action: &str) -> Option<&'static str> {
     })
 }
 
-async fn act(
+#[utoipa::path(post, path = "/v1/appointments/{id}/{action}", tag = "scheduling", params(("id" = String, Path, description = "the record's id"), ("action" = String, Path, description = "check-in, complete, cancel, no-show or reschedule (with a body)")), request_body = Option<Reschedule>, responses((status = 200, body = Appointment), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "conflicts with the current state", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn act(
     State(state): State<AppState>,
     who: Principal,
     Path((id, action)): Path<(String, String)>,

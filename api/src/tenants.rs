@@ -32,7 +32,7 @@ impl FromRef<AppState> for AuthConfig {
 }
 
 /// The kind of organisation a tenant is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantKind {
     /// A single doctor's practice.
@@ -67,7 +67,7 @@ impl TenantKind {
 }
 
 /// `POST /v1/tenants`: a new tenant and its first admin.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Onboard {
     /// Display name, 1–200 characters.
     pub name: String,
@@ -82,7 +82,7 @@ pub struct Onboard {
 }
 
 /// A tenant as answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Tenant {
     /// Id.
     pub id: String,
@@ -97,7 +97,7 @@ pub struct Tenant {
 }
 
 /// `201` answer of onboarding.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Onboarded {
     /// The tenant.
     pub tenant: Tenant,
@@ -106,7 +106,7 @@ pub struct Onboarded {
 }
 
 /// `POST /v1/auth/register` (admin): a user of the caller's tenant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Register {
     /// Email, unique within the tenant (case-insensitive).
     pub email: String,
@@ -117,7 +117,7 @@ pub struct Register {
 }
 
 /// A user as answered (never the password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: String,
@@ -130,7 +130,7 @@ pub struct User {
 }
 
 /// `POST /v1/auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Login {
     /// The tenant's slug.
     pub tenant: String,
@@ -141,7 +141,7 @@ pub struct Login {
 }
 
 /// `POST /v1/auth/refresh` and `/v1/auth/logout`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Refresh {
     /// The refresh token.
     pub refresh_token: String,
@@ -202,7 +202,8 @@ fn tenant_from(row: &sqlx::any::AnyRow) -> Result<Tenant, Problem> {
     })
 }
 
-async fn onboard(
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = Onboard, responses((status = 201, body = Onboarded), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "the slug is taken", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn onboard(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Onboard>,
 ) -> Result<(StatusCode, Json<Onboarded>), Problem> {
@@ -272,7 +273,8 @@ fn own_tenant(who: &Principal, id: &str) -> Result<(), Problem> {
     }
 }
 
-async fn get_tenant(
+#[utoipa::path(get, path = "/v1/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "the record's id")), responses((status = 200, body = Tenant), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn get_tenant(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -287,7 +289,8 @@ async fn get_tenant(
     Ok(Json(tenant_from(&row)?))
 }
 
-async fn get_settings(
+#[utoipa::path(get, path = "/v1/tenants/{id}/settings", tag = "tenants", params(("id" = String, Path, description = "the record's id")), responses((status = 200, description = "key → JSON value", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn get_settings(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -310,7 +313,8 @@ async fn get_settings(
     Ok(Json(out))
 }
 
-async fn put_setting(
+#[utoipa::path(put, path = "/v1/tenants/{id}/settings/{key}", tag = "tenants", params(("id" = String, Path, description = "the record's id"), ("key" = String, Path, description = "setting key")), request_body = Object, responses((status = 200, description = "the stored value", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn put_setting(
     State(state): State<AppState>,
     who: Principal,
     Path((id, key)): Path<(String, String)>,
@@ -365,7 +369,8 @@ async fn put_setting(
     Ok(Json(value))
 }
 
-async fn register(
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, body = User), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid fields, each listed", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "the email is taken", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn register(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(req): ApiJson<Register>,
@@ -399,7 +404,8 @@ async fn register(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-async fn login(
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, body = crate::auth::Tokens), (status = 401, description = "wrong tenant, email or password", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 429, description = "account locked", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Login>,
 ) -> Result<Json<Tokens>, Problem> {
@@ -424,7 +430,8 @@ async fn login(
     }
 }
 
-async fn refresh(
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = Refresh, responses((status = 200, body = crate::auth::Tokens), (status = 401, description = "spent, revoked or expired refresh token", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub(crate) async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Refresh>,
 ) -> Result<Json<Tokens>, Problem> {
@@ -433,7 +440,8 @@ async fn refresh(
     ))
 }
 
-async fn logout(
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = Refresh, responses((status = 204, description = "the token family is revoked")))]
+pub(crate) async fn logout(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Refresh>,
 ) -> Result<StatusCode, Problem> {
@@ -441,7 +449,11 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<User>, Problem> {
+#[utoipa::path(get, path = "/v1/auth/me", tag = "auth", responses((status = 200, body = User), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<User>, Problem> {
     let row = sqlx::query(
         "SELECT id, tenant_id, email, role FROM users WHERE id = $1 AND tenant_id = $2",
     )
