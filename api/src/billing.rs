@@ -378,9 +378,10 @@ pub(crate) async fn act(
             format!("an invoice that is {} cannot {action}", invoice.status),
         ));
     };
-    sqlx::query("UPDATE invoices SET status = $1 WHERE id = $2")
+    sqlx::query("UPDATE invoices SET status = $1 WHERE id = $2 AND tenant_id = $3")
         .bind(to)
         .bind(&id)
+        .bind(&who.tenant_id)
         .execute(&mut *tx)
         .await
         .map_err(Problem::from_db)?;

@@ -160,9 +160,24 @@ impl Problem {
     }
 
     /// A database error: logged, answered 503 `unavailable` when the database cannot be
-    /// reached in time, otherwise 500 `internal`.
+    /// reached in time or is busy (SQLite `SQLITE_BUSY`/`SQLITE_LOCKED` past the busy
+    /// timeout; PostgreSQL serialization failures, deadlocks, lock timeouts: a retry can
+    /// succeed), otherwise 500 `internal`.
     pub fn from_db(e: sqlx::Error) -> Self {
+        let busy = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| is_busy_code(&code));
         match e {
+            _ if busy => {
+                tracing::warn!(error = %e, "database busy");
+                Problem::new(
+                    503,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database is busy; try again",
+                )
+            }
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::error!(error = %e, "database unavailable");
                 Problem::new(
@@ -177,6 +192,15 @@ impl Problem {
                 Problem::internal()
             }
         }
+    }
+}
+
+/// Whether a database error code means "busy, try again": SQLite's `SQLITE_BUSY` (5) and
+/// `SQLITE_LOCKED` (6) with any extended code, PostgreSQL's `40001`, `40P01` and `55P03`.
+fn is_busy_code(code: &str) -> bool {
+    match code.parse::<u32>() {
+        Ok(sqlite) if code.len() <= 4 => matches!(sqlite & 0xff, 5 | 6),
+        _ => matches!(code, "40001" | "40P01" | "55P03"),
     }
 }
 
@@ -210,6 +234,22 @@ where
                 Err(p)
             }
             Err(r) => Err(Problem::bad_request(r.body_text())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_busy_code;
+
+    #[test]
+    fn busy_codes_are_told_apart_from_other_errors() {
+        for busy in ["5", "517", "6", "262", "40001", "40P01", "55P03"] {
+            assert!(is_busy_code(busy), "{busy}");
+        }
+        // Constraint failures (SQLite 19, 2067; PostgreSQL 23505) are not busy.
+        for other in ["19", "2067", "23505", "42P01", "1"] {
+            assert!(!is_busy_code(other), "{other}");
         }
     }
 }

@@ -511,9 +511,10 @@ pub(crate) async fn act(
             format!("an appointment that is {} cannot {action}", appt.status),
         ));
     };
-    sqlx::query("UPDATE appointments SET status = $1 WHERE id = $2")
+    sqlx::query("UPDATE appointments SET status = $1 WHERE id = $2 AND tenant_id = $3")
         .bind(to)
         .bind(&id)
+        .bind(&who.tenant_id)
         .execute(&mut *tx)
         .await
         .map_err(Problem::from_db)?;
