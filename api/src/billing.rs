@@ -371,11 +371,10 @@ pub(crate) async fn act(
     }
     let mut invoice = load(&mut tx, &who.tenant_id, &id).await?;
     let Some(to) = transition(&invoice.status, &action) else {
-        return Err(Problem::new(
-            409,
-            "invalid_transition",
-            "Invalid transition",
-            format!("an invoice that is {} cannot {action}", invoice.status),
+        return Err(Problem::invalid_transition(
+            "an invoice",
+            &invoice.status,
+            &action,
         ));
     };
     sqlx::query("UPDATE invoices SET status = $1 WHERE id = $2 AND tenant_id = $3")

@@ -120,6 +120,16 @@ impl Problem {
         Problem::new(403, "forbidden", "Forbidden", detail)
     }
 
+    /// 409 `invalid_transition`: `what` (e.g. "an invoice") in `status` cannot `action`.
+    pub fn invalid_transition(what: &str, status: &str, action: &str) -> Self {
+        Problem::new(
+            409,
+            "invalid_transition",
+            "Invalid transition",
+            format!("{what} that is {status} cannot {action}"),
+        )
+    }
+
     /// 409 `conflict`: the request clashes with what exists (a taken slug or email).
     pub fn conflict(detail: impl Into<String>) -> Self {
         Problem::new(409, "conflict", "Conflict", detail)

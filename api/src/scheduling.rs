@@ -249,7 +249,18 @@ pub(crate) async fn book(
         .map_err(Problem::from_db)?
         .try_get("clinic")
         .map_err(Problem::from_db)?;
-    let event = appointment_event(&who.tenant_id, &appt, &clinic, starts, now, now)?;
+    let context = EventContext {
+        clinic,
+        scheduled_start: starts,
+        booked_at: now,
+    };
+    let event = appointment_event(
+        &who.tenant_id,
+        &appt,
+        AppointmentStatus::Booked,
+        &context,
+        now,
+    );
     outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await.map_err(Problem::from_db)?;
     Ok((StatusCode::CREATED, Json(appt)))
@@ -354,21 +365,12 @@ async fn reschedule(
     if locked == 0 {
         return Err(Problem::not_found(format!("no appointment {id}")));
     }
-    let row = sqlx::query(
-        "SELECT a.id, a.provider_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.created_at, p.clinic FROM appointments a JOIN providers p ON p.id = a.provider_id WHERE a.id = $1 AND a.tenant_id = $2",
-    )
-    .bind(id)
-    .bind(&who.tenant_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(Problem::from_db)?;
-    let mut appt = appointment_from(&row)?;
+    let (mut appt, mut context) = load_for_change(&mut tx, &who.tenant_id, id).await?;
     if appt.status != "booked" {
-        return Err(Problem::new(
-            409,
-            "invalid_transition",
-            "Invalid transition",
-            format!("an appointment that is {} cannot reschedule", appt.status),
+        return Err(Problem::invalid_transition(
+            "an appointment",
+            &appt.status,
+            "reschedule",
         ));
     }
     if let Some(other) = clash(&mut tx, &appt.provider_id, starts, ends, id).await? {
@@ -386,27 +388,54 @@ async fn reschedule(
     .map_err(Problem::from_db)?;
     appt.starts_at = format_rfc3339(starts);
     appt.ends_at = format_rfc3339(ends);
-    let booked_at: i64 = row.try_get("created_at").map_err(Problem::from_db)?;
-    let clinic: String = row.try_get("clinic").map_err(Problem::from_db)?;
-    let mut event = appointment_event(&who.tenant_id, &appt, &clinic, starts, booked_at, now)?;
-    if let Event::Appointment(a) = &mut event {
-        a.status = AppointmentStatus::Rescheduled;
-    }
+    context.scheduled_start = starts;
+    let event = appointment_event(
+        &who.tenant_id,
+        &appt,
+        AppointmentStatus::Rescheduled,
+        &context,
+        now,
+    );
     outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await.map_err(Problem::from_db)?;
     Ok(Json(appt))
 }
 
-/// The appointment's event for the streams: its state now (`appt.status`), at `event_time`.
-fn appointment_event(
-    tenant_id: &str,
-    appt: &Appointment,
-    clinic: &str,
+/// What an appointment's stream event carries beyond the appointment as answered.
+struct EventContext {
+    /// The provider's clinic.
+    clinic: String,
+    /// Start, ms since the Unix epoch.
     scheduled_start: i64,
+    /// When it was booked, ms since the Unix epoch.
     booked_at: i64,
-    event_time: i64,
-) -> Result<Event, Problem> {
-    let status = match appt.status.as_str() {
+}
+
+/// Reads appointment `id` of `tenant_id` with what its events need, in `tx`.
+async fn load_for_change(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(Appointment, EventContext), Problem> {
+    let row = sqlx::query(
+        "SELECT a.id, a.provider_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.created_at, p.clinic FROM appointments a JOIN providers p ON p.id = a.provider_id WHERE a.id = $1 AND a.tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(Problem::from_db)?;
+    let context = EventContext {
+        clinic: row.try_get("clinic").map_err(Problem::from_db)?,
+        scheduled_start: row.try_get("starts_at").map_err(Problem::from_db)?,
+        booked_at: row.try_get("created_at").map_err(Problem::from_db)?,
+    };
+    Ok((appointment_from(&row)?, context))
+}
+
+/// The stream status of a stored appointment status.
+fn stream_status(status: &str) -> Result<AppointmentStatus, Problem> {
+    Ok(match status {
         "booked" => AppointmentStatus::Booked,
         "checked_in" => AppointmentStatus::CheckedIn,
         "completed" => AppointmentStatus::Completed,
@@ -416,8 +445,18 @@ fn appointment_event(
             tracing::error!(status = other, "appointment in an unknown status");
             return Err(Problem::internal());
         }
-    };
-    Ok(Event::Appointment(wardstream_schemas::Appointment {
+    })
+}
+
+/// The appointment's event for the streams: `status` at `event_time`.
+fn appointment_event(
+    tenant_id: &str,
+    appt: &Appointment,
+    status: AppointmentStatus,
+    context: &EventContext,
+    event_time: i64,
+) -> Event {
+    Event::Appointment(wardstream_schemas::Appointment {
         event_id: auth::new_id(),
         tenant_id: tenant_id.to_owned(),
         event_time,
@@ -426,11 +465,11 @@ fn appointment_event(
         appointment_id: appt.id.clone(),
         patient_id: appt.patient_id.clone(),
         provider_id: Some(appt.provider_id.clone()),
-        clinic: clinic.to_owned(),
-        scheduled_start,
-        booked_at,
+        clinic: context.clinic.clone(),
+        scheduled_start: context.scheduled_start,
+        booked_at: context.booked_at,
         patient_age: None,
-    }))
+    })
 }
 
 #[utoipa::path(get, path = "/v1/appointments/{id}", tag = "scheduling", params(("id" = String, Path, description = "the record's id")), responses((status = 200, body = Appointment), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such record in the caller's tenant", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
@@ -492,23 +531,12 @@ pub(crate) async fn act(
     if found == 0 {
         return Err(Problem::not_found(format!("no appointment {id}")));
     }
-    let row = sqlx::query(
-        "SELECT a.id, a.provider_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.created_at, p.clinic FROM appointments a JOIN providers p ON p.id = a.provider_id WHERE a.id = $1",
-    )
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(Problem::from_db)?;
-    let mut appt = appointment_from(&row)?;
-    let booked_at: i64 = row.try_get("created_at").map_err(Problem::from_db)?;
-    let starts_at: i64 = row.try_get("starts_at").map_err(Problem::from_db)?;
-    let clinic: String = row.try_get("clinic").map_err(Problem::from_db)?;
+    let (mut appt, context) = load_for_change(&mut tx, &who.tenant_id, &id).await?;
     let Some(to) = transition(&appt.status, &action) else {
-        return Err(Problem::new(
-            409,
-            "invalid_transition",
-            "Invalid transition",
-            format!("an appointment that is {} cannot {action}", appt.status),
+        return Err(Problem::invalid_transition(
+            "an appointment",
+            &appt.status,
+            &action,
         ));
     };
     sqlx::query("UPDATE appointments SET status = $1 WHERE id = $2 AND tenant_id = $3")
@@ -522,11 +550,10 @@ pub(crate) async fn act(
     let event = appointment_event(
         &who.tenant_id,
         &appt,
-        &clinic,
-        starts_at,
-        booked_at,
+        stream_status(to)?,
+        &context,
         now_ms(),
-    )?;
+    );
     outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await.map_err(Problem::from_db)?;
     Ok(Json(appt))
