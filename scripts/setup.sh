@@ -4,7 +4,8 @@
 # by good_lp's highs feature) and the Rust toolchain's rustfmt/clippy.
 # ClickHouse: Debian's clickhouse-server (18.16); the tests start private servers from it
 # (tests/src/clickhouse.rs), so no service is started here.
-# The Kafka broker is added here by the issue that needs it.
+# Kafka: tansu (crates.io), built once into $HOME/.cache/wardstream/tools (scripts/install-tansu.sh);
+# the tests start private brokers from it (tests/src/kafka.rs).
 set -euo pipefail
 
 need=()
@@ -27,3 +28,4 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+[ -n "${WARDSTREAM_SKIP_TANSU:-}" ] || "$(dirname "$0")/install-tansu.sh"

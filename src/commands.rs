@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod federate;
 pub mod optimize;
+pub mod produce;
 pub mod replay;
 pub mod run;
 pub mod serve;
@@ -34,6 +35,8 @@ pub fn engine_config(
         epoch_records: None,
         archive: None,
         live: None,
+        kafka: None,
+        cluster: None,
     }
 }
 

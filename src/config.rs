@@ -28,6 +28,70 @@ pub struct Config {
     /// Federated-learning rounds over HTTP (`/v1/fl/*`; off unless `enabled`, and only with
     /// the tenant and auth store).
     pub federated: FederatedSection,
+    /// Kafka input (`run --kafka`) and `produce`.
+    pub kafka: KafkaSection,
+}
+
+/// `[kafka]`: the brokers `run --kafka` reads and `produce` writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSection {
+    /// `bootstrap.servers`, e.g. `127.0.0.1:9092` (absent: `run` uses its embedded source).
+    pub brokers: Option<String>,
+    /// Topics are `<prefix>.appointments`, `.vitals`, `.billing`, `.adt` and `.dead-letter`.
+    pub topic_prefix: String,
+    /// Consumer group offsets are committed to, for monitoring only.
+    pub group_id: String,
+    /// Where the engine checkpoints its state and offsets; a restart resumes from it.
+    pub checkpoint_dir: PathBuf,
+    /// How often each worker checkpoints, ms.
+    pub checkpoint_interval_ms: u64,
+    /// Partitions of the topics `produce` creates.
+    pub partitions: i32,
+    /// A partition read to its end and quiet this long stops holding back watermarks, ms.
+    pub idle_timeout_ms: u64,
+    /// Further librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaSection {
+    fn default() -> Self {
+        KafkaSection {
+            brokers: None,
+            topic_prefix: "wardstream".into(),
+            group_id: "wardstream-engine".into(),
+            checkpoint_dir: PathBuf::from("wardstream-checkpoint"),
+            checkpoint_interval_ms: 5_000,
+            partitions: 4,
+            idle_timeout_ms: 1_000,
+            properties: Default::default(),
+        }
+    }
+}
+
+impl KafkaSection {
+    /// The pipelines' settings for `brokers` (the command line's, else this section's).
+    pub fn config(
+        &self,
+        brokers: Option<&str>,
+    ) -> anyhow::Result<wardstream_pipelines::kafka::KafkaConfig> {
+        let brokers = brokers
+            .map(str::to_owned)
+            .or_else(|| self.brokers.clone())
+            .context("no Kafka brokers: pass --brokers/--kafka or set [kafka] brokers")?;
+        let mut c = wardstream_pipelines::kafka::KafkaConfig::new(brokers);
+        c.topics = wardstream_pipelines::kafka::Topics::with_prefix(&self.topic_prefix);
+        c.group_id = self.group_id.clone();
+        c.checkpoint_dir = Some(self.checkpoint_dir.clone());
+        c.checkpoint_interval = std::time::Duration::from_millis(self.checkpoint_interval_ms);
+        c.idle_timeout = std::time::Duration::from_millis(self.idle_timeout_ms);
+        c.properties = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(c)
+    }
 }
 
 /// `[federated]`: the federation `wardstream run` serves.
@@ -162,6 +226,7 @@ impl Default for Config {
             generator: GeneratorConfig::default(),
             clickhouse: ClickHouseSection::default(),
             federated: FederatedSection::default(),
+            kafka: KafkaSection::default(),
         }
     }
 }

@@ -51,6 +51,8 @@ enum Command {
     Federate(commands::federate::FederateArgs),
     /// Serve the transactional API on its store, without the engine.
     Serve(commands::serve::ServeArgs),
+    /// Publish a replay of the real data sets, or generator output, to the Kafka topics.
+    Produce(commands::produce::ProduceArgs),
     /// The audit trail of patient records: verify its hash chains.
     Audit(commands::audit::AuditArgs),
 }
@@ -74,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         Command::Optimize(args) => commands::optimize::run(config, args),
         Command::Federate(args) => commands::federate::run(config, args),
         Command::Audit(args) => commands::audit::run(config, args),
+        Command::Produce(args) => commands::produce::run(config, args),
         Command::Serve(args) => commands::serve::run(config, args),
     }
 }

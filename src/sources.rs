@@ -64,6 +64,17 @@ pub fn from_replay(replay: Replay, label: String) -> PreparedSource {
     }
 }
 
+/// No records (the engine's input comes from elsewhere: Kafka, the API's outbox).
+pub fn nothing(label: String) -> PreparedSource {
+    PreparedSource {
+        factory: Arc::new(|_, _| Box::new(std::iter::empty())),
+        capacities: Vec::new(),
+        pace_origin: 0,
+        finite: false,
+        label,
+    }
+}
+
 /// The built-in generator (worker 0 generates; ingest spreads the events), optionally
 /// limited to `max_events`.
 pub fn generator(config: &Config, max_events: Option<u64>) -> PreparedSource {

@@ -25,7 +25,9 @@
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
@@ -95,6 +97,34 @@ pub struct IngestState {
     /// Greatest event time seen per tenant.
     max_event_time: HashMap<String, Millis>,
     since_eviction: usize,
+    /// With checkpointing on: the applied events evicted from `seen` (behind the watermark),
+    /// so that `seen` ∪ `settled` is the ingest output collection a checkpoint restores.
+    settled: Option<HashMap<String, Event>>,
+    /// Events passed to [`apply`](Self::apply) so far, whatever their outcome.
+    processed: u64,
+    /// Watermarks set by the source ([`set_watermarks`](Self::set_watermarks)): the source
+    /// judges lateness itself (per partition) and these only drive eviction.
+    external: Option<HashMap<String, Millis>>,
+}
+
+/// What a checkpoint keeps of one worker's [`IngestState`]: enough to rebuild both the views
+/// (every event currently applied) and the dedup, correction and lateness decisions that
+/// follow (the ids still held and each tenant's greatest event time).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestSnapshot {
+    /// Applied events still held for dedup and corrections (their current versions).
+    pub held: Vec<Event>,
+    /// Applied events behind their tenant's watermark (no longer held for dedup).
+    pub settled: Vec<Event>,
+    /// Greatest event time seen per tenant, ms since the epoch.
+    pub max_event_time: Vec<(String, Millis)>,
+}
+
+impl IngestSnapshot {
+    /// Every event the ingest output collection holds (`+1` each): what restores the views.
+    pub fn applied(&self) -> impl Iterator<Item = &Event> {
+        self.held.iter().chain(self.settled.iter())
+    }
 }
 
 impl IngestState {
@@ -106,9 +136,70 @@ impl IngestState {
         }
     }
 
+    /// Empty state that keeps every applied event (also those evicted from dedup), so that
+    /// [`snapshot`](Self::snapshot) can restore the views. Costs one event per applied id.
+    pub fn checkpointed(config: IngestConfig) -> Self {
+        IngestState {
+            config,
+            settled: Some(HashMap::new()),
+            ..Default::default()
+        }
+    }
+
+    /// Events passed to [`apply`](Self::apply) since this state was made or restored.
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// The state as a checkpoint keeps it. `None` unless made by
+    /// [`checkpointed`](Self::checkpointed) (evicted events would be missing).
+    pub fn snapshot(&self) -> Option<IngestSnapshot> {
+        let settled = self.settled.as_ref()?;
+        let mut snapshot = IngestSnapshot {
+            held: self.seen.values().cloned().collect(),
+            settled: settled.values().cloned().collect(),
+            max_event_time: self
+                .max_event_time
+                .iter()
+                .map(|(t, m)| (t.clone(), *m))
+                .collect(),
+        };
+        // Sorted, so that the same state always writes the same checkpoint.
+        snapshot.held.sort_by(|a, b| a.event_id().cmp(b.event_id()));
+        snapshot
+            .settled
+            .sort_by(|a, b| a.event_id().cmp(b.event_id()));
+        snapshot.max_event_time.sort();
+        Some(snapshot)
+    }
+
+    /// A checkpointed state restored from `snapshot`: later events are deduplicated,
+    /// corrected and judged late exactly as by the state that wrote it. The views must be
+    /// restored separately from [`IngestSnapshot::applied`].
+    pub fn restore(config: IngestConfig, snapshot: IngestSnapshot) -> Self {
+        let mut state = IngestState::checkpointed(config);
+        state.max_event_time = snapshot.max_event_time.into_iter().collect();
+        state.seen = snapshot
+            .held
+            .into_iter()
+            .map(|e| (e.event_id().to_owned(), e))
+            .collect();
+        state.settled = Some(
+            snapshot
+                .settled
+                .into_iter()
+                .map(|e| (e.event_id().to_owned(), e))
+                .collect(),
+        );
+        state
+    }
+
     /// The watermark of `tenant_id`: the greatest event time seen of that tenant minus the
     /// allowed lateness (`None` before its first event).
     pub fn watermark(&self, tenant_id: &str) -> Option<Millis> {
+        if let Some(external) = &self.external {
+            return external.get(tenant_id).copied();
+        }
         self.max_event_time
             .get(tenant_id)
             .map(|t| t.saturating_sub(self.config.allowed_lateness_ms))
@@ -116,8 +207,10 @@ impl IngestState {
 
     /// Applies one event, pushing the updates it causes (`(event, ±1)`), and says what happened.
     pub fn apply(&mut self, event: Event, updates: &mut impl FnMut(Event, isize)) -> Outcome {
+        self.processed += 1;
         let time = event.event_time();
-        if self.config.late_policy == LatePolicy::DeadLetter
+        if self.external.is_none()
+            && self.config.late_policy == LatePolicy::DeadLetter
             && self.watermark(event.tenant_id()).is_some_and(|w| time < w)
         {
             return Outcome::DeadLettered(RejectReason::Late);
@@ -157,10 +250,31 @@ impl IngestState {
         if self.config.late_policy == LatePolicy::DeadLetter {
             let lateness = self.config.allowed_lateness_ms;
             let max = &self.max_event_time;
-            self.seen.retain(|_, e| {
-                max.get(e.tenant_id())
-                    .is_none_or(|m| e.event_time() >= m.saturating_sub(lateness))
+            let external = &self.external;
+            let settled = &mut self.settled;
+            self.seen.retain(|id, e| {
+                let watermark = match external {
+                    Some(w) => w.get(e.tenant_id()).copied(),
+                    None => max.get(e.tenant_id()).map(|m| m.saturating_sub(lateness)),
+                };
+                let keep = watermark.is_none_or(|w| e.event_time() >= w);
+                if !keep && let Some(settled) = settled.as_mut() {
+                    settled.insert(id.clone(), e.clone());
+                }
+                keep
             });
+        }
+    }
+
+    /// Hands lateness to the source: from now on [`apply`](Self::apply) judges no event
+    /// late (the source dead-letters late events before they reach ingest, e.g. by the
+    /// minimum over Kafka partitions), and eviction uses these per-tenant watermarks. They
+    /// must never exceed the watermarks the source judged the events still to come by.
+    pub fn set_watermarks(&mut self, watermarks: impl IntoIterator<Item = (String, Millis)>) {
+        let external = self.external.get_or_insert_with(HashMap::new);
+        for (tenant, w) in watermarks {
+            let slot = external.entry(tenant).or_insert(w);
+            *slot = (*slot).max(w);
         }
     }
 
@@ -182,12 +296,16 @@ pub fn owner(event_id: &str, peers: usize) -> usize {
 }
 
 /// The ingest operator: applies [`IngestState`] on each worker to the events its source fed
-/// (partitioned by [`owner`], so no exchange is needed), and reports every outcome to
-/// `observe` (which sees the event and what happened; it is where dead letters and counters
-/// are recorded).
+/// (partitioned by [`owner`], or by Kafka partition, so no exchange is needed), and reports
+/// every outcome to `observe` (which sees the event and what happened; it is where dead
+/// letters and counters are recorded).
+///
+/// `state` is shared with the worker's loop, which reads it between steps to checkpoint:
+/// when [`IngestState::processed`] equals the events it fed, the state matches exactly the
+/// source positions it has read up to.
 pub fn ingest<'s, F>(
     events: Stream<'s, u64, Vec<Event>>,
-    config: IngestConfig,
+    state: Rc<RefCell<IngestState>>,
     mut observe: F,
 ) -> VecCollection<'s, u64, Event>
 where
@@ -195,8 +313,8 @@ where
 {
     events
         .unary(Pipeline, "Ingest", move |_cap, _info| {
-            let mut state = IngestState::new(config);
             move |input, output| {
+                let mut state = state.borrow_mut();
                 input.for_each_time(|cap, data| {
                     let time = *cap.time();
                     let mut session = output.session(&cap);
@@ -320,6 +438,71 @@ mod tests {
             3,
             "s1, s2 and l1 are at or past their own watermarks"
         );
+    }
+
+    #[test]
+    fn a_restored_state_decides_exactly_as_the_one_that_wrote_it() {
+        let config = IngestConfig {
+            allowed_lateness_ms: 100,
+            late_policy: LatePolicy::DeadLetter,
+        };
+        let mut original = IngestState::checkpointed(config);
+        for (id, t) in [("a", 1_000), ("b", 1_050), ("c", 1_300)] {
+            original.apply(adt(id, t, "ICU"), &mut |_, _| {});
+        }
+        original.evict(); // a and b are behind 1,200: settled, no longer held
+        let snapshot = original.snapshot().unwrap_or_default();
+        assert_eq!(snapshot.held.len(), 1);
+        assert_eq!(snapshot.settled.len(), 2);
+        assert_eq!(
+            snapshot.applied().count(),
+            3,
+            "the views are restored from every applied event"
+        );
+        let mut restored = IngestState::restore(config, snapshot.clone());
+        assert_eq!(restored.snapshot(), Some(snapshot));
+        assert_eq!(restored.processed(), 0);
+        let next = [
+            adt("c", 1_300, "ICU"), // duplicate
+            adt("c", 1_300, "CCU"), // correction
+            adt("d", 1_150, "ICU"), // late
+            adt("e", 1_250, "ICU"), // on time
+        ];
+        for e in next {
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            let oa = original.apply(e.clone(), &mut |e, d| a.push((e, d)));
+            let ob = restored.apply(e, &mut |e, d| b.push((e, d)));
+            assert_eq!((oa, a), (ob, b));
+        }
+        assert_eq!(restored.processed(), 4);
+        assert_eq!(
+            IngestState::new(config).snapshot(),
+            None,
+            "only checkpointed states can be snapshot"
+        );
+    }
+
+    #[test]
+    fn external_watermarks_leave_lateness_to_the_source_and_drive_eviction() {
+        let mut state = IngestState::checkpointed(IngestConfig {
+            allowed_lateness_ms: 100,
+            late_policy: LatePolicy::DeadLetter,
+        });
+        state.set_watermarks([("t".to_owned(), 500)]);
+        state.apply(adt("a", 10_000, "ICU"), &mut |_, _| {});
+        assert_eq!(
+            state.apply(adt("b", 600, "ICU"), &mut |_, _| {}),
+            Outcome::Applied,
+            "the source judged it on time"
+        );
+        state.set_watermarks([("t".to_owned(), 400)]);
+        assert_eq!(state.watermark("t"), Some(500), "watermarks never go back");
+        state.evict();
+        assert_eq!(state.len(), 2, "both at or past the source's watermark 500");
+        state.set_watermarks([("t".to_owned(), 700)]);
+        state.evict();
+        assert_eq!(state.len(), 1, "b (600) settled");
     }
 
     #[test]

@@ -9,22 +9,25 @@
 //! behind (backpressure). Worker 0 advances the store whenever the probe's frontier moves.
 
 use crate::clickhouse_sink::{ArchiveQueue, Archived};
+use crate::kafka::checkpoint::{self, WorkerCheckpoint};
+use crate::kafka::{KafkaConfig, KafkaSource, Positions};
 use crate::live::LiveInput;
 use crate::source::SourceRecord;
 use crate::store::{DeadLetter, Stored, ViewStore};
 use crate::view_arrow::AlertRow;
 use crate::{Error, Result};
-use differential_dataflow::VecCollection;
 use differential_dataflow::input::Input;
+use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use timely::dataflow::operators::Exchange as _;
 use timely::dataflow::operators::Input as _;
 use timely::dataflow::{InputHandleVec, ProbeHandle};
-use wardstream_operators::ingest::{ingest, owner};
+use wardstream_operators::ingest::{IngestState, ingest, owner};
 use wardstream_operators::{Capacity, IngestConfig, Outcome, build_views};
 use wardstream_schemas::{Event, Millis, Reject, Stream};
 
@@ -54,6 +57,91 @@ pub struct EngineConfig {
     /// Events handed in while the engine runs (the API's outbox relay). With one, the run
     /// goes on after its source is exhausted until the input is closed and drained.
     pub live: Option<Arc<LiveInput>>,
+    /// Kafka input topics, read next to the source (usually an empty one): each worker
+    /// consumes the partitions it owns, dead-letters to the dead-letter topic and, with a
+    /// checkpoint folder, checkpoints and resumes (see [`crate::kafka`]).
+    pub kafka: Option<Arc<KafkaConfig>>,
+    /// Timely cluster mode: this process's place among several (each with `workers`
+    /// threads). Worker indices, and so Kafka partition ownership, are global; every view's
+    /// updates are gathered to worker 0, so process 0's store holds the whole views, while
+    /// each process's store counts what its own workers read.
+    pub cluster: Option<Cluster>,
+}
+
+/// One process of a timely cluster (timely's `-n`, `-p` and `-h`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    /// Processes in all.
+    pub processes: usize,
+    /// This process's index, `0..processes`.
+    pub process: usize,
+    /// `host:port` of every process, in process order (timely's hostfile lines).
+    pub addresses: Vec<String>,
+}
+
+impl Cluster {
+    /// Reads timely's hostfile: one `host:port` per line, the first `processes` lines.
+    ///
+    /// Errors: unreadable file, or fewer lines than processes ([`Error::Io`]).
+    pub fn from_hostfile(
+        processes: usize,
+        process: usize,
+        hostfile: &std::path::Path,
+    ) -> Result<Self> {
+        let text = std::fs::read_to_string(hostfile).map_err(|e| Error::io(hostfile, e))?;
+        let addresses: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(processes)
+            .map(str::to_owned)
+            .collect();
+        if addresses.len() < processes || process >= processes {
+            return Err(Error::io(
+                hostfile,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{} addresses for {processes} processes (this is process {process})",
+                        addresses.len()
+                    ),
+                ),
+            ));
+        }
+        Ok(Cluster {
+            processes,
+            process,
+            addresses,
+        })
+    }
+
+    /// `localhost:2101`, `localhost:2102`, … (timely's default without a hostfile).
+    pub fn local(processes: usize, process: usize) -> Self {
+        Cluster {
+            processes,
+            process,
+            addresses: (0..processes)
+                .map(|i| format!("localhost:{}", 2101 + i))
+                .collect(),
+        }
+    }
+}
+
+fn timely_config(config: &EngineConfig) -> timely::Config {
+    let threads = config.workers.max(1);
+    match &config.cluster {
+        Some(c) if c.processes > 1 => timely::Config {
+            communication: timely::CommunicationConfig::Cluster {
+                threads,
+                process: c.process,
+                addresses: c.addresses.clone(),
+                report: false,
+                zerocopy: false,
+            },
+            worker: timely::WorkerConfig::default(),
+        },
+        _ => timely::Config::process(threads),
+    }
 }
 
 impl Default for EngineConfig {
@@ -68,6 +156,8 @@ impl Default for EngineConfig {
             epoch_records: None,
             archive: None,
             live: None,
+            kafka: None,
+            cluster: None,
         }
     }
 }
@@ -112,24 +202,131 @@ struct LocalStats {
 }
 
 impl LocalStats {
-    fn flush(&mut self, store: &ViewStore) {
+    fn flush(&mut self, store: &ViewStore, kafka: Option<&KafkaSource>) {
         for ((stream, outcome), n) in std::mem::take(&mut self.outcomes) {
             store.outcome(stream, outcome, n, self.max_time);
         }
         for letter in self.late.drain(..) {
+            if let Some(k) = kafka {
+                k.dead_letter(&letter);
+            }
             store.dead_letter(letter);
         }
     }
 }
 
-fn sink<'s, R: Stored>(
+/// A worker's Kafka side: its consumer, and the checkpoints written but not yet reflected in
+/// the views (their offsets are committed for monitoring once they are).
+struct KafkaWorker {
+    source: KafkaSource,
+    config: Arc<KafkaConfig>,
+    last_checkpoint: Instant,
+    uncommitted: Vec<(u64, Positions)>,
+    buffer: Vec<SourceRecord>,
+}
+
+impl KafkaWorker {
+    /// Writes the checkpoint if the ingest state matches what was fed (`sent` events).
+    fn checkpoint(
+        &mut self,
+        index: usize,
+        peers: usize,
+        epoch: u64,
+        state: &IngestState,
+        sent: u64,
+    ) -> Result<bool> {
+        let Some(dir) = &self.config.checkpoint_dir else {
+            return Ok(false);
+        };
+        if state.processed() != sent {
+            return Ok(false);
+        }
+        let Some(ingest) = state.snapshot() else {
+            return Ok(false);
+        };
+        let started = Instant::now();
+        let positions = self.source.positions();
+        checkpoint::write(
+            dir,
+            &WorkerCheckpoint {
+                format: 1,
+                worker: index,
+                workers: peers,
+                topics: self.config.topics.clone(),
+                positions: positions.clone(),
+                watermarks: self.source.watermark_state(),
+                ingest,
+            },
+        )?;
+        tracing::debug!(worker = index, elapsed = ?started.elapsed(), "checkpoint written");
+        self.last_checkpoint = Instant::now();
+        self.uncommitted.push((epoch, positions));
+        Ok(true)
+    }
+
+    /// Commits the offsets of checkpoints whose epoch the views have passed.
+    fn commit_reflected(&mut self, probe: &ProbeHandle<u64>) {
+        let mut newest = None;
+        self.uncommitted.retain(|(epoch, positions)| {
+            if probe.less_equal(epoch) {
+                true
+            } else {
+                newest = Some(positions.clone());
+                false
+            }
+        });
+        if let Some(p) = newest {
+            self.source.commit(&p);
+        }
+    }
+}
+
+fn sink<'s, R: Stored + ExchangeData>(
     rows: VecCollection<'s, u64, R>,
     store: &Arc<ViewStore>,
     probe: &ProbeHandle<u64>,
+    gather: bool,
 ) {
     let store = store.clone();
+    // In a cluster, every update goes to worker 0 so that process 0 holds the whole view.
+    let rows = if gather {
+        rows.inner
+            .exchange(|_: &(R, u64, isize)| 0u64)
+            .as_collection()
+    } else {
+        rows
+    };
     rows.inspect_batch(move |_t, updates| store.push(updates.iter().cloned()))
         .probe_with(probe);
+}
+
+/// Hands one record to ingest, or a rejected one to the dead-letter outputs.
+fn feed(
+    record: SourceRecord,
+    input: &mut InputHandleVec<u64, Event>,
+    store: &ViewStore,
+    kafka: Option<&KafkaSource>,
+    sent: &mut u64,
+) {
+    match record {
+        SourceRecord::Event(e) => {
+            input.send(e);
+            *sent += 1;
+        }
+        SourceRecord::Rejected(r) => {
+            let letter = DeadLetter {
+                stream: r.stream,
+                reject: r.reject,
+                origin: r.origin,
+                raw: r.raw,
+                order_time: r.order_time,
+            };
+            if let Some(k) = kafka {
+                k.dead_letter(&letter);
+            }
+            store.dead_letter(letter);
+        }
+    }
 }
 
 /// Folds into the store everything before the probe's frontier (leader only).
@@ -150,19 +347,80 @@ pub fn run(
 ) -> Result<RunSummary> {
     let config = config.clone();
     let started = Instant::now();
+    let gather = config.cluster.as_ref().is_some_and(|c| c.processes > 1);
+    // Refuse checkpoints of another worker count before any worker starts.
+    if let Some(k) = &config.kafka
+        && let Some(dir) = &k.checkpoint_dir
+    {
+        let threads = config.workers.max(1);
+        let (first, total) = match &config.cluster {
+            Some(c) if c.processes > 1 => (c.process * threads, c.processes * threads),
+            _ => (0, threads),
+        };
+        for i in first..first + threads {
+            checkpoint::read(dir, i, total, &k.topics)?;
+        }
+    }
     let guards = timely::execute(
-        timely::Config::process(config.workers.max(1)),
+        timely_config(&config),
         move |worker| {
+            // A worker that fails stops the others (they would wait for its progress).
+            let result = (|| -> std::result::Result<(u64, bool), String> {
             let index = worker.index();
             let peers = worker.peers();
             let mut input = InputHandleVec::<u64, Event>::new();
             let probe = ProbeHandle::new();
             let local = Rc::new(RefCell::new(LocalStats::default()));
             let observed = local.clone();
-            let mut capacity_in = worker.dataflow::<u64, _, _>(|scope| {
+            // Kafka: open the consumer on this worker's partitions, from its checkpoint.
+            let mut restored = None;
+            let mut kafka = match &config.kafka {
+                None => None,
+                Some(k) => {
+                    let resume = match &k.checkpoint_dir {
+                        Some(dir) => checkpoint::read(dir, index, peers, &k.topics)
+                            .map_err(|e| e.to_string())?,
+                        None => None,
+                    };
+                    let thread = std::thread::current();
+                    let source = KafkaSource::open(
+                        k.clone(),
+                        index,
+                        peers,
+                        config.ingest,
+                        resume.as_ref().map(|c| (&c.positions, &c.watermarks)),
+                        move || thread.unpark(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    restored = resume.map(|c| c.ingest);
+                    Some(KafkaWorker {
+                        source,
+                        config: k.clone(),
+                        last_checkpoint: Instant::now(),
+                        uncommitted: Vec::new(),
+                        buffer: Vec::new(),
+                    })
+                }
+            };
+            let checkpointing = config
+                .kafka
+                .as_ref()
+                .is_some_and(|k| k.checkpoint_dir.is_some());
+            let restore_events: Vec<Event> = restored
+                .as_ref()
+                .map(|s| s.applied().cloned().collect())
+                .unwrap_or_default();
+            let state = Rc::new(RefCell::new(match restored {
+                Some(snapshot) => IngestState::restore(config.ingest, snapshot),
+                None if checkpointing => IngestState::checkpointed(config.ingest),
+                None => IngestState::new(config.ingest),
+            }));
+            let ingest_state = state.clone();
+            let (mut capacity_in, mut restore_in) = worker.dataflow::<u64, _, _>(|scope| {
                 let stream = scope.input_from(&mut input);
                 let (capacity_in, capacity) = scope.new_collection::<Capacity, isize>();
-                let events = ingest(stream, config.ingest, move |e: &Event, outcome| {
+                let (restore_in, restored) = scope.new_collection::<Event, isize>();
+                let events = ingest(stream, ingest_state, move |e: &Event, outcome| {
                     let mut s = observed.borrow_mut();
                     let t = e.event_time();
                     s.max_time = Some(s.max_time.map_or(t, |m| m.max(t)));
@@ -180,20 +438,22 @@ pub fn run(
                         other => *s.outcomes.entry((e.stream(), other)).or_insert(0) += 1,
                     }
                 });
-                let views = build_views(events, capacity);
-                sink(views.census, &store, &probe);
-                sink(views.adt_hourly, &store, &probe);
-                sink(views.news2, &store, &probe);
-                sink(views.alerts.map(AlertRow), &store, &probe);
-                sink(views.no_show, &store, &probe);
-                sink(views.revenue, &store, &probe);
-                sink(views.length_of_stay, &store, &probe);
-                capacity_in
+                let views = build_views(events.concat(restored), capacity);
+                let g = gather;
+                sink(views.census, &store, &probe, g);
+                sink(views.adt_hourly, &store, &probe, g);
+                sink(views.news2, &store, &probe, g);
+                sink(views.alerts.map(AlertRow), &store, &probe, g);
+                sink(views.no_show, &store, &probe, g);
+                sink(views.revenue, &store, &probe, g);
+                sink(views.length_of_stay, &store, &probe, g);
+                (capacity_in, restore_in)
             });
 
             let mut epoch = 1u64;
             input.advance_to(epoch);
             capacity_in.advance_to(epoch);
+            restore_in.advance_to(epoch);
             if index == 0 {
                 for c in &capacities {
                     capacity_in.insert(c.clone());
@@ -201,6 +461,18 @@ pub fn run(
             }
             capacity_in.flush();
             drop(capacity_in);
+            if !restore_events.is_empty() {
+                tracing::info!(
+                    worker = index,
+                    events = restore_events.len(),
+                    "views restored from the checkpoint"
+                );
+            }
+            for e in restore_events {
+                restore_in.insert(e);
+            }
+            restore_in.flush();
+            drop(restore_in);
 
             if let Some(archive) = &config.archive {
                 archive.set_shares(peers);
@@ -215,6 +487,9 @@ pub fn run(
             let mut archived: Vec<Archived> = Vec::new();
             let mut received: BTreeMap<Stream, u64> = BTreeMap::new();
             let mut fed_total = 0u64;
+            // Events sent into ingest (not rejected records): what its state must have
+            // processed for a checkpoint to match the offsets read.
+            let mut sent = 0u64;
             let mut completed = false;
             const CHUNK: usize = 1024;
             loop {
@@ -264,17 +539,27 @@ pub fn run(
                             record: record.clone(),
                         });
                     }
-                    match record {
-                        SourceRecord::Event(e) => input.send(e),
-                        SourceRecord::Rejected(r) => store.dead_letter(DeadLetter {
-                            stream: r.stream,
-                            reject: r.reject,
-                            origin: r.origin,
-                            raw: r.raw,
-                            order_time: r.order_time,
-                        }),
-                    }
+                    feed(record, &mut input, &store, None, &mut sent);
                     fed += 1;
+                }
+                if let Some(k) = kafka.as_mut()
+                    && !lagging
+                    && (fed as usize) < chunk
+                {
+                    // Ingest evicts by the watermarks judged so far: never ahead of those the
+                    // events polled now are judged by.
+                    state.borrow_mut().set_watermarks(k.source.watermarks());
+                    let mut buffer = std::mem::take(&mut k.buffer);
+                    k.source
+                        .poll(chunk - fed as usize, &mut buffer)
+                        .map_err(|e| e.to_string())?;
+                    for record in buffer.drain(..) {
+                        *received.entry(record.stream()).or_insert(0) += 1;
+                        feed(record, &mut input, &store, Some(&k.source), &mut sent);
+                        fed += 1;
+                    }
+                    k.buffer = buffer;
+                    store.produced(epoch, &k.source.take_created());
                 }
                 if let Some(live) = &config.live
                     && !lagging
@@ -284,6 +569,7 @@ pub fn run(
                     for e in live.take(index, CHUNK) {
                         *received.entry(e.stream()).or_insert(0) += 1;
                         input.send(e);
+                        sent += 1;
                         fed += 1;
                     }
                 }
@@ -296,7 +582,8 @@ pub fn run(
                     && config
                         .live
                         .as_ref()
-                        .is_none_or(|l| l.is_closed() && l.pending(index) == 0);
+                        .is_none_or(|l| l.is_closed() && l.pending(index) == 0)
+                    && kafka.as_ref().is_none_or(|k| k.source.finished());
                 if fed > 0 {
                     fed_total += fed;
                     store.fed(epoch, fed);
@@ -311,9 +598,18 @@ pub fn run(
                 for (s, n) in std::mem::take(&mut received) {
                     store.received(s, n);
                 }
-                local.borrow_mut().flush(&store);
+                local
+                    .borrow_mut()
+                    .flush(&store, kafka.as_ref().map(|k| &k.source));
                 if index == 0 {
                     advance_store(&store, &probe);
+                }
+                if let Some(k) = kafka.as_mut() {
+                    if k.last_checkpoint.elapsed() >= k.config.checkpoint_interval {
+                        k.checkpoint(index, peers, epoch, &state.borrow(), sent)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    k.commit_reflected(&probe);
                 }
                 if exhausted {
                     completed = true;
@@ -323,23 +619,44 @@ pub fn run(
             drop(input);
             while !probe.done() {
                 worker.step_or_park(Some(Duration::from_millis(config.epoch_ms)));
-                local.borrow_mut().flush(&store);
+                local
+                    .borrow_mut()
+                    .flush(&store, kafka.as_ref().map(|k| &k.source));
                 if index == 0 {
                     advance_store(&store, &probe);
                 }
             }
-            local.borrow_mut().flush(&store);
+            local
+                .borrow_mut()
+                .flush(&store, kafka.as_ref().map(|k| &k.source));
             if index == 0 && probe.done() {
                 store.advance(u64::MAX);
             }
-            (fed_total, completed)
+            if let Some(k) = kafka.as_mut() {
+                // Everything fed is in the views now: checkpoint and commit it.
+                k.checkpoint(index, peers, epoch, &state.borrow(), sent)
+                    .map_err(|e| e.to_string())?;
+                k.commit_reflected(&probe);
+                let failed = k.source.flush(Duration::from_secs(30));
+                if failed > 0 {
+                    return Err(format!(
+                        "{failed} dead letters were not acknowledged by Kafka (they are in the dead-letter output)"
+                    ));
+                }
+            }
+            Ok((fed_total, completed))
+            })();
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            result
         },
     )
     .map_err(Error::Dataflow)?;
     let mut records = 0;
     let mut completed = true;
     for r in guards.join() {
-        let (n, c) = r.map_err(Error::Dataflow)?;
+        let (n, c) = r.map_err(Error::Dataflow)?.map_err(Error::Dataflow)?;
         records += n;
         completed &= c;
     }

@@ -36,6 +36,13 @@ pub enum Error {
         /// Whether a retry can help.
         transient: bool,
     },
+    /// Kafka could not be reached, or refused a request (the outside system's; librdkafka
+    /// retries broker outages itself, so this is what did not recover).
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    /// A checkpoint does not fit this run (other worker count or topics): the user's.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// The dataflow failed (ours).
     #[error("dataflow failed: {0}")]
     Dataflow(String),

@@ -11,6 +11,8 @@
 //! - [`sql`]: DataFusion SQL over a [`Snapshot`](store::Snapshot).
 //! - [`clickhouse_sink`]: the ClickHouse mirror of every view, the raw-event archive and the
 //!   dead letters, exactly once.
+//! - [`kafka`]: Kafka topics in (a consumer per worker), dead letters out, `produce`, and the
+//!   checkpoint that makes a restarted run resume exactly.
 //! - [`error`]: the crate's [`Error`] type.
 //!
 //! Invariants: no record is lost (every record received is applied, a duplicate, or a dead
@@ -20,6 +22,7 @@ pub mod clickhouse_sink;
 pub mod engine;
 pub mod error;
 pub mod generator;
+pub mod kafka;
 pub mod live;
 pub mod replay;
 pub mod source;
@@ -27,7 +30,7 @@ pub mod sql;
 pub mod store;
 pub mod view_arrow;
 
-pub use engine::{EngineConfig, RunSummary, SourceFactory, records_source, run};
+pub use engine::{Cluster, EngineConfig, RunSummary, SourceFactory, records_source, run};
 pub use error::{Error, Result};
 pub use live::LiveInput;
 pub use source::{Rejected, SourceRecord};

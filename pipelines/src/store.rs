@@ -183,6 +183,11 @@ pub struct State {
     /// Epochs folded in since the last [`ViewStore::take_changes`]: when their first event
     /// was fed, and how many events (for event-to-sink freshness), when tracked.
     folded: Option<Vec<(Instant, u64)>>,
+    /// Per epoch: producer timestamps (ms since the Unix epoch) of the Kafka messages fed,
+    /// run-length encoded, until the views pass the epoch.
+    produced: BTreeMap<u64, Vec<(i64, u64)>>,
+    /// Produce-to-view latencies of Kafka messages, with counts.
+    produce_latencies: Vec<(Duration, u64)>,
 }
 
 /// A view row type the store holds.
@@ -349,6 +354,8 @@ impl ViewStore {
                 epochs: BTreeMap::new(),
                 latencies: Vec::new(),
                 folded: None,
+                produced: BTreeMap::new(),
+                produce_latencies: Vec::new(),
             }),
         }
     }
@@ -401,6 +408,22 @@ impl ViewStore {
         entry.1 += events;
     }
 
+    /// Notes the producer timestamps (ms since the Unix epoch) of Kafka messages fed at
+    /// `epoch`, for [`produce_to_view`](Self::produce_to_view).
+    pub fn produced(&self, epoch: u64, timestamps_ms: &[i64]) {
+        if timestamps_ms.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        let runs = state.produced.entry(epoch).or_default();
+        for &t in timestamps_ms {
+            match runs.last_mut() {
+                Some((last, n)) if *last == t => *n += 1,
+                _ => runs.push((t, 1)),
+            }
+        }
+    }
+
     /// Folds every update before `frontier` into the views. Call only with a frontier the
     /// dataflow's probe has passed.
     pub fn advance(&self, frontier: u64) {
@@ -425,6 +448,18 @@ impl ViewStore {
                 state.latencies.push((now - at, n));
                 if let Some(folded) = &mut state.folded {
                     folded.push((at, n));
+                }
+            }
+        }
+        if !state.produced.is_empty() {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let done: Vec<u64> = state.produced.range(..frontier).map(|(e, _)| *e).collect();
+            for e in done {
+                for (t, n) in state.produced.remove(&e).unwrap_or_default() {
+                    let ms = (now_ms - t).max(0) as u64;
+                    state.produce_latencies.push((Duration::from_millis(ms), n));
                 }
             }
         }
@@ -526,6 +561,13 @@ impl ViewStore {
     /// Event-to-view latency so far.
     pub fn freshness(&self) -> Freshness {
         Freshness::from_latencies(self.lock().latencies.clone())
+    }
+
+    /// Produce-to-view latency of Kafka messages: from the message's timestamp (its producer's
+    /// clock, ms resolution) to the moment the views passed the epoch it was fed in. Empty
+    /// without Kafka input.
+    pub fn produce_to_view(&self) -> Freshness {
+        Freshness::from_latencies(self.lock().produce_latencies.clone())
     }
 
     /// The current rows of one view, sorted (for tests and tools).

@@ -179,7 +179,9 @@ impl ViewRow for News2Row {
 }
 
 /// Rows of the `alerts` view (same shape as `news2`, a distinct table).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AlertRow(pub News2Row);
 
 impl ViewRow for AlertRow {

@@ -16,10 +16,37 @@ use wardstream_pipelines::clickhouse_sink::{self, ArchiveQueue, ClickHouseConfig
 
 /// Arguments of `run`.
 #[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help (`-h` is timely's hostfile here).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Timely cluster mode: processes in all (each with --workers threads). Run the same
+    /// command in every process with its own --process; Kafka partitions are spread over all
+    /// workers, and process 0 holds the whole views.
+    #[arg(long, short = 'n', default_value_t = 1, value_name = "N")]
+    processes: usize,
+    /// Timely cluster mode: this process's index, 0..N.
+    #[arg(long, short = 'p', default_value_t = 0, value_name = "INDEX")]
+    process: usize,
+    /// Timely cluster mode: a file of `host:port` lines, one per process (default:
+    /// localhost:2101, localhost:2102, …).
+    #[arg(long, short = 'h', value_name = "FILE")]
+    hostfile: Option<PathBuf>,
     /// Replay a data folder (e.g. ../shared/data) or NDJSON recording instead of generating.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kafka")]
     replay: Option<PathBuf>,
+    /// Consume the Kafka topics on these brokers (`bootstrap.servers`, e.g. 127.0.0.1:9092)
+    /// instead of generating. Checkpoints go to [kafka] checkpoint_dir and a restart resumes
+    /// from them; with --exit-at-end the run stops at the topics' end offsets as of its start.
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
+    /// With --kafka: checkpoint folder (default: [kafka] checkpoint_dir).
+    #[arg(long, requires = "kafka")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Write every view, when the run ends, as sorted NDJSON files `<view>.ndjson` here.
+    #[arg(long, value_name = "DIR")]
+    views_out: Option<PathBuf>,
     /// Event-time seconds per wall-clock second (3600 = one hour per second). Default: as fast
     /// as possible for a replay, `replay.generator_speed` (3600) for the generator.
     #[arg(long)]
@@ -138,6 +165,7 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| config.serve.listen.clone());
     tracing::info!(config = %serde_json::to_string(&config).unwrap_or_default(), "configuration");
     let (mut source, speed) = match &args.replay {
+        None if args.kafka.is_some() => (sources::nothing("Kafka".into()), None),
         Some(path) => {
             let replay = sources::load_replay(path, &config)?;
             let speed = if args.fast {
@@ -164,6 +192,44 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     }
     let finite = source.finite;
     let mut engine = engine_config(&config, &source, speed, args.workers);
+    if args.processes > 1 {
+        anyhow::ensure!(
+            args.process < args.processes,
+            "--process {} is not below --processes {}",
+            args.process,
+            args.processes
+        );
+        let cluster = match &args.hostfile {
+            Some(f) => {
+                wardstream_pipelines::Cluster::from_hostfile(args.processes, args.process, f)?
+            }
+            None => wardstream_pipelines::Cluster::local(args.processes, args.process),
+        };
+        eprintln!(
+            "wardstream: process {} of {} in a timely cluster ({})",
+            args.process,
+            args.processes,
+            cluster.addresses.join(", ")
+        );
+        engine.cluster = Some(cluster);
+    }
+    if let Some(brokers) = &args.kafka {
+        let mut kafka = config.kafka.config(Some(brokers))?;
+        if let Some(dir) = &args.checkpoint_dir {
+            kafka.checkpoint_dir = Some(dir.clone());
+        }
+        kafka.bounded = args.exit_at_end;
+        eprintln!(
+            "wardstream: consuming {} on {} (checkpoints in {})",
+            kafka.topics.inputs().join(", "),
+            kafka.brokers,
+            kafka
+                .checkpoint_dir
+                .as_ref()
+                .map_or("nowhere".into(), |d| d.display().to_string())
+        );
+        engine.kafka = Some(Arc::new(kafka));
+    }
     let mirror_cfg = mirror_config(&config, &args, &source.label);
     tracing::info!(source = %source.label, workers = engine.workers, speed = ?speed, "starting");
 
@@ -240,6 +306,13 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.dead_letters {
         write_dead_letters(&store, path)?;
     }
+    if let Some(dir) = &args.views_out {
+        if args.process == 0 {
+            write_views(&store, dir)?;
+        } else {
+            eprintln!("wardstream: the views are in process 0; --views-out is left to it");
+        }
+    }
     if let Some(handle) = mirror.take() {
         finish_mirror(&runtime, handle, &stop)?;
     }
@@ -305,6 +378,36 @@ fn finish_mirror(
         p99,
         events
     );
+    Ok(())
+}
+
+/// Writes each view as `<dir>/<view>.ndjson`, one JSON object per row, lines sorted (so two
+/// runs' outputs compare with `diff`).
+fn write_views(store: &ViewStore, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let snapshot = store.snapshot()?;
+    for (name, batch) in &snapshot.tables {
+        if matches!(*name, "ingest_stats" | "dead_letters") {
+            continue;
+        }
+        let mut buf = Vec::new();
+        {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
+            w.write(batch)?;
+            w.finish()?;
+        }
+        let text = String::from_utf8(buf)?;
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        let path = dir.join(format!("{name}.ndjson"));
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+        out.flush()?;
+    }
     Ok(())
 }
 

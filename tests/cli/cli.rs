@@ -7,6 +7,7 @@ use std::process::Command;
 mod accounts;
 mod clickhouse;
 mod federate;
+mod kafka;
 mod optimize;
 mod twin;
 

@@ -7,6 +7,7 @@
 //! engine's snapshot, so the two can be compared row for row.
 
 pub mod clickhouse;
+pub mod kafka;
 pub mod postgres;
 
 use anyhow::Context;
