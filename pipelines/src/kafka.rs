@@ -127,6 +127,12 @@ pub struct KafkaConfig {
     /// A partition that has been read to its end and sent nothing for this long stops
     /// holding back its tenants' watermarks.
     pub idle_timeout: Duration,
+    /// Messages read again before a resumed position (and skipped undecoded), so that the
+    /// record batch holding that position is fetched whole: some brokers (tansu 0.6) answer a
+    /// fetch from an offset inside a batch with the next batch, losing the rest of that one.
+    /// Default 10,000, librdkafka's largest batch (`batch.num.messages`); if the broker still
+    /// starts after the position, the rewind grows fourfold until it does not.
+    pub resume_rewind: i64,
 }
 
 impl KafkaConfig {
@@ -143,6 +149,7 @@ impl KafkaConfig {
             metadata_interval: Duration::from_secs(10),
             properties: Vec::new(),
             idle_timeout: Duration::from_secs(1),
+            resume_rewind: 10_000,
         }
     }
 
@@ -391,6 +398,12 @@ pub struct KafkaSource {
     created: Vec<i64>,
     /// Whether the last poll emptied librdkafka's queue.
     drained: bool,
+    /// Bounded runs: the partitions whose last record batch (the one at end offset - 1) has
+    /// been fetched in this run.
+    reached: BTreeSet<(String, i32)>,
+    /// Partitions assigned before a resumed position, until a message at or before that
+    /// position arrives: `(fetched from, rewind used)`.
+    resuming: BTreeMap<(String, i32), (i64, i64)>,
 }
 
 fn kafka_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -449,6 +462,8 @@ impl KafkaSource {
             last_message: BTreeMap::new(),
             created: Vec::new(),
             drained: false,
+            reached: BTreeSet::new(),
+            resuming: BTreeMap::new(),
         };
         for (topic, parts) in resume.map(|(p, _)| p).into_iter().flatten() {
             for (p, o) in parts {
@@ -462,7 +477,6 @@ impl KafkaSource {
         for k in owned {
             source.next.entry(k).or_insert(-1);
         }
-        source.assign()?;
         if source.config.bounded {
             let mut end = BTreeMap::new();
             for (topic, p) in source.next.keys() {
@@ -474,6 +488,7 @@ impl KafkaSource {
             }
             source.end = Some(end);
         }
+        source.assign()?;
         Ok(source)
     }
 
@@ -500,13 +515,29 @@ impl KafkaSource {
         Ok(owned)
     }
 
-    fn assign(&self) -> Result<()> {
+    /// Assigns every partition owned at its position. A resumed position (not the beginning)
+    /// is fetched from `resume_rewind` messages before it (see [`KafkaConfig::resume_rewind`];
+    /// the messages before it are skipped), and a bounded run resumed at or past the end
+    /// offset from no later than end offset - 1 (see [`finished`](Self::finished)).
+    fn assign(&mut self) -> Result<()> {
         let mut tpl = TopicPartitionList::new();
-        for ((topic, p), next) in &self.next {
-            let offset = if *next < 0 {
+        self.resuming.clear();
+        for (key, next) in &self.next {
+            let (topic, p) = key;
+            let offset = if *next <= 0 {
                 Offset::Beginning
             } else {
-                Offset::Offset(*next)
+                let mut from = *next - self.config.resume_rewind.max(1);
+                if let Some(h) = self.end.as_ref().and_then(|e| e.get(key)).copied()
+                    && h >= 1
+                    && !self.reached.contains(key)
+                {
+                    from = from.min(h - 1);
+                }
+                let from = from.max(0);
+                self.resuming
+                    .insert(key.clone(), (from, self.config.resume_rewind.max(1)));
+                Offset::Offset(from)
             };
             tpl.add_partition_offset(topic, *p, offset)
                 .map_err(|e| kafka_err("assignment", e))?;
@@ -514,6 +545,40 @@ impl KafkaSource {
         self.consumer
             .assign(&tpl)
             .map_err(|e| kafka_err("assigning partitions", e))
+    }
+
+    /// Whether message `offset` of partition `key` is one to skip because the broker started
+    /// a resumed partition after its position (`next`): then the partition is fetched again
+    /// from further back. An associated function so that it can run while a message borrows
+    /// the consumer.
+    fn started_late(
+        consumer: &BaseConsumer<EndOffsets>,
+        resuming: &mut BTreeMap<(String, i32), (i64, i64)>,
+        key: &(String, i32),
+        next: i64,
+        offset: i64,
+    ) -> Result<bool> {
+        let Some((from, rewind)) = resuming.get(key).copied() else {
+            return Ok(false);
+        };
+        if offset <= next || from == 0 {
+            // At or before the position, or fetched from the very beginning: a later first
+            // offset is then a real gap (e.g. trimmed by retention).
+            resuming.remove(key);
+            return Ok(false);
+        }
+        let rewind = rewind.saturating_mul(4);
+        let from = (next - rewind).max(0);
+        tracing::warn!(
+            topic = %key.0, partition = key.1, position = next, first = offset, from,
+            "the broker answered from after the resumed position; fetching again from further back"
+        );
+        // A seek discards what was fetched before it (librdkafka's op versions).
+        consumer
+            .seek(&key.0, key.1, Offset::Offset(from), Duration::from_secs(10))
+            .map_err(|e| kafka_err("fetching again", e))?;
+        resuming.insert(key.clone(), (from, rewind));
+        Ok(true)
     }
 
     /// Looks for partitions added since the last look and assigns those this worker owns
@@ -565,6 +630,21 @@ impl KafkaSource {
                         continue;
                     };
                     let key = (topic.to_owned(), m.partition());
+                    let next = self.next.get(&key).copied().unwrap_or(-1);
+                    if Self::started_late(
+                        &self.consumer,
+                        &mut self.resuming,
+                        &key,
+                        next,
+                        m.offset(),
+                    )? {
+                        continue;
+                    }
+                    if let Some(high) = self.end.as_ref().and_then(|e| e.get(&key))
+                        && m.offset() >= high - 1
+                    {
+                        self.reached.insert(key.clone());
+                    }
                     match self.next.get_mut(&key) {
                         // A message before our position (a fetch from before a seek): skip.
                         Some(next) if *next >= 0 && m.offset() < *next => continue,
@@ -661,17 +741,15 @@ impl KafkaSource {
     /// messages fetched with the last one.
     ///
     /// Some brokers (tansu 0.6) report the end offset as the base offset of the last record
-    /// batch + 1 instead of the last offset + 1, so reaching the end offset is not enough:
-    /// the rest of that batch came in the same fetch response, and is read once a poll has
-    /// found the queue empty.
+    /// batch + 1 instead of the last offset + 1, so a position at the end offset is not
+    /// enough: the record at end offset - 1 must have been fetched in this run (a run resumed
+    /// past it reads from there again), and then the rest of its batch, which came in the same
+    /// fetch response, once a poll has found the queue empty.
     pub fn finished(&self) -> bool {
         self.drained
             && self.end.as_ref().is_some_and(|end| {
-                end.iter().all(|(k, high)| {
-                    let next = self.next.get(k).copied().unwrap_or(-1);
-                    // -1: nothing read yet; fine only if the partition was empty (or trimmed).
-                    *high <= 0 || next >= *high
-                })
+                end.iter()
+                    .all(|(k, high)| *high <= 0 || self.reached.contains(k))
             })
     }
 
