@@ -31,6 +31,33 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Kills `child` with SIGKILL once `ready()` returns `Some`, polling it every 20 ms; fails if
+/// `child` ends first or 300 s pass (`what` says what was awaited).
+fn kill_when<T>(
+    child: &mut std::process::Child,
+    what: &str,
+    mut ready: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let found = loop {
+        if let Some(v) = ready() {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 300 s"
+        );
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    child.wait().unwrap_or_else(|e| panic!("{e}"));
+    found
+}
+
 #[test]
 fn replay_check_counts_real_bad_rows() {
     let out = run_ok(bin().args(["replay", "--check"]).arg(data_dir()));

@@ -1,9 +1,8 @@
 //! `wardstream run --clickhouse` as a process: killed with SIGKILL while it mirrors the real
 //! data, then run again, it leaves ClickHouse exactly as a run that was never interrupted.
 
-use super::{bin, data_dir, run_ok};
+use super::{bin, data_dir, kill_when, run_ok};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 use wardstream_pipelines::clickhouse_sink::{column_list, view_schemas};
 use wardstream_tests::clickhouse::ClickHouseServer;
 
@@ -93,30 +92,17 @@ fn a_run_killed_mid_mirror_then_rerun_equals_an_uninterrupted_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start wardstream: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let archived = loop {
+    let archived = kill_when(&mut child, "a fifth of the archive", || {
         let n = query(
             &url,
             "SELECT count() FROM system.tables WHERE database = 'killed' AND name = 'raw_events'",
         );
-        if n.trim() == "1" {
-            let n = count(&url, "SELECT count() FROM killed.raw_events");
-            if n > total / 5 {
-                break n;
-            }
+        if n.trim() != "1" {
+            return None;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the run archived too little in 300 s"
-        );
-        assert!(
-            child.try_wait().ok().flatten().is_none(),
-            "the run ended before it was killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.kill().unwrap_or_else(|e| panic!("{e}"));
-    child.wait().unwrap_or_else(|e| panic!("{e}"));
+        let n = count(&url, "SELECT count() FROM killed.raw_events");
+        (n > total / 5).then_some(n)
+    });
     let after_kill = count(&url, "SELECT count() FROM killed.raw_events");
     assert!(
         after_kill < total,

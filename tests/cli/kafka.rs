@@ -3,10 +3,9 @@
 //! and its final views equal the embedded replay's, with no event counted twice; two
 //! processes in timely cluster mode give the same views.
 
-use super::{bin, data_dir, run_ok};
+use super::{bin, data_dir, kill_when, run_ok};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 use wardstream_tests::kafka::KafkaBroker;
 
 fn temp(name: &str) -> PathBuf {
@@ -83,21 +82,13 @@ fn a_kafka_run_killed_mid_stream_resumes_to_the_embedded_replays_views() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start wardstream: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(300);
     // Mid-stream: both workers have checkpointed a good part of the data (> 20 MB of state).
     let size = |i: usize| {
         std::fs::metadata(checkpoints.join(format!("worker-{i}.json"))).map_or(0, |m| m.len())
     };
-    while !(size(0) > 20_000_000 && size(1) > 20_000_000) {
-        assert!(Instant::now() < deadline, "no checkpoint within 300 s");
-        assert!(
-            child.try_wait().ok().flatten().is_none(),
-            "the run ended before it was killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap_or_else(|e| panic!("{e}"));
-    child.wait().unwrap_or_else(|e| panic!("{e}"));
+    kill_when(&mut child, "checkpoints of 20 MB", || {
+        (size(0) > 20_000_000 && size(1) > 20_000_000).then_some(())
+    });
     assert!(
         !out.join("kafka").exists(),
         "the killed run must not have finished"

@@ -18,21 +18,15 @@ use wardstream_operators::IngestConfig;
 use wardstream_pipelines::kafka::KafkaConfig;
 use wardstream_pipelines::kafka::publish::{Publisher, ensure_topics};
 use wardstream_pipelines::replay::{self, DataSet, ReplayOptions};
+use wardstream_pipelines::store::TABLES;
 use wardstream_pipelines::{EngineConfig, SourceRecord, ViewStore, records_source};
 use wardstream_schemas::time::parse_rfc3339;
 use wardstream_schemas::{Event, RejectReason, Stream};
 use wardstream_tests::kafka::KafkaBroker;
 use wardstream_tests::{canonical, data_dir};
 
-const VIEWS: [&str; 7] = [
-    "census",
-    "adt_hourly",
-    "news2",
-    "alerts",
-    "no_show",
-    "revenue",
-    "length_of_stay",
-];
+/// The seven views (a snapshot's tables less `ingest_stats` and `dead_letters`).
+const VIEWS: &[&str] = TABLES.split_at(7).0;
 
 fn real_events(sets: Vec<DataSet>) -> Vec<Event> {
     let opts = ReplayOptions {
@@ -120,7 +114,7 @@ fn views(store: &ViewStore) -> BTreeMap<&'static str, Vec<String>> {
 
 fn assert_same_views(got: &ViewStore, want: &ViewStore) {
     let (got, want) = (views(got), views(want));
-    for v in VIEWS {
+    for &v in VIEWS {
         assert_eq!(
             got[v].len(),
             want[v].len(),
