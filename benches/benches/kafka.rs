@@ -144,6 +144,17 @@ fn throughput(broker: &KafkaBroker) -> anyhow::Result<()> {
 fn latency(broker: &KafkaBroker) -> anyhow::Result<()> {
     let mut kafka = KafkaConfig::new(broker.brokers());
     kafka.topics = Topics::with_prefix("latency");
+    // Extra librdkafka properties to compare, e.g. `WARDSTREAM_BENCH_KAFKA=fetch.wait.max.ms=10`
+    // (comma-separated `key=value` pairs).
+    if let Ok(extra) = std::env::var("WARDSTREAM_BENCH_KAFKA") {
+        for pair in extra.split(',').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("WARDSTREAM_BENCH_KAFKA: {pair} is not key=value")
+            })?;
+            kafka.properties.push((k.to_owned(), v.to_owned()));
+        }
+        println!("latency with extra properties: {extra}");
+    }
     ensure_topics(&kafka, 4)?;
     let store = Arc::new(ViewStore::new());
     let stop = Arc::new(AtomicBool::new(false));
