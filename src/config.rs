@@ -167,13 +167,14 @@ impl Default for ClickHouseSection {
 pub struct EngineSection {
     /// Timely worker threads.
     pub workers: usize,
-    /// Epoch length, ms.
+    /// Tick length, ms: events fed within one tick share an epoch (a live Kafka source closes
+    /// its epoch early once it has handed over all it fetched).
     pub epoch_ms: u64,
     /// How far behind the greatest event time an event may arrive and count as on time, s.
     pub allowed_lateness_s: i64,
     /// `dead_letter` (default) or `apply` for events later than that.
     pub late_policy: LatePolicy,
-    /// Backpressure: stop feeding while views lag the input by more epochs than this.
+    /// Backpressure: stop feeding while views lag the input by more ticks than this.
     pub max_lag_epochs: u64,
 }
 

@@ -90,7 +90,8 @@ pub struct SqlParams {
 /// `GET /v1/status`.
 #[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Status {
-    /// Epoch frontier of the views.
+    /// Epoch frontier of the views: every input fed before this wall-clock time (ms since the
+    /// Unix epoch) is in them (`u64::MAX` once a bounded run is complete).
     pub frontier: u64,
     /// Greatest event time ingested, RFC 3339.
     pub max_event_time: Option<String>,

@@ -6,7 +6,8 @@
 //! - `wardstream_ingest_total{stream, outcome}`: ingest outcomes (`applied`, `corrected`,
 //!   `duplicate`, `dead_lettered`).
 //! - `wardstream_dead_letters_total{stream, reason}`: dead letters by reason.
-//! - `wardstream_view_frontier`: the epoch all views are complete up to.
+//! - `wardstream_view_frontier`: the epoch all views are complete up to (ms since the Unix
+//!   epoch at which that input was fed).
 //! - `wardstream_max_event_time_seconds`: greatest event time ingested (Unix seconds).
 //! - `wardstream_freshness_p50_seconds`, `wardstream_freshness_p99_seconds`: event-to-view
 //!   latency.

@@ -68,7 +68,7 @@ mod statements;
 pub use statements::select;
 use statements::{InFlight, execute, insert, primitive_column, string_column};
 
-use crate::store::{ChangeSet, DeadLetter, Freshness, TABLES, ViewStore};
+use crate::store::{ChangeSet, DeadLetter, Freshness, Latencies, TABLES, ViewStore};
 use crate::view_arrow::{AlertRow, ViewRow};
 use crate::{Error, Result, SourceRecord};
 pub use archive::{ArchiveQueue, Archived};
@@ -188,7 +188,7 @@ pub struct MirrorStats {
     /// Set once every table exists and the first reconcile is done.
     pub connected: AtomicBool,
     last_error: Mutex<Option<String>>,
-    latencies: Mutex<Vec<(Duration, u64)>>,
+    latencies: Mutex<Latencies>,
 }
 
 impl MirrorStats {
@@ -204,12 +204,10 @@ impl MirrorStats {
     /// the engine until the view changes it caused were committed in ClickHouse, weighted by
     /// events.
     pub fn freshness(&self) -> Freshness {
-        Freshness::from_latencies(
-            self.latencies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-        )
+        self.latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .freshness()
     }
 
     fn failed(&self, e: &Error) {
@@ -699,7 +697,9 @@ impl Mirror {
             let Some(t) = self.takes.pop_front() else {
                 break;
             };
-            l.extend(t.folded.into_iter().map(|(at, n)| (now - at, n)));
+            for (at, n) in t.folded {
+                l.record(now - at, n);
+            }
             self.stats.frontier.fetch_max(t.frontier, Ordering::AcqRel);
         }
     }

@@ -2,11 +2,14 @@
 //! [`ViewStore`] at the dataflow's frontier.
 //!
 //! Each worker runs the same dataflow over its share of the input: sources give every version
-//! of an `event_id` to the same worker ([`owner`]), so ingest needs no exchange. Epochs are wall-clock ticks of
-//! [`EngineConfig::epoch_ms`]: every event fed during a tick gets that epoch, so progress
-//! tracking sees few distinct times. Workers park (`step_or_park`) when they have nothing to
-//! do, and stop feeding when the frontier falls more than [`EngineConfig::max_lag_epochs`]
-//! behind (backpressure). Worker 0 advances the store whenever the probe's frontier moves.
+//! of an `event_id` to the same worker ([`owner`]), so ingest needs no exchange. Epochs are
+//! wall-clock ms since the Unix epoch, advanced in ticks of [`EngineConfig::epoch_ms`]: every
+//! event fed during a tick gets that epoch, so progress tracking sees few distinct times. A
+//! live Kafka source that has handed over everything fetched closes its epoch at once (at the
+//! clock's ms), so at low rates an event reaches the views without waiting for the tick.
+//! Workers park (`step_or_park`) when they have nothing to do, and stop feeding when the
+//! frontier falls more than [`EngineConfig::max_lag_epochs`] ticks behind (backpressure).
+//! Worker 0 advances the store whenever the probe's frontier moves.
 
 use crate::clickhouse_sink::{ArchiveQueue, Archived};
 use crate::kafka::checkpoint::{self, WorkerCheckpoint};
@@ -336,6 +339,44 @@ fn advance_store(store: &ViewStore, probe: &ProbeHandle<u64>) {
     }
 }
 
+/// Longest park of a worker reading Kafka with nothing to do, ms: how far its epoch may fall
+/// behind the clock (and hold back the views' frontier) while its partitions are quiet.
+const KAFKA_IDLE_PARK_MS: u64 = 5;
+
+/// Wall-clock epochs: ms since the Unix epoch, read from one `SystemTime` at the start and
+/// advanced by a monotonic `Instant`, so every worker of a process, and processes with synced
+/// clocks, number epochs alike.
+#[derive(Clone, Copy)]
+struct EpochClock {
+    base_ms: u64,
+    started: Instant,
+    epoch_ms: u64,
+}
+
+impl EpochClock {
+    fn new(epoch_ms: u64) -> Self {
+        let base_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        EpochClock {
+            base_ms,
+            started: Instant::now(),
+            epoch_ms: epoch_ms.max(1),
+        }
+    }
+
+    /// Ms since the Unix epoch at `now`.
+    fn ms(&self, now: Instant) -> u64 {
+        self.base_ms + now.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// The start of the tick `now` falls in.
+    fn tick(&self, now: Instant) -> u64 {
+        let ms = self.ms(now);
+        ms - ms % self.epoch_ms
+    }
+}
+
 /// Runs the views over `source` until it is exhausted or `stop` is set, keeping `store` current.
 /// Blocks; run it on its own thread to serve queries meanwhile.
 pub fn run(
@@ -347,6 +388,7 @@ pub fn run(
 ) -> Result<RunSummary> {
     let config = config.clone();
     let started = Instant::now();
+    let clock = EpochClock::new(config.epoch_ms);
     let gather = config.cluster.as_ref().is_some_and(|c| c.processes > 1);
     // Refuse checkpoints of another worker count before any worker starts.
     if let Some(k) = &config.kafka
@@ -450,7 +492,15 @@ pub fn run(
                 (capacity_in, restore_in)
             });
 
-            let mut epoch = 1u64;
+            let mut epoch = match config.epoch_records {
+                Some(_) => 1u64,
+                None => clock.tick(Instant::now()),
+            };
+            // Backpressure's allowance in epoch units.
+            let max_lag = match config.epoch_records {
+                Some(_) => config.max_lag_epochs,
+                None => config.max_lag_epochs * clock.epoch_ms,
+            };
             input.advance_to(epoch);
             capacity_in.advance_to(epoch);
             restore_in.advance_to(epoch);
@@ -499,15 +549,13 @@ pub fn run(
                 let now = Instant::now();
                 let tick = match config.epoch_records {
                     Some(n) => 1 + fed_total / n.max(1),
-                    None => {
-                        1 + now.duration_since(started).as_millis() as u64 / config.epoch_ms.max(1)
-                    }
+                    None => clock.tick(now),
                 };
                 if tick > epoch {
                     epoch = tick;
                     input.advance_to(epoch);
                 }
-                let lagging = probe.less_than(&epoch.saturating_sub(config.max_lag_epochs))
+                let lagging = probe.less_than(&epoch.saturating_sub(max_lag))
                     || config.archive.as_ref().is_some_and(|a| a.is_full());
                 let mut fed = 0u64;
                 let mut wait = None;
@@ -587,13 +635,35 @@ pub fn run(
                 if fed > 0 {
                     fed_total += fed;
                     store.fed(epoch, fed);
+                }
+                // A live Kafka source that has handed over all it has fetched closes the epoch
+                // now, at the clock's ms, rather than at the next tick: what it fed reaches the
+                // views without waiting up to `epoch_ms`, and a worker with nothing to feed
+                // does not hold the others' epochs back for a tick.
+                if config.epoch_records.is_none()
+                    && let Some(k) = kafka.as_ref()
+                    && k.source.drained()
+                {
+                    let mut close = clock.ms(Instant::now()) + 1;
+                    if fed > 0 {
+                        close = close.max(epoch + 1);
+                    }
+                    if close > epoch {
+                        epoch = close;
+                        input.advance_to(epoch);
+                    }
+                }
+                if fed > 0 {
                     input.flush();
                     worker.step();
                 } else if !exhausted {
-                    let park = wait
-                        .unwrap_or(Duration::from_millis(config.epoch_ms))
-                        .min(Duration::from_millis(config.epoch_ms));
-                    worker.step_or_park(Some(park));
+                    // Kafka wakes the worker when messages arrive; a short park keeps an idle
+                    // worker's epoch near the clock for the others (see above).
+                    let tick = Duration::from_millis(match kafka {
+                        Some(_) => config.epoch_ms.min(KAFKA_IDLE_PARK_MS),
+                        None => config.epoch_ms,
+                    });
+                    worker.step_or_park(Some(wait.unwrap_or(tick).min(tick)));
                 }
                 for (s, n) in std::mem::take(&mut received) {
                     store.received(s, n);

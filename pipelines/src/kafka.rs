@@ -126,7 +126,9 @@ pub struct KafkaConfig {
     pub bounded: bool,
     /// How often to look for new partitions.
     pub metadata_interval: Duration,
-    /// Further librdkafka properties (`security.protocol`, `sasl.*`, …), applied last.
+    /// Further librdkafka properties (`security.protocol`, `sasl.*`, `linger.ms`, …). They
+    /// override wardstream's defaults, not the settings correctness depends on (see
+    /// `docs/kafka.md`).
     pub properties: Vec<(String, String)>,
     /// A partition that has been read to its end and sent nothing for this long stops
     /// holding back its tenants' watermarks.
@@ -157,11 +159,19 @@ impl KafkaConfig {
         }
     }
 
-    fn client(&self) -> ClientConfig {
+    /// A client for the brokers: `defaults` first, then [`properties`](Self::properties)
+    /// (which may override them), then `required` (settings correctness depends on).
+    fn client(&self, defaults: &[(&str, &str)], required: &[(&str, &str)]) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in defaults {
+            c.set(*k, *v);
+        }
         for (k, v) in &self.properties {
             c.set(k, v);
+        }
+        for (k, v) in required {
+            c.set(*k, *v);
         }
         c
     }
@@ -334,23 +344,29 @@ impl KafkaSource {
         resume: Option<(&Positions, &WatermarkState)>,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Result<Self> {
-        let mut client = config.client();
-        client
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("statistics.interval.ms", "500");
+        let client = config.client(
+            &[
+                // librdkafka's default (500 ms) is how long a fetch may wait for data. Apache
+                // Kafka answers as soon as data arrives; tansu 0.6 holds an empty fetch for
+                // the full wait, which at a low rate was the p50 produce-to-view latency.
+                ("fetch.wait.max.ms", "10"),
+                ("statistics.interval.ms", "500"),
+            ],
+            &[
+                ("group.id", &config.group_id),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "false"),
+            ],
+        );
         let mut consumer: BaseConsumer<EndOffsets> = client
             .create_with_context(EndOffsets::default())
             .map_err(|e| kafka_err("creating the consumer", e))?;
         consumer.set_nonempty_callback(wake);
         let counter = Arc::new(DeliveryCounter::default());
         let dead_letters: ThreadedProducer<Counted> = config
-            .client()
-            .set("compression.type", "lz4")
-            .set("linger.ms", "20")
+            .client(&[("compression.type", "lz4"), ("linger.ms", "20")], &[])
             .create_with_context(Counted(counter.clone()))
             .map_err(|e| kafka_err("creating the dead-letter producer", e))?;
         let mut source = KafkaSource {
@@ -644,6 +660,12 @@ impl KafkaSource {
     /// The producer timestamps (ms) of the messages polled since the last call.
     pub fn take_created(&mut self) -> Vec<i64> {
         std::mem::take(&mut self.created)
+    }
+
+    /// Whether the last [`poll`](Self::poll) found librdkafka's queue empty: everything
+    /// fetched so far has been read.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Whether a bounded run has read every partition it owns to its end offset, and the

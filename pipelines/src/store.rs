@@ -179,15 +179,17 @@ pub struct State {
     dead_letters: Vec<DeadLetter>,
     max_event_time: Option<Millis>,
     epochs: BTreeMap<u64, (Instant, u64)>,
-    latencies: Vec<(Duration, u64)>,
+    latencies: Latencies,
     /// Epochs folded in since the last [`ViewStore::take_changes`]: when their first event
     /// was fed, and how many events (for event-to-sink freshness), when tracked.
     folded: Option<Vec<(Instant, u64)>>,
     /// Per epoch: producer timestamps (ms since the Unix epoch) of the Kafka messages fed,
     /// run-length encoded, until the views pass the epoch.
     produced: BTreeMap<u64, Vec<(i64, u64)>>,
-    /// Produce-to-view latencies of Kafka messages, with counts.
-    produce_latencies: Vec<(Duration, u64)>,
+    /// Produce-to-view latencies of Kafka messages.
+    produce_latencies: Latencies,
+    /// Produce-to-poll latencies of Kafka messages: until the engine's consumer read them.
+    poll_latencies: Latencies,
 }
 
 /// A view row type the store holds.
@@ -300,22 +302,44 @@ pub struct Freshness {
     pub events: u64,
 }
 
-impl Freshness {
-    /// Percentiles of `(latency, events)` pairs, each latency weighted by its events.
-    pub fn from_latencies(mut latencies: Vec<(Duration, u64)>) -> Self {
-        latencies.sort();
-        let events: u64 = latencies.iter().map(|(_, n)| n).sum();
-        let at = |q: f64| {
-            let rank = ((q * events as f64).ceil() as u64).max(1);
-            let mut seen = 0;
-            for (d, n) in &latencies {
-                seen += n;
-                if seen >= rank {
-                    return *d;
-                }
-            }
-            Duration::ZERO
-        };
+/// A latency distribution in bounded memory: an HDR histogram of µs (1 µs to 1 h, three
+/// significant digits, so quantiles are within 0.1%), however long the engine runs.
+/// Latencies over an hour count as an hour.
+#[derive(Clone, Debug)]
+pub struct Latencies(hdrhistogram::Histogram<u64>);
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Latencies {
+    const MAX_US: u64 = 3_600_000_000;
+
+    /// Empty.
+    pub fn new() -> Self {
+        // 1..=MAX_US with 3 significant digits are valid bounds: construction cannot fail.
+        Latencies(
+            hdrhistogram::Histogram::new_with_bounds(1, Self::MAX_US, 3)
+                .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
+        )
+    }
+
+    /// Records `events` events that each took `latency`.
+    pub fn record(&mut self, latency: Duration, events: u64) {
+        let us = (latency.as_micros() as u64).clamp(1, Self::MAX_US);
+        // In range by the clamp above.
+        let _ = self.0.record_n(us, events);
+    }
+
+    /// p50/p99 and the number of events recorded.
+    pub fn freshness(&self) -> Freshness {
+        let at = |q: f64| Duration::from_micros(self.0.value_at_quantile(q));
+        let events = self.0.len();
+        if events == 0 {
+            return Freshness::default();
+        }
         Freshness {
             p50: at(0.5),
             p99: at(0.99),
@@ -352,10 +376,11 @@ impl ViewStore {
                 dead_letters: Vec::new(),
                 max_event_time: None,
                 epochs: BTreeMap::new(),
-                latencies: Vec::new(),
+                latencies: Latencies::new(),
                 folded: None,
                 produced: BTreeMap::new(),
-                produce_latencies: Vec::new(),
+                produce_latencies: Latencies::new(),
+                poll_latencies: Latencies::new(),
             }),
         }
     }
@@ -414,7 +439,14 @@ impl ViewStore {
         if timestamps_ms.is_empty() {
             return;
         }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let mut state = self.lock();
+        for &t in timestamps_ms {
+            let ms = (now_ms - t).max(0) as u64;
+            state.poll_latencies.record(Duration::from_millis(ms), 1);
+        }
         let runs = state.produced.entry(epoch).or_default();
         for &t in timestamps_ms {
             match runs.last_mut() {
@@ -445,7 +477,7 @@ impl ViewStore {
             if let Some((at, n)) = state.epochs.remove(&e)
                 && n > 0
             {
-                state.latencies.push((now - at, n));
+                state.latencies.record(now - at, n);
                 if let Some(folded) = &mut state.folded {
                     folded.push((at, n));
                 }
@@ -459,7 +491,7 @@ impl ViewStore {
             for e in done {
                 for (t, n) in state.produced.remove(&e).unwrap_or_default() {
                     let ms = (now_ms - t).max(0) as u64;
-                    state.produce_latencies.push((Duration::from_millis(ms), n));
+                    state.produce_latencies.record(Duration::from_millis(ms), n);
                 }
             }
         }
@@ -560,14 +592,21 @@ impl ViewStore {
 
     /// Event-to-view latency so far.
     pub fn freshness(&self) -> Freshness {
-        Freshness::from_latencies(self.lock().latencies.clone())
+        self.lock().latencies.freshness()
     }
 
     /// Produce-to-view latency of Kafka messages: from the message's timestamp (its producer's
     /// clock, ms resolution) to the moment the views passed the epoch it was fed in. Empty
     /// without Kafka input.
     pub fn produce_to_view(&self) -> Freshness {
-        Freshness::from_latencies(self.lock().produce_latencies.clone())
+        self.lock().produce_latencies.freshness()
+    }
+
+    /// Produce-to-poll latency of Kafka messages: from the message's timestamp until the
+    /// engine's consumer handed it over (the broker's and the client's share of
+    /// [`produce_to_view`](Self::produce_to_view)).
+    pub fn produce_to_poll(&self) -> Freshness {
+        self.lock().poll_latencies.freshness()
     }
 
     /// The current rows of one view, sorted (for tests and tools).
@@ -689,4 +728,51 @@ fn dead_letter_batch(letters: &[DeadLetter]) -> Result<RecordBatch, ArrowError> 
         )),
     ];
     RecordBatch::try_new(schema, cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The exact weighted quantile: the smallest latency with at least `q` of events at or
+    /// below it.
+    fn exact(mut samples: Vec<(u64, u64)>, q: f64) -> u64 {
+        samples.sort();
+        let total: u64 = samples.iter().map(|(_, n)| n).sum();
+        let rank = ((q * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (us, n) in samples {
+            seen += n;
+            if seen >= rank {
+                return us;
+            }
+        }
+        0
+    }
+
+    proptest! {
+        /// p50/p99 are within the histogram's 0.1% of the exact weighted quantiles.
+        #[test]
+        fn latencies_match_exact_quantiles(
+            samples in prop::collection::vec((1u64..50_000_000, 1u64..20), 1..300)
+        ) {
+            let mut l = Latencies::new();
+            for &(us, n) in &samples {
+                l.record(Duration::from_micros(us), n);
+            }
+            let f = l.freshness();
+            prop_assert_eq!(f.events, samples.iter().map(|(_, n)| n).sum::<u64>());
+            for (got, q) in [(f.p50, 0.5), (f.p99, 0.99)] {
+                let want = exact(samples.clone(), q) as f64;
+                let got = got.as_micros() as f64;
+                prop_assert!((got - want).abs() <= want * 0.001 + 1.0, "q {q}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_latencies_are_zero() {
+        assert_eq!(Latencies::new().freshness(), Freshness::default());
+    }
 }

@@ -18,7 +18,7 @@ use wardstream_schemas::Event;
 /// Errors: the brokers cannot be reached, or refuse to create a topic ([`crate::Error::Kafka`]).
 pub fn ensure_topics(config: &KafkaConfig, partitions: i32) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = config
-        .client()
+        .client(&[], &[])
         .create()
         .map_err(|e| kafka_err("creating the admin client", e))?;
     let names: Vec<&str> = config
@@ -78,11 +78,14 @@ impl Publisher {
     pub fn new(config: &KafkaConfig) -> Result<Self> {
         let counter = Arc::new(DeliveryCounter::default());
         let producer: BaseProducer<Counted> = config
-            .client()
-            .set("enable.idempotence", "true")
-            .set("compression.type", "lz4")
-            .set("linger.ms", "20")
-            .set("batch.size", "1000000")
+            .client(
+                &[
+                    ("compression.type", "lz4"),
+                    ("linger.ms", "20"),
+                    ("batch.size", "1000000"),
+                ],
+                &[("enable.idempotence", "true")],
+            )
             .create_with_context(Counted(counter.clone()))
             .map_err(|e| kafka_err("creating the producer", e))?;
         Ok(Publisher {
