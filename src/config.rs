@@ -194,6 +194,9 @@ pub struct ServeSection {
     /// with it.
     #[serde(serialize_with = "mask")]
     pub jwt_secret: Option<String>,
+    /// Login attempts allowed per client address and minute (a burst of this many, then one
+    /// every 60/n s); more answer 429 `rate_limited`.
+    pub login_attempts_per_minute: u32,
 }
 
 fn mask_url<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -251,6 +254,7 @@ impl Default for ServeSection {
             listen: "127.0.0.1:7878".into(),
             database_url: None,
             jwt_secret: None,
+            login_attempts_per_minute: 30,
         }
     }
 }

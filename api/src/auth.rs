@@ -75,6 +75,53 @@ pub struct AuthConfig {
     pub max_failed_logins: i64,
     /// How long a locked account refuses logins (default 15 min).
     pub lockout: Duration,
+    /// Login attempts per client address (default 30 a minute).
+    pub login_limit: LoginLimiter,
+}
+
+/// Login attempts per client address (the connection's peer, not `X-Forwarded-For`, which
+/// the caller can forge): a GCRA limiter ([governor]) allowing `per_minute` attempts at once
+/// and then one every `60 / per_minute` s. It slows password guessing across many accounts,
+/// which the per-account lockout does not. Memory is one small entry per address seen
+/// recently (older ones are dropped as it goes).
+#[derive(Clone)]
+pub struct LoginLimiter {
+    limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    per_minute: u32,
+    checks: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::fmt::Debug for LoginLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoginLimiter({}/min)", self.per_minute)
+    }
+}
+
+impl LoginLimiter {
+    /// `per_minute` attempts per address (at least 1).
+    pub fn new(per_minute: u32) -> Self {
+        let n = std::num::NonZeroU32::new(per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        LoginLimiter {
+            limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(n))),
+            per_minute: n.get(),
+            checks: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+
+    /// Takes one attempt for `ip`: `Ok`, or `Err(seconds)` until the next is allowed.
+    pub fn check(&self, ip: std::net::IpAddr) -> Result<(), u64> {
+        use governor::clock::Clock;
+        let n = self
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 1024 == 1023 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -85,6 +132,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("refresh_ttl", &self.refresh_ttl)
             .field("max_failed_logins", &self.max_failed_logins)
             .field("lockout", &self.lockout)
+            .field("login_limit", &self.login_limit)
             .finish()
     }
 }
@@ -106,6 +154,7 @@ impl AuthConfig {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             max_failed_logins: 5,
             lockout: Duration::from_secs(15 * 60),
+            login_limit: LoginLimiter::new(30),
         })
     }
 
@@ -218,6 +267,27 @@ where
             tenant_id: claims.tid,
             role: claims.role,
         })
+    }
+}
+
+/// The connection's peer address, for per-address limits. Without connection info (a server
+/// not started by [`crate::serve`]) it is the unspecified address, so such callers share one
+/// allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+                    c.0.ip()
+                }),
+        ))
     }
 }
 
@@ -357,7 +427,7 @@ pub async fn check_login(
     let pw = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
         .await
-        .map_err(|_| Problem::internal())?;
+        .map_err(|e| Problem::internal().with_cause(format!("password check task failed: {e}")))?;
     if ok {
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = $1")
             .bind(&id)

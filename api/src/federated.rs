@@ -341,7 +341,7 @@ fn problem(e: FlError) -> Problem {
         }
         e => {
             tracing::error!(error = %e, "federation error");
-            Problem::internal()
+            Problem::internal().with_cause(format!("federation error: {e}"))
         }
     }
 }

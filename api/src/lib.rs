@@ -50,6 +50,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod db;
+pub mod exceptions;
 pub mod federated;
 pub mod metrics;
 pub mod openapi;
@@ -194,7 +195,7 @@ async fn answer_sql(
         })
         .map_err(|e| {
             tracing::error!(error = %e, "snapshot failed");
-            Problem::internal()
+            Problem::internal().with_cause(format!("snapshot failed: {e}"))
         })?;
     let batches = sql::query(&snapshot, &req.sql)
         .await
@@ -203,7 +204,7 @@ async fn answer_sql(
         "arrow" => {
             let bytes = encode_ipc(&batches).map_err(|e| {
                 tracing::error!(error = %e, "IPC encoding failed");
-                Problem::internal()
+                Problem::internal().with_cause(format!("IPC encoding failed: {e}"))
             })?;
             Ok((
                 [(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")],
@@ -214,7 +215,7 @@ async fn answer_sql(
         "json" => {
             let body = encode_json(&batches).map_err(|e| {
                 tracing::error!(error = %e, "JSON encoding failed");
-                Problem::internal()
+                Problem::internal().with_cause(format!("JSON encoding failed: {e}"))
             })?;
             Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
@@ -259,14 +260,17 @@ pub fn encode_json(
 
 /// The transactional routes: tenants and auth ([`tenants::router`]), patients
 /// ([`patients::router`]), providers and appointments ([`scheduling::router`]), invoices
-/// ([`billing::router`]).
+/// ([`billing::router`]), the audit trail and the exceptions log, with every 5xx answer
+/// recorded ([`exceptions::layer`]).
 pub fn transactional_router(state: tenants::AppState) -> Router {
-    tenants::router(state.clone())
+    let routes = tenants::router(state.clone())
         .merge(patients::router(state.clone()))
         .merge(scheduling::router(state.clone()))
         .merge(billing::router(state.clone()))
-        .merge(audit::router(state))
-        .route("/openapi.json", get(openapi::document))
+        .merge(audit::router(state.clone()))
+        .merge(exceptions::router(state.clone()))
+        .route("/openapi.json", get(openapi::document));
+    exceptions::layer(routes, state)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -308,10 +312,13 @@ pub async fn serve(
                 .route("/readyz", get(metrics::ready))
                 .with_state(state.db.clone()),
         );
+        // The routes so far get the exceptions log here; the transactional ones bring it.
+        app = exceptions::layer(app, state.clone());
         app = app.merge(transactional_router(state));
     } else {
         // No store to wait for: ready as soon as it listens.
         app = app.route("/readyz", get(|| async { "ready" }));
+        app = exceptions::catch_panics(app);
     }
     // The peer address is the audit trail's "from where" when no proxy says otherwise.
     axum::serve(

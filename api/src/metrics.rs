@@ -117,7 +117,7 @@ pub fn render(store: &ViewStore) -> Result<String, std::fmt::Error> {
 pub async fn metrics(State(store): State<Arc<ViewStore>>) -> Result<impl IntoResponse, Problem> {
     let body = render(&store).map_err(|e| {
         tracing::error!(error = %e, "metrics encoding failed");
-        Problem::internal()
+        Problem::internal().with_cause(format!("metrics encoding failed: {e}"))
     })?;
     Ok((
         [(

@@ -16,7 +16,7 @@ use crate::problem::{FieldError, Problem};
 #[openapi(
     info(
         title = "wardstream",
-        description = "Hospital operations: the transactional API (tenants, auth, patients, providers, appointments, invoices, audit) beside the live views."
+        description = "Hospital operations: the transactional API (tenants, auth, patients, providers, appointments, invoices, audit, exceptions) beside the live views."
     ),
     paths(
         crate::tenants::onboard,
@@ -43,6 +43,7 @@ use crate::problem::{FieldError, Problem};
         crate::billing::get_invoice,
         crate::billing::act,
         crate::audit::list,
+        crate::exceptions::list,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&Bearer),
@@ -53,6 +54,7 @@ use crate::problem::{FieldError, Problem};
         (name = "scheduling", description = "Providers and appointments"),
         (name = "billing", description = "Invoices"),
         (name = "audit", description = "Who read or changed which patient record"),
+        (name = "operations", description = "Requests the server failed, for admins"),
     )
 )]
 pub struct ApiDoc;

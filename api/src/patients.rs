@@ -113,7 +113,8 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Patient, Problem> {
         id: s("id")?,
         mrn: s("mrn")?,
         family_name: s("family_name")?,
-        given_names: serde_json::from_str(&s("given_names")?).map_err(|_| Problem::internal())?,
+        given_names: serde_json::from_str(&s("given_names")?)
+            .map_err(|e| Problem::internal().with_cause(format!("stored given_names: {e}")))?,
         gender: s("gender")?,
         birth_date: s("birth_date")?,
         phone: o("phone")?,

@@ -25,6 +25,11 @@ pub struct Problem {
     /// When to try again, for `account_locked` (also sent as `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// For 5xx answers: what went wrong, kept in the exceptions log
+    /// ([`crate::exceptions`]), never sent.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub cause: Option<String>,
 }
 
 impl Problem {
@@ -68,6 +73,14 @@ impl IntoResponse for Problem {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
         }
+        resp.extensions_mut()
+            .insert(crate::exceptions::ProblemCode(self.code));
+        if let Some(message) = self.cause {
+            resp.extensions_mut().insert(crate::exceptions::Unhandled {
+                kind: "error",
+                message,
+            });
+        }
         resp
     }
 }
@@ -107,7 +120,14 @@ impl Problem {
             code,
             errors: Vec::new(),
             retry_after_seconds: None,
+            cause: None,
         }
+    }
+
+    /// The same problem, with `cause` kept for the exceptions log (5xx answers).
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     /// 401 `unauthorized`: no valid credentials.
@@ -159,6 +179,19 @@ impl Problem {
         p
     }
 
+    /// 429 `rate_limited`: too many requests from this address; `Retry-After` says when to
+    /// try again.
+    pub fn rate_limited(retry_after_seconds: u64) -> Self {
+        let mut p = Problem::new(
+            429,
+            "rate_limited",
+            "Too many requests",
+            format!("too many login attempts from this address; try again in {retry_after_seconds} s"),
+        );
+        p.retry_after_seconds = Some(retry_after_seconds);
+        p
+    }
+
     /// A database error, except that a unique-constraint violation (a taken slug, email or
     /// MRN) answers 409 `conflict` with `detail`.
     pub fn from_db_or_conflict(e: sqlx::Error, detail: impl Into<String>) -> Self {
@@ -187,6 +220,7 @@ impl Problem {
                     "Service unavailable",
                     "the database is busy; try again",
                 )
+                .with_cause(format!("database busy: {e}"))
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::error!(error = %e, "database unavailable");
@@ -196,10 +230,11 @@ impl Problem {
                     "Service unavailable",
                     "the database is unavailable; try again",
                 )
+                .with_cause(format!("database unavailable: {e}"))
             }
             e => {
                 tracing::error!(error = %e, "database error");
-                Problem::internal()
+                Problem::internal().with_cause(format!("database error: {e}"))
             }
         }
     }

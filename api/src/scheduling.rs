@@ -443,7 +443,8 @@ fn stream_status(status: &str) -> Result<AppointmentStatus, Problem> {
         "no_show" => AppointmentStatus::NoShow,
         other => {
             tracing::error!(status = other, "appointment in an unknown status");
-            return Err(Problem::internal());
+            return Err(Problem::internal()
+                .with_cause(format!("appointment in an unknown status {other:?}")));
         }
     })
 }

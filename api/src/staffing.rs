@@ -198,11 +198,11 @@ pub async fn recommendations(
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "staffing solve task failed");
-        Problem::internal()
+        Problem::internal().with_cause(format!("staffing solve task failed: {e}"))
     })?
     .map_err(|e| {
         tracing::error!(error = %e, "staffing solve failed");
-        Problem::internal()
+        Problem::internal().with_cause(format!("staffing solve failed: {e}"))
     })?;
     Ok(Json(response).into_response())
 }

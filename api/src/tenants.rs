@@ -5,7 +5,7 @@
 //! for another tenant's resource answers 404, exactly as for one that does not exist, so
 //! existence does not leak across tenants.
 
-use crate::auth::{self, AuthConfig, LoginOutcome, Principal, Role, Tokens};
+use crate::auth::{self, AuthConfig, LoginOutcome, Peer, Principal, Role, Tokens};
 use crate::db::{Db, now_ms};
 use crate::problem::{ApiJson, FieldError, Problem};
 use axum::extract::{FromRef, Path, State};
@@ -188,7 +188,7 @@ async fn hash_off_thread(password: &str) -> Result<String, Problem> {
     let pw = password.to_owned();
     tokio::task::spawn_blocking(move || auth::hash_password(&pw))
         .await
-        .map_err(|_| Problem::internal())
+        .map_err(|e| Problem::internal().with_cause(format!("password hash task failed: {e}")))
 }
 
 fn tenant_from(row: &sqlx::any::AnyRow) -> Result<Tenant, Problem> {
@@ -307,7 +307,9 @@ pub(crate) async fn get_settings(
         let value: String = r.try_get("value").map_err(Problem::from_db)?;
         out.insert(
             key,
-            serde_json::from_str(&value).map_err(|_| Problem::internal())?,
+            serde_json::from_str(&value).map_err(|e| {
+                Problem::internal().with_cause(format!("stored setting: {e}"))
+            })?,
         );
     }
     Ok(Json(out))
@@ -404,11 +406,17 @@ pub(crate) async fn register(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, body = crate::auth::Tokens), (status = 401, description = "wrong tenant, email or password", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 429, description = "account locked", body = crate::problem::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, body = crate::auth::Tokens), (status = 401, description = "wrong tenant, email or password", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 429, description = "account locked (`account_locked`), or too many attempts from this address (`rate_limited`)", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    peer: Peer,
     ApiJson(req): ApiJson<Login>,
 ) -> Result<Json<Tokens>, Problem> {
+    state
+        .auth
+        .login_limit
+        .check(peer.0)
+        .map_err(Problem::rate_limited)?;
     match auth::check_login(
         &state.db,
         &state.auth,

@@ -109,7 +109,7 @@ pub(crate) fn accounts_state(
         );
         return Ok(None);
     };
-    let auth = match &config.serve.jwt_secret {
+    let mut auth = match &config.serve.jwt_secret {
         Some(key) => wardstream_api::auth::AuthConfig::new(key.as_bytes())
             .map_err(|e| anyhow::anyhow!("[serve] jwt_secret: {e}"))?,
         None => {
@@ -119,6 +119,8 @@ pub(crate) fn accounts_state(
             wardstream_api::auth::AuthConfig::ephemeral()
         }
     };
+    auth.login_limit =
+        wardstream_api::auth::LoginLimiter::new(config.serve.login_attempts_per_minute);
     let db = runtime.block_on(wardstream_api::db::open(url))?;
     eprintln!(
         "wardstream: tenant and auth API on, store {}",
