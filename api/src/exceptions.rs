@@ -170,14 +170,18 @@ pub(crate) async fn list(
 /// recorded ([`record`]). Applies to the routes `router` has now (`Router::layer`).
 pub fn layer(router: Router, state: AppState) -> Router {
     router
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_problem))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_problem,
+        ))
         .layer(axum::middleware::from_fn_with_state(state, record))
 }
 
 /// `router` with its panics answered as problems, for a server without a store to record
 /// them in (they are still in the server log).
 pub fn catch_panics(router: Router) -> Router {
-    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_problem))
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_problem,
+    ))
 }
 
 /// `GET /v1/exceptions` (admins): the tenant's exception records, newest first.

@@ -8,9 +8,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{code}: {detail}")]
 pub struct Problem {
-    /// `about:blank` or a URI naming the problem type.
+    /// The problem type: `about:blank` (the stable `code` names the problem).
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: ProblemType,
     /// Short, stable summary.
     pub title: &'static str,
     /// HTTP status.
@@ -29,7 +29,15 @@ pub struct Problem {
     /// ([`crate::exceptions`]), never sent.
     #[serde(skip)]
     #[schema(ignore)]
-    pub cause: Option<String>,
+    pub cause: Option<Box<str>>,
+}
+
+/// RFC 9457's `type` member. Only `about:blank`: problems are told apart by `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum ProblemType {
+    /// `about:blank`.
+    #[serde(rename = "about:blank")]
+    AboutBlank,
 }
 
 impl Problem {
@@ -78,7 +86,7 @@ impl IntoResponse for Problem {
         if let Some(message) = self.cause {
             resp.extensions_mut().insert(crate::exceptions::Unhandled {
                 kind: "error",
-                message,
+                message: message.into(),
             });
         }
         resp
@@ -113,7 +121,7 @@ impl Problem {
         detail: impl Into<String>,
     ) -> Self {
         Problem {
-            kind: "about:blank",
+            kind: ProblemType::AboutBlank,
             title,
             status,
             detail: detail.into(),
@@ -126,7 +134,7 @@ impl Problem {
 
     /// The same problem, with `cause` kept for the exceptions log (5xx answers).
     pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
-        self.cause = Some(cause.to_string());
+        self.cause = Some(cause.to_string().into());
         self
     }
 
@@ -186,7 +194,9 @@ impl Problem {
             429,
             "rate_limited",
             "Too many requests",
-            format!("too many login attempts from this address; try again in {retry_after_seconds} s"),
+            format!(
+                "too many login attempts from this address; try again in {retry_after_seconds} s"
+            ),
         );
         p.retry_after_seconds = Some(retry_after_seconds);
         p

@@ -307,9 +307,8 @@ pub(crate) async fn get_settings(
         let value: String = r.try_get("value").map_err(Problem::from_db)?;
         out.insert(
             key,
-            serde_json::from_str(&value).map_err(|e| {
-                Problem::internal().with_cause(format!("stored setting: {e}"))
-            })?,
+            serde_json::from_str(&value)
+                .map_err(|e| Problem::internal().with_cause(format!("stored setting: {e}")))?,
         );
     }
     Ok(Json(out))

@@ -130,7 +130,9 @@ pub async fn create(
         .map_err(|e| invalid(e.to_string()))?;
     let result = Arc::new(result);
     let id = {
-        let mut r = runs.lock().map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
+        let mut r = runs
+            .lock()
+            .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
         r.next += 1;
         let id = r.next;
         r.runs.insert(id, result.clone());
@@ -152,7 +154,9 @@ pub async fn get_run(
     State(runs): State<SharedRuns>,
     Path(id): Path<u64>,
 ) -> Result<Json<Arc<RunResult>>, Problem> {
-    let r = runs.lock().map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
+    let r = runs
+        .lock()
+        .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
     r.runs.get(&id).cloned().map(Json).ok_or_else(|| {
         Problem::not_found(format!("no twin run {id} (the last {KEEP_RUNS} are kept)"))
     })
@@ -160,7 +164,9 @@ pub async fn get_run(
 
 /// `GET /v1/twin/runs`.
 pub async fn list(State(runs): State<SharedRuns>) -> Result<Json<Vec<TwinRunSummary>>, Problem> {
-    let r = runs.lock().map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
+    let r = runs
+        .lock()
+        .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
     Ok(Json(
         r.runs
             .iter()

@@ -8,8 +8,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use wardstream_api::auth::{AuthConfig, Claims, Role};
 use wardstream_api::outbox;
-use wardstream_api::tenants::AppState;
-use wardstream_api::transactional_router as router;
 use wardstream_pipelines::{LiveInput, ViewStore};
 use wardstream_schemas::{AppointmentStatus, ChargeStatus, Event};
 use wardstream_tests::postgres::PostgresServer;

@@ -96,7 +96,9 @@ async fn exceptions(url: &str) {
 
     // Only tenant A's admins see them; a request that worked is not recorded.
     assert!(records(&api, &other_admin).await.is_empty());
-    let (s, p) = api.call("GET", "/v1/exceptions", Some(&analyst), None).await;
+    let (s, p) = api
+        .call("GET", "/v1/exceptions", Some(&analyst), None)
+        .await;
     assert_eq!((s, p["code"].as_str()), (403, Some("forbidden")));
     let (s, _) = api.call("GET", "/v1/exceptions", None, None).await;
     assert_eq!(s, 401);
@@ -115,5 +117,9 @@ async fn exceptions_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceptions_on_postgres() {
     let pg = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
-    exceptions(&pg.create_database("exceptions").unwrap_or_else(|e| panic!("{e}"))).await;
+    exceptions(
+        &pg.create_database("exceptions")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
 }
