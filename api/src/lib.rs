@@ -1,17 +1,19 @@
 //! # wardstream-api
 //!
 //! The HTTP face of a running engine (axum): SQL over the live views and engine status,
-//! digital-twin runs, staffing, and the first transactional domains, tenants and auth (on a
-//! SQLite or PostgreSQL store; patients, providers, appointments and billing come next).
+//! digital-twin runs, staffing, and the transactional domains (on a SQLite or PostgreSQL
+//! store): tenants and auth, patients, providers and appointments, billing.
 //!
 //! - [`db`]: the transactional store (sqlx; SQLite file or PostgreSQL, one set of migrations).
 //! - [`auth`]: argon2id passwords, access JWTs, rotating refresh tokens, roles, lockout.
 //! - [`tenants`]: onboarding, tenant settings, users and the `/v1/auth/*` routes.
 //! - [`patients`]: patients, also as FHIR R4 `Patient` resources.
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
+//! - [`availability`]: providers' weekly hours in their time zone, which bookings must keep.
 //! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
 //! - [`openapi`]: the OpenAPI 3.1 description of the transactional routes (`/openapi.json`).
 //! - [`audit`]: the hash-chained trail of who read or changed which patient record.
+//! - [`exceptions`]: every 5xx answer recorded (route template, cause), listed to admins.
 //! - [`outbox`]: every state change's domain event, written in its transaction and relayed
 //!   into the streams (the in-process engine), at least once.
 //!
@@ -47,6 +49,7 @@
 //! all views it touches are at the same frontier.
 
 pub mod audit;
+pub mod availability;
 pub mod auth;
 pub mod billing;
 pub mod db;

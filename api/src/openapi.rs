@@ -36,6 +36,8 @@ use crate::problem::{FieldError, Problem};
         crate::patients::fhir_create,
         crate::scheduling::create_provider,
         crate::scheduling::list_providers,
+        crate::availability::put,
+        crate::availability::get,
         crate::scheduling::book,
         crate::scheduling::get_appointment,
         crate::scheduling::act,

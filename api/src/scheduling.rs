@@ -14,6 +14,9 @@
 //! provider lock and overlap rule as a booking (its own old slot does not count), and posts a
 //! `rescheduled` event.
 //!
+//! A provider with weekly availability ([`crate::availability`]) takes bookings and
+//! reschedules only inside it (409 `outside_availability`).
+//!
 //! Anything else answers 409 `invalid_transition`. Times are RFC 3339 in requests and
 //! answers, `BIGINT` ms in the store.
 //!
@@ -218,6 +221,7 @@ pub(crate) async fn book(
             req.provider_id
         )));
     }
+    crate::availability::check(&mut tx, &req.provider_id, starts, ends).await?;
     if let Some(other) = clash(&mut tx, &req.provider_id, starts, ends, "").await? {
         return Err(slot_taken(&other));
     }
@@ -373,6 +377,7 @@ async fn reschedule(
             "reschedule",
         ));
     }
+    crate::availability::check(&mut tx, &appt.provider_id, starts, ends).await?;
     if let Some(other) = clash(&mut tx, &appt.provider_id, starts, ends, id).await? {
         return Err(slot_taken(&other));
     }
@@ -564,6 +569,10 @@ pub(crate) async fn act(
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/providers", post(create_provider).get(list_providers))
+        .route(
+            "/v1/providers/{id}/availability",
+            get(crate::availability::get).put(crate::availability::put),
+        )
         .route("/v1/appointments", post(book))
         .route("/v1/appointments/{id}", get(get_appointment))
         .route("/v1/appointments/{id}/{action}", post(act))

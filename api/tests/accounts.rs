@@ -1448,6 +1448,7 @@ async fn openapi_describes_every_transactional_route() {
             "GET /v1/invoices/{id}",
             "GET /v1/patients/{id}",
             "GET /v1/providers",
+            "GET /v1/providers/{id}/availability",
             "GET /v1/tenants/{id}",
             "GET /v1/tenants/{id}/settings",
             "POST /fhir/Patient",
@@ -1463,6 +1464,7 @@ async fn openapi_describes_every_transactional_route() {
             "POST /v1/providers",
             "POST /v1/tenants",
             "PUT /v1/patients/{id}",
+            "PUT /v1/providers/{id}/availability",
             "PUT /v1/tenants/{id}/settings/{key}",
         ]
     );
@@ -1489,6 +1491,7 @@ async fn openapi_describes_every_transactional_route() {
         "Appointment",
         "Entry",
         "ExceptionRecord",
+        "Availability",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
