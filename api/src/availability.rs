@@ -176,9 +176,7 @@ fn admits(tz: chrono_tz::Tz, windows: &[Minutes], starts: i64, ends: i64) -> Res
     };
     windows
         .iter()
-        .any(|w| {
-            w.weekday == weekday && w.start * 60_000 <= start_ms && end_ms <= w.end * 60_000
-        })
+        .any(|w| w.weekday == weekday && w.start * 60_000 <= start_ms && end_ms <= w.end * 60_000)
         .then_some(())
         .ok_or(weekday)
 }
@@ -204,9 +202,9 @@ pub(crate) async fn check(
         return Ok(());
     };
     let zone: String = first.try_get("timezone").map_err(Problem::from_db)?;
-    let tz = zone.parse::<chrono_tz::Tz>().map_err(|e| {
-        Problem::internal().with_cause(format!("stored time zone {zone:?}: {e}"))
-    })?;
+    let tz = zone
+        .parse::<chrono_tz::Tz>()
+        .map_err(|e| Problem::internal().with_cause(format!("stored time zone {zone:?}: {e}")))?;
     let windows = rows
         .iter()
         .map(|r| {
@@ -381,14 +379,8 @@ mod tests {
         assert_eq!(ok(7, 45, 8, 15), Err(1), "starts before the window");
         // Up to midnight: the end is 00:00 the next day.
         let late = at(berlin, 2026, 3, 30, 23, 30);
-        assert_eq!(
-            admits(berlin, &windows, late, late + 30 * 60_000),
-            Ok(())
-        );
-        assert_eq!(
-            admits(berlin, &windows, late, late + 45 * 60_000),
-            Err(1)
-        );
+        assert_eq!(admits(berlin, &windows, late, late + 30 * 60_000), Ok(()));
+        assert_eq!(admits(berlin, &windows, late, late + 45 * 60_000), Err(1));
         // Tuesday has no window.
         let tue = at(berlin, 2026, 3, 31, 9, 0);
         assert_eq!(admits(berlin, &windows, tue, tue + 60_000), Err(2));
@@ -447,7 +439,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            fields(&a("UTC", &[("fri", "08:00", "12:00"), ("fri", "11:00", "13:00")])),
+            fields(&a(
+                "UTC",
+                &[("fri", "08:00", "12:00"), ("fri", "11:00", "13:00")]
+            )),
             ["windows"]
         );
     }

@@ -49,8 +49,8 @@
 //! all views it touches are at the same frontier.
 
 pub mod audit;
-pub mod availability;
 pub mod auth;
+pub mod availability;
 pub mod billing;
 pub mod db;
 pub mod exceptions;

@@ -25,9 +25,7 @@ async fn availability(url: &str) {
     assert_eq!(s, 201, "{p}");
     let provider = p["id"].as_str().unwrap_or_default().to_owned();
     let hours = format!("/v1/providers/{provider}/availability");
-    let book = |start: &str, end: &str| {
-        json!({"provider_id": provider, "patient_id": "p-7", "starts_at": start, "ends_at": end})
-    };
+    let book = |start: &str, end: &str| json!({"provider_id": provider, "patient_id": "p-7", "starts_at": start, "ends_at": end});
 
     // No windows yet: any time.
     let (s, a) = api.call("GET", &hours, Some(&admin), None).await;
@@ -59,7 +57,10 @@ async fn availability(url: &str) {
             "POST",
             "/v1/appointments",
             Some(&admin),
-            Some(book("2026-12-07T09:00:00-03:00", "2026-12-07T09:30:00-03:00")),
+            Some(book(
+                "2026-12-07T09:00:00-03:00",
+                "2026-12-07T09:30:00-03:00",
+            )),
         )
         .await;
     assert_eq!(s, 201, "{first}");
@@ -80,12 +81,29 @@ async fn availability(url: &str) {
                 .is_some_and(|d| d.contains("08:00–12:00, 13:00–17:00"))
     };
     for (start, end, why) in [
-        ("2026-12-07T11:45:00-03:00", "2026-12-07T12:15:00-03:00", "over lunch"),
-        ("2026-12-07T07:30:00-03:00", "2026-12-07T08:30:00-03:00", "before opening"),
-        ("2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z", "06:00 local"),
+        (
+            "2026-12-07T11:45:00-03:00",
+            "2026-12-07T12:15:00-03:00",
+            "over lunch",
+        ),
+        (
+            "2026-12-07T07:30:00-03:00",
+            "2026-12-07T08:30:00-03:00",
+            "before opening",
+        ),
+        (
+            "2026-12-07T09:00:00Z",
+            "2026-12-07T09:30:00Z",
+            "06:00 local",
+        ),
     ] {
         let (s, p) = api
-            .call("POST", "/v1/appointments", Some(&admin), Some(book(start, end)))
+            .call(
+                "POST",
+                "/v1/appointments",
+                Some(&admin),
+                Some(book(start, end)),
+            )
             .await;
         assert!(s == 409 && refused(&p), "{why}: {s} {p}");
     }
@@ -94,7 +112,10 @@ async fn availability(url: &str) {
             "POST",
             "/v1/appointments",
             Some(&admin),
-            Some(book("2026-12-08T09:00:00-03:00", "2026-12-08T09:30:00-03:00")),
+            Some(book(
+                "2026-12-08T09:00:00-03:00",
+                "2026-12-08T09:30:00-03:00",
+            )),
         )
         .await;
     assert_eq!((s, p["code"].as_str()), (409, Some("outside_availability")));
@@ -176,7 +197,10 @@ async fn availability(url: &str) {
             "POST",
             "/v1/appointments",
             Some(&admin),
-            Some(book("2026-12-08T09:00:00-03:00", "2026-12-08T09:30:00-03:00")),
+            Some(book(
+                "2026-12-08T09:00:00-03:00",
+                "2026-12-08T09:30:00-03:00",
+            )),
         )
         .await;
     assert_eq!(s, 201, "{p}");
@@ -190,5 +214,9 @@ async fn availability_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn availability_on_postgres() {
     let pg = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
-    availability(&pg.create_database("availability").unwrap_or_else(|e| panic!("{e}"))).await;
+    availability(
+        &pg.create_database("availability")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
 }
