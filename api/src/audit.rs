@@ -76,7 +76,7 @@ pub struct Entry {
     pub user_id: String,
     /// Their role then.
     pub role: String,
-    /// `create`, `read`, `update` or `deactivate`.
+    /// `create`, `read`, `search` (answered by a search), `update` or `deactivate`.
     pub action: String,
     /// `patient`.
     pub resource: String,

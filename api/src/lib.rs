@@ -8,6 +8,7 @@
 //! - [`auth`]: argon2id passwords, access JWTs, rotating refresh tokens, roles, lockout.
 //! - [`tenants`]: onboarding, tenant settings, users and the `/v1/auth/*` routes.
 //! - [`patients`]: patients, also as FHIR R4 `Patient` resources.
+//! - [`patient_search`]: patient search by name, birth date, MRN (also FHIR search Bundles).
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //! - [`availability`]: providers' weekly hours in their time zone, which bookings must keep.
 //! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
@@ -58,6 +59,7 @@ pub mod federated;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod patient_search;
 pub mod patients;
 pub mod problem;
 pub mod scheduling;

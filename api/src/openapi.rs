@@ -34,6 +34,8 @@ use crate::problem::{FieldError, Problem};
         crate::patients::deactivate,
         crate::patients::fhir_read,
         crate::patients::fhir_create,
+        crate::patient_search::search,
+        crate::patient_search::fhir_search,
         crate::scheduling::create_provider,
         crate::scheduling::list_providers,
         crate::availability::put,

@@ -1,5 +1,5 @@
-//! Patients: create, read, update, deactivate, and the same records as FHIR R4 `Patient`
-//! resources (`GET/POST /fhir/Patient`).
+//! Patients: create, read, update, deactivate, search ([`crate::patient_search`]), and the
+//! same records as FHIR R4 `Patient` resources (`GET/POST /fhir/Patient`).
 //!
 //! Fields follow FHIR R4 Patient (<https://hl7.org/fhir/R4/patient.html>): the medical record
 //! number is an `identifier` (system [`MRN_SYSTEM`]), `name` has one official family name and
@@ -27,7 +27,7 @@ const MRN_TAKEN: &str = "a patient with this MRN exists in the tenant";
 /// The FHIR identifier system of our medical record numbers.
 pub const MRN_SYSTEM: &str = "urn:wardstream:mrn";
 const WRITERS: &[Role] = &[Role::Admin, Role::Clinician];
-const READERS: &[Role] = &[Role::Admin, Role::Clinician, Role::Scheduler, Role::Billing];
+pub(crate) const READERS: &[Role] = &[Role::Admin, Role::Clinician, Role::Scheduler, Role::Billing];
 
 /// A patient as sent and answered on `/v1/patients`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -103,7 +103,7 @@ fn validate(p: &Patient) -> Vec<FieldError> {
     errors
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Patient, Problem> {
+pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Patient, Problem> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(Problem::from_db);
     let o = |c: &str| {
         row.try_get::<Option<String>, _>(c)
@@ -404,12 +404,18 @@ pub(crate) async fn fhir_create(
 /// The patient routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/patients", post(create))
+        .route(
+            "/v1/patients",
+            post(create).get(crate::patient_search::search),
+        )
         .route(
             "/v1/patients/{id}",
             get(read).put(update).delete(deactivate),
         )
-        .route("/fhir/Patient", post(fhir_create))
+        .route(
+            "/fhir/Patient",
+            post(fhir_create).get(crate::patient_search::fhir_search),
+        )
         .route("/fhir/Patient/{id}", get(fhir_read))
         .with_state(state)
 }

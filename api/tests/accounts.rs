@@ -1440,12 +1440,14 @@ async fn openapi_describes_every_transactional_route() {
         paths,
         [
             "DELETE /v1/patients/{id}",
+            "GET /fhir/Patient",
             "GET /fhir/Patient/{id}",
             "GET /v1/appointments/{id}",
             "GET /v1/audit",
             "GET /v1/auth/me",
             "GET /v1/exceptions",
             "GET /v1/invoices/{id}",
+            "GET /v1/patients",
             "GET /v1/patients/{id}",
             "GET /v1/providers",
             "GET /v1/providers/{id}/availability",
@@ -1492,6 +1494,7 @@ async fn openapi_describes_every_transactional_route() {
         "Entry",
         "ExceptionRecord",
         "Availability",
+        "PatientPage",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
