@@ -181,6 +181,20 @@ fn admits(tz: chrono_tz::Tz, windows: &[Minutes], starts: i64, ends: i64) -> Res
         .ok_or(weekday)
 }
 
+/// The windows in rows of `weekday`, `start_minute`, `end_minute`.
+fn windows_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Minutes>, Problem> {
+    rows.iter()
+        .map(|r| {
+            Ok(Minutes {
+                weekday: r.try_get("weekday")?,
+                start: r.try_get("start_minute")?,
+                end: r.try_get("end_minute")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(Problem::from_db)
+}
+
 /// Refuses `[starts, ends)` for `provider` unless it lies inside the provider's availability
 /// (any time when the provider has no windows). Call inside the booking transaction, after
 /// the provider's lock.
@@ -205,17 +219,7 @@ pub(crate) async fn check(
     let tz = zone
         .parse::<chrono_tz::Tz>()
         .map_err(|e| Problem::internal().with_cause(format!("stored time zone {zone:?}: {e}")))?;
-    let windows = rows
-        .iter()
-        .map(|r| {
-            Ok(Minutes {
-                weekday: r.try_get("weekday")?,
-                start: r.try_get("start_minute")?,
-                end: r.try_get("end_minute")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(Problem::from_db)?;
+    let windows = windows_of(&rows)?;
     admits(tz, &windows, starts, ends).map_err(|weekday| {
         let mut hours: Vec<&Minutes> = windows.iter().filter(|w| w.weekday == weekday).collect();
         hours.sort();
@@ -324,17 +328,7 @@ pub(crate) async fn get(
     .fetch_all(&state.db)
     .await
     .map_err(Problem::from_db)?;
-    let windows = rows
-        .iter()
-        .map(|r| {
-            Ok(Minutes {
-                weekday: r.try_get("weekday")?,
-                start: r.try_get("start_minute")?,
-                end: r.try_get("end_minute")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(Problem::from_db)?;
+    let windows = windows_of(&rows)?;
     Ok(Json(answer(timezone, &windows)))
 }
 

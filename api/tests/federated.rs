@@ -15,47 +15,10 @@ use wardstream_federated::model::Model;
 use wardstream_federated::noshow::{self, Dataset, FEATURES, LoadOptions};
 use wardstream_federated::server::{FederatedServer, ServerConfig};
 
-const KEY: &[u8] = b"test key of thirty-two bytes or more!!";
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
+mod common;
+use common::{Api, KEY};
 
 impl Api {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(
-            method.parse().unwrap_or_else(|e| panic!("{e}")),
-            format!("{}{path}", self.base),
-        );
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
-        let status = resp.status().as_u16();
-        let problem = resp
-            .headers()
-            .get("content-type")
-            .is_some_and(|v| v.as_bytes() == b"application/problem+json");
-        let text = resp.text().await.unwrap_or_default();
-        assert!(
-            status < 400 || problem,
-            "{method} {path}: {status} without problem+json: {text}"
-        );
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
     async fn onboard(&self, slug: &str) -> String {
         let (s, body) = self
             .call(
