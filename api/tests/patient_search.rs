@@ -37,12 +37,20 @@ async fn search(url: &str) {
     let (_, other) = onboard(&api, "search-b").await;
     let mut ids = Vec::new();
     for p in [
-        patient("MRN-1", "Nightingale", &["Florence"], "female", "1820-05-12"),
+        patient(
+            "MRN-1",
+            "Nightingale",
+            &["Florence"],
+            "female",
+            "1820-05-12",
+        ),
         patient("MRN-2", "Night", &["Ann", "Flora"], "female", "1990-01-02"),
         patient("MRN-3", "O'Neil_%", &["Bob"], "male", "1985-06-01"),
         patient("MRN-4", "Osler", &["William"], "male", "1849-07-12"),
     ] {
-        let (s, body) = api.call("POST", "/v1/patients", Some(&admin), Some(p)).await;
+        let (s, body) = api
+            .call("POST", "/v1/patients", Some(&admin), Some(p))
+            .await;
         assert_eq!(s, 201, "{body}");
         ids.push(body["id"].as_str().unwrap_or_default().to_owned());
     }
@@ -51,12 +59,23 @@ async fn search(url: &str) {
             "POST",
             "/v1/patients",
             Some(&other),
-            Some(patient("MRN-1", "Nightingale", &["Florence"], "female", "1820-05-12")),
+            Some(patient(
+                "MRN-1",
+                "Nightingale",
+                &["Florence"],
+                "female",
+                "1820-05-12",
+            )),
         )
         .await;
     assert_eq!(s, 201);
     let (s, _) = api
-        .call("DELETE", &format!("/v1/patients/{}", ids[3]), Some(&admin), None)
+        .call(
+            "DELETE",
+            &format!("/v1/patients/{}", ids[3]),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(s, 204);
 
@@ -113,7 +132,10 @@ async fn search(url: &str) {
         )
         .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!((b["resourceType"].as_str(), b["type"].as_str()), (Some("Bundle"), Some("searchset")));
+    assert_eq!(
+        (b["resourceType"].as_str(), b["type"].as_str()),
+        (Some("Bundle"), Some("searchset"))
+    );
     assert_eq!(b["total"], 1);
     assert_eq!(b["entry"][0]["resource"]["name"][0]["family"], "Night");
     assert_eq!(b["entry"][0]["search"]["mode"], "match");
@@ -173,5 +195,9 @@ async fn search_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_on_postgres() {
     let pg = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
-    search(&pg.create_database("search").unwrap_or_else(|e| panic!("{e}"))).await;
+    search(
+        &pg.create_database("search")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
 }
