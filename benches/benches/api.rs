@@ -35,7 +35,12 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut req = self
             .http
             .request(method.parse()?, format!("{}{path}", self.base))
@@ -158,7 +163,10 @@ async fn bench(store: &str, url: &str) -> anyhow::Result<()> {
         .text()
         .await?,
     )?;
-    let token = tokens["access_token"].as_str().unwrap_or_default().to_owned();
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let clients: Vec<Arc<Client>> = (0..CLIENTS)
         .map(|_| {
             Arc::new(Client {
@@ -172,7 +180,11 @@ async fn bench(store: &str, url: &str) -> anyhow::Result<()> {
     let mut providers = Vec::new();
     for i in 0..PROVIDERS {
         let (s, p) = admin
-            .call("POST", "/v1/providers", Some(json!({"name": format!("Dr {i}"), "specialty": "general"})))
+            .call(
+                "POST",
+                "/v1/providers",
+                Some(json!({"name": format!("Dr {i}"), "specialty": "general"})),
+            )
             .await?;
         anyhow::ensure!(s == 201, "provider: {s} {p}");
         providers.push(p["id"].as_str().unwrap_or_default().to_owned());
@@ -181,8 +193,10 @@ async fn bench(store: &str, url: &str) -> anyhow::Result<()> {
         .call(
             "POST",
             "/v1/patients",
-            Some(json!({"mrn": "B-1", "family_name": "Bench", "given_names": ["Pat"],
-                "gender": "unknown", "birth_date": "1970-01-01"})),
+            Some(
+                json!({"mrn": "B-1", "family_name": "Bench", "given_names": ["Pat"],
+                "gender": "unknown", "birth_date": "1970-01-01"}),
+            ),
         )
         .await?;
     anyhow::ensure!(s == 201, "patient: {s} {p}");
@@ -229,7 +243,8 @@ async fn bench(store: &str, url: &str) -> anyhow::Result<()> {
         async move {
             // A spread over the booked appointments (multiplicative hash of k).
             let i = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) % ids.len() as u64) as usize;
-            c.call("GET", &format!("/v1/appointments/{}", ids[i]), None).await
+            c.call("GET", &format!("/v1/appointments/{}", ids[i]), None)
+                .await
         }
     })
     .await?;
