@@ -339,9 +339,12 @@ fn advance_store(store: &ViewStore, probe: &ProbeHandle<u64>) {
     }
 }
 
-/// Longest park of a worker reading Kafka with nothing to do, ms: how far its epoch may fall
-/// behind the clock (and hold back the views' frontier) while its partitions are quiet.
-const KAFKA_IDLE_PARK_MS: u64 = 5;
+/// A worker reading Kafka with nothing to feed moves its epoch to the clock at most this
+/// often, ms, and parks at most this long: how far it may hold back the views' frontier for
+/// the other workers while its partitions are quiet. Each move costs a frontier change
+/// through the whole dataflow (about 0.4 ms of CPU): at 5 ms an idle two-worker engine
+/// used 18% of a core.
+const KAFKA_IDLE_ADVANCE_MS: u64 = 10;
 
 /// Wall-clock epochs: ms since the Unix epoch, read from one `SystemTime` at the start and
 /// advanced by a monotonic `Instant`, so every worker of a process, and processes with synced
@@ -644,10 +647,14 @@ pub fn run(
                     && let Some(k) = kafka.as_ref()
                     && k.source.drained()
                 {
-                    let mut close = clock.ms(Instant::now()) + 1;
-                    if fed > 0 {
-                        close = close.max(epoch + 1);
-                    }
+                    let now_ms = clock.ms(Instant::now());
+                    let close = if fed > 0 {
+                        (now_ms + 1).max(epoch + 1)
+                    } else if now_ms >= epoch + KAFKA_IDLE_ADVANCE_MS {
+                        now_ms + 1
+                    } else {
+                        epoch
+                    };
                     if close > epoch {
                         epoch = close;
                         input.advance_to(epoch);
@@ -660,7 +667,7 @@ pub fn run(
                     // Kafka wakes the worker when messages arrive; a short park keeps an idle
                     // worker's epoch near the clock for the others (see above).
                     let tick = Duration::from_millis(match kafka {
-                        Some(_) => config.epoch_ms.min(KAFKA_IDLE_PARK_MS),
+                        Some(_) => config.epoch_ms.min(KAFKA_IDLE_ADVANCE_MS),
                         None => config.epoch_ms,
                     });
                     worker.step_or_park(Some(wait.unwrap_or(tick).min(tick)));
