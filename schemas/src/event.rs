@@ -124,13 +124,11 @@ impl Event {
         let event = if is_fhir(bytes) {
             Event::VitalSign(fhir::observation_from_json(bytes)?)
         } else {
-            decode_tagged(bytes).map_err(|e| {
-                let msg = e.to_string();
-                if msg.starts_with("unknown variant") || msg.contains("missing field `type`") {
-                    Reject::new(RejectReason::UnknownEventType, msg)
-                } else {
-                    Reject::new(RejectReason::Malformed, msg)
+            decode_tagged(bytes).map_err(|e| match e {
+                TaggedError::UnknownType(e) => {
+                    Reject::new(RejectReason::UnknownEventType, e.to_string())
                 }
+                TaggedError::Malformed(e) => Reject::new(RejectReason::Malformed, e.to_string()),
             })?
         };
         event.validate()?;
@@ -168,24 +166,43 @@ pub fn guess_stream(bytes: &[u8]) -> Option<Stream> {
 /// The wire tags of [`Event`]'s variants, in declaration order.
 const TAGS: [&str; 4] = ["appointment", "vital_sign", "charge", "adt"];
 
+/// Why [`decode_tagged`] refused a document.
+#[derive(Debug)]
+enum TaggedError {
+    /// Valid JSON whose `"type"` is missing or not one of [`TAGS`].
+    UnknownType(serde_json::Error),
+    /// Not JSON, or not the shape of the event its tag names.
+    Malformed(serde_json::Error),
+}
+
 /// Our own JSON event: the `"type"` tag first, then the variant's struct straight from the
 /// bytes (the struct ignores the `type` key). Accepts the same documents as
 /// `serde_json::from_slice::<Event>`, without the derived internally-tagged path, which
 /// buffers every field into an intermediate `Content` tree first (about a quarter of a Kafka
-/// worker's time went there). One difference in refusals: broken JSON with an unknown tag is
-/// malformed here, where the derived decoder stops at the tag and calls it unknown.
-fn decode_tagged(bytes: &[u8]) -> Result<Event, serde_json::Error> {
-    match event_tag(bytes)?.as_ref() {
+/// worker's time went there). A refusal is an unknown type only when the tag itself is
+/// missing or unknown in valid JSON; anything else (broken JSON, a bad field value, even one
+/// whose message reads "unknown variant") is malformed.
+fn decode_tagged(bytes: &[u8]) -> Result<Event, TaggedError> {
+    use TaggedError::{Malformed, UnknownType};
+    let tag = event_tag(bytes).map_err(|e| {
+        if e.to_string().starts_with("missing field `type`") {
+            UnknownType(e)
+        } else {
+            Malformed(e)
+        }
+    })?;
+    match tag.as_ref() {
         "appointment" => serde_json::from_slice(bytes).map(Event::Appointment),
         "vital_sign" => serde_json::from_slice(bytes).map(Event::VitalSign),
         "charge" => serde_json::from_slice(bytes).map(Event::Charge),
         "adt" => serde_json::from_slice(bytes).map(Event::Adt),
         other => {
             // Broken JSON is malformed whatever its tag says.
-            serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
-            Err(serde::de::Error::unknown_variant(other, &TAGS))
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(Malformed)?;
+            return Err(UnknownType(serde::de::Error::unknown_variant(other, &TAGS)));
         }
     }
+    .map_err(Malformed)
 }
 
 /// The value of the top-level `"type"` key. Fast path for documents that start with it (as
@@ -197,6 +214,11 @@ fn event_tag(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, serde_json::Erro
         && let Ok(tag) = std::str::from_utf8(&rest[..end])
     {
         return Ok(std::borrow::Cow::Borrowed(tag));
+    }
+    // serde reads a struct from a JSON array too: an event must be an object.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
+        return Err(serde::de::Error::custom("an event must be a JSON object"));
     }
     #[derive(Deserialize)]
     struct Tag<'a> {
@@ -257,16 +279,21 @@ mod tests {
         match (ours, derived(bytes)) {
             (Ok(a), Ok(b)) => assert_eq!(a, b),
             (Err(a), Err(b)) => {
-                let unknown = |m: &str| {
-                    m.starts_with("unknown variant") || m.contains("missing field `type`")
-                };
-                // Broken JSON is malformed whatever its tag says (the derived decoder
-                // stops at an unknown tag before it sees the rest).
-                let json = serde_json::from_slice::<serde_json::Value>(bytes).is_ok();
+                // An unknown type is exactly valid JSON whose top-level "type" is missing or
+                // a string other than the four tags; everything else is malformed.
+                let value = serde_json::from_slice::<serde_json::Value>(bytes).ok();
+                let unknown_tag =
+                    value.as_ref().and_then(|v| v.as_object()).is_some_and(|o| {
+                        match o.get("type") {
+                            None => true,
+                            Some(serde_json::Value::String(t)) => !TAGS.contains(&t.as_str()),
+                            Some(_) => false,
+                        }
+                    });
                 assert_eq!(
-                    unknown(&a.to_string()),
-                    json && unknown(&b),
-                    "{a} vs {b} on {}",
+                    matches!(a, TaggedError::UnknownType(_)),
+                    unknown_tag,
+                    "{a:?} (derived: {b}) on {}",
                     String::from_utf8_lossy(bytes)
                 );
             }
