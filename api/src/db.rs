@@ -82,10 +82,7 @@ pub async fn open(url: &str) -> Result<Db, OpenError> {
 
 /// Milliseconds since 1970-01-01 UTC.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    wardstream_schemas::time::now()
 }
 
 /// Whether `e` is a unique-constraint violation (a duplicate slug or email).

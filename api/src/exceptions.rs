@@ -10,7 +10,8 @@
 //! server log). Writing a record is best effort: if the database cannot take it either, the
 //! server log still has it.
 
-use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -62,16 +63,20 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
-    let (mut parts, body) = req.into_parts();
-    let tenant = Principal::from_request_parts(&mut parts, &state)
-        .await
-        .ok()
-        .map(|p| p.tenant_id);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    // Only the Authorization header is kept: the token is verified for the record, when
+    // there is one to write, not on every request.
+    let authorization = req.headers().get(AUTHORIZATION).cloned();
+    let response = next.run(req).await;
     let status = response.status();
     if !status.is_server_error() {
         return response;
     }
+    let tenant = authorization
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|token| crate::auth::verify(&state.auth, token.trim()).ok())
+        .map(|claims| claims.tid);
     let (kind, message) = match response.extensions().get::<Unhandled>() {
         Some(u) => (u.kind, u.message.clone()),
         None => ("error", "answered without a recorded cause".to_owned()),

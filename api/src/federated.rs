@@ -34,6 +34,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::db::now_ms;
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
@@ -139,12 +140,6 @@ async fn watch_deadlines(server: std::sync::Weak<Mutex<FederatedServer>>) {
 fn lock(server: &SharedFederation) -> MutexGuard<'_, FederatedServer> {
     // A panic while holding the lock leaves the state as the last completed step wrote it.
     server.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 const SITE_ROLES: [Role; 2] = [Role::Admin, Role::Analyst];

@@ -358,11 +358,8 @@ struct EpochClock {
 
 impl EpochClock {
     fn new(epoch_ms: u64) -> Self {
-        let base_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         EpochClock {
-            base_ms,
+            base_ms: wardstream_schemas::time::now().max(0) as u64,
             started: Instant::now(),
             epoch_ms: epoch_ms.max(1),
         }
@@ -666,11 +663,11 @@ pub fn run(
                 } else if !exhausted {
                     // Kafka wakes the worker when messages arrive; a short park keeps an idle
                     // worker's epoch near the clock for the others (see above).
-                    let tick = Duration::from_millis(match kafka {
+                    let park = Duration::from_millis(match kafka {
                         Some(_) => config.epoch_ms.min(KAFKA_IDLE_ADVANCE_MS),
                         None => config.epoch_ms,
                     });
-                    worker.step_or_park(Some(wait.unwrap_or(tick).min(tick)));
+                    worker.step_or_park(Some(wait.unwrap_or(park).min(park)));
                 }
                 for (s, n) in std::mem::take(&mut received) {
                     store.received(s, n);

@@ -439,16 +439,12 @@ impl ViewStore {
         if timestamps_ms.is_empty() {
             return;
         }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let mut state = self.lock();
-        for &t in timestamps_ms {
-            let ms = (now_ms - t).max(0) as u64;
-            state.poll_latencies.record(Duration::from_millis(ms), 1);
-        }
+        let now_ms = wardstream_schemas::time::now();
+        let state = &mut *self.lock();
         let runs = state.produced.entry(epoch).or_default();
         for &t in timestamps_ms {
+            let waited = Duration::from_millis((now_ms - t).max(0) as u64);
+            state.poll_latencies.record(waited, 1);
             match runs.last_mut() {
                 Some((last, n)) if *last == t => *n += 1,
                 _ => runs.push((t, 1)),
@@ -484,9 +480,7 @@ impl ViewStore {
             }
         }
         if !state.produced.is_empty() {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now_ms = wardstream_schemas::time::now();
             let done: Vec<u64> = state.produced.range(..frontier).map(|(e, _)| *e).collect();
             for e in done {
                 for (t, n) in state.produced.remove(&e).unwrap_or_default() {

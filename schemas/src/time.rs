@@ -44,6 +44,13 @@ pub fn parse_date(s: &str) -> Option<Millis> {
         .map(|t| Utc.from_utc_datetime(&t).timestamp_millis())
 }
 
+/// The wall clock now, ms since the Unix epoch (0 if the clock is before 1970).
+pub fn now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
 /// Formats milliseconds as RFC 3339 in UTC with a `Z` suffix (millisecond precision when needed).
 pub fn format_rfc3339(ms: Millis) -> String {
     match Utc.timestamp_millis_opt(ms).single() {
