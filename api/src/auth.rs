@@ -244,6 +244,24 @@ pub fn verify(config: &AuthConfig, token: &str) -> Result<Claims, Problem> {
         })
 }
 
+/// Reads and verifies the bearer token of a request.
+fn principal(parts: &Parts, config: &AuthConfig) -> Result<Principal, Problem> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token>"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| Problem::unauthorized("the Authorization scheme must be Bearer"))?;
+    let claims = verify(config, token.trim())?;
+    Ok(Principal {
+        user_id: claims.sub,
+        tenant_id: claims.tid,
+        role: claims.role,
+    })
+}
+
 impl<S> FromRequestParts<S> for Principal
 where
     AuthConfig: FromRef<S>,
@@ -252,21 +270,44 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let config = AuthConfig::from_ref(state);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token>"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| Problem::unauthorized("the Authorization scheme must be Bearer"))?;
-        let claims = verify(&config, token.trim())?;
-        Ok(Principal {
-            user_id: claims.sub,
-            tenant_id: claims.tid,
-            role: claims.role,
-        })
+        principal(parts, &AuthConfig::from_ref(state))
+    }
+}
+
+/// The caller of a route that is open without accounts and protected with them: `Caller(None)`
+/// when the API has no accounts (the embedded default on localhost), `Caller(Some(..))` with a
+/// valid bearer token when it has; with accounts and no valid token the request is refused
+/// (401 `unauthorized`).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Option<Principal>);
+
+impl Caller {
+    /// Admits every caller without accounts; with accounts, only the `roles` (403 `forbidden`).
+    pub fn require(&self, roles: &[Role]) -> Result<(), Problem> {
+        match &self.0 {
+            Some(p) => p.require(roles),
+            None => Ok(()),
+        }
+    }
+
+    /// The tenant the caller is confined to (`None` without accounts).
+    pub fn tenant(&self) -> Option<&str> {
+        self.0.as_ref().map(|p| p.tenant_id.as_str())
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Option<AuthConfig>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Option::<AuthConfig>::from_ref(state) {
+            Some(config) => principal(parts, &config).map(|p| Caller(Some(p))),
+            None => Ok(Caller(None)),
+        }
     }
 }
 

@@ -69,9 +69,10 @@ impl FromRef<FlState> for AuthConfig {
 }
 
 /// Body of `POST /v1/fl/register`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Register {
     /// Training records at the site (its FedAvg weight; DP-SGD's sampling rate).
+    #[schema(minimum = 1)]
     pub num_examples: u64,
 }
 
@@ -86,11 +87,12 @@ pub struct Submit {
 }
 
 /// Answer of `POST /v1/fl/updates`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Submitted {
     /// Always true (a refusal is a problem).
     pub accepted: bool,
     /// The round's outcome when this update closed it.
+    #[schema(value_type = Option<Object>)]
     pub closed: Option<RoundRecord>,
 }
 
@@ -144,7 +146,8 @@ fn lock(server: &SharedFederation) -> MutexGuard<'_, FederatedServer> {
 
 const SITE_ROLES: [Role; 2] = [Role::Admin, Role::Analyst];
 
-async fn register(
+#[utoipa::path(post, path = "/v1/fl/register", tag = "federated", request_body = Register, responses((status = 200, description = "the site (the token's tenant) and its record count", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "malformed JSON", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 415, description = "not a JSON content type", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "JSON of the wrong shape or invalid values", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn register(
     State(state): State<FlState>,
     principal: Principal,
     ApiJson(body): ApiJson<Register>,
@@ -164,7 +167,8 @@ async fn register(
     ))
 }
 
-async fn model(
+#[utoipa::path(get, path = "/v1/fl/model", tag = "federated", responses((status = 200, description = "the round's ticket: round, params (flat f32), model, training plan, clip norm, deadline (Unix ms)", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn model(
     State(state): State<FlState>,
     principal: Principal,
 ) -> Result<axum::Json<Ticket>, Problem> {
@@ -180,7 +184,8 @@ async fn model(
     ))
 }
 
-async fn submit(
+#[utoipa::path(post, path = "/v1/fl/updates", tag = "federated", request_body = Object, responses((status = 202, body = Submitted), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "malformed JSON", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 415, description = "not a JSON content type", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "JSON of the wrong shape or invalid values", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn submit(
     State(state): State<FlState>,
     principal: Principal,
     ApiJson(body): ApiJson<Submit>,
@@ -206,7 +211,8 @@ async fn submit(
     ))
 }
 
-async fn status(
+#[utoipa::path(get, path = "/v1/fl/status", tag = "federated", responses((status = 200, description = "completed rounds, the open round, who sent, quorum, deadline, the last outcome", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn status(
     State(state): State<FlState>,
     principal: Principal,
 ) -> Result<axum::Json<RoundStatus>, Problem> {
@@ -233,7 +239,8 @@ impl<T> From<Option<T>> for Ready<T> {
     }
 }
 
-async fn secagg_advertise(
+#[utoipa::path(post, path = "/v1/fl/secagg/keys", tag = "federated", request_body = Object, responses((status = 202, description = "the keys are accepted"), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "malformed JSON", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 415, description = "not a JSON content type", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "JSON of the wrong shape or invalid values", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_advertise(
     State(state): State<FlState>,
     principal: Principal,
     ApiJson(msg): ApiJson<AdvertiseKeys>,
@@ -245,7 +252,8 @@ async fn secagg_advertise(
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn secagg_adverts(
+#[utoipa::path(get, path = "/v1/fl/secagg/keys", tag = "federated", responses((status = 200, description = "{ready: false} while the stage is open, else every site's public keys", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_adverts(
     State(state): State<FlState>,
     principal: Principal,
 ) -> Result<axum::Json<Ready<Vec<AdvertiseKeys>>>, Problem> {
@@ -256,7 +264,8 @@ async fn secagg_adverts(
     Ok(axum::Json(v.into()))
 }
 
-async fn secagg_share(
+#[utoipa::path(post, path = "/v1/fl/secagg/shares", tag = "federated", request_body = Object, responses((status = 202, description = "the shares are accepted"), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "malformed JSON", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 415, description = "not a JSON content type", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "JSON of the wrong shape or invalid values", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_share(
     State(state): State<FlState>,
     principal: Principal,
     ApiJson(msg): ApiJson<ShareKeys>,
@@ -268,7 +277,8 @@ async fn secagg_share(
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn secagg_inbox(
+#[utoipa::path(get, path = "/v1/fl/secagg/inbox", tag = "federated", responses((status = 200, description = "{ready: false} while the stage is open, else the shares encrypted to this site", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_inbox(
     State(state): State<FlState>,
     principal: Principal,
 ) -> Result<axum::Json<Ready<Vec<wardstream_federated::secagg::EncryptedShare>>>, Problem> {
@@ -279,7 +289,8 @@ async fn secagg_inbox(
     Ok(axum::Json(v.into()))
 }
 
-async fn secagg_masked(
+#[utoipa::path(post, path = "/v1/fl/secagg/masked", tag = "federated", request_body = Object, responses((status = 202, description = "the masked input is accepted"), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "malformed JSON", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 415, description = "not a JSON content type", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "JSON of the wrong shape or invalid values", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_masked(
     State(state): State<FlState>,
     principal: Principal,
     ApiJson(msg): ApiJson<MaskedInput>,
@@ -291,7 +302,8 @@ async fn secagg_masked(
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn secagg_survivors(
+#[utoipa::path(get, path = "/v1/fl/secagg/survivors", tag = "federated", responses((status = 200, description = "{ready: false} while the stage is open, else the surviving sites' protocol ids", body = Object), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_survivors(
     State(state): State<FlState>,
     principal: Principal,
 ) -> Result<axum::Json<Ready<Vec<u32>>>, Problem> {
@@ -302,7 +314,8 @@ async fn secagg_survivors(
     Ok(axum::Json(v.into()))
 }
 
-async fn secagg_unmask(
+#[utoipa::path(post, path = "/v1/fl/secagg/unmask", tag = "federated", request_body = Object, responses((status = 202, body = Submitted), (status = 401, description = "no valid access token", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 400, description = "malformed JSON", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 415, description = "not a JSON content type", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "JSON of the wrong shape or invalid values", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 409, description = "refused: wrong round, past the deadline, sent twice, not registered, or the privacy budget is spent", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "the round this request would join failed its quorum", body = crate::problem::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn secagg_unmask(
     State(state): State<FlState>,
     principal: Principal,
     ApiJson(msg): ApiJson<Unmask>,

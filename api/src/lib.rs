@@ -12,7 +12,8 @@
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //! - [`availability`]: providers' weekly hours in their time zone, which bookings must keep.
 //! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
-//! - [`openapi`]: the OpenAPI 3.1 description of the transactional routes (`/openapi.json`).
+//! - [`openapi`]: the OpenAPI 3.1 description of every route served (`/openapi.json`) and
+//!   Swagger UI over it (`/docs`).
 //! - [`audit`]: the hash-chained trail of who read or changed which patient record.
 //! - [`exceptions`]: every 5xx answer recorded (route template, cause), listed to admins.
 //! - [`outbox`]: every state change's domain event, written in its transaction and relayed
@@ -39,12 +40,16 @@
 //! - `POST /v1/twin/runs` with `{"scenario": "<scenario TOML>", "replications": 50,
 //!   "horizon_hours": 672, "seed": 1}` → 201 with the run's id and KPIs (95% intervals);
 //!   `GET /v1/twin/runs/{id}`, `GET /v1/twin/runs`. A bad scenario answers 422
-//!   `invalid_scenario`.
+//!   `invalid_scenario`. With accounts: an admin's or analyst's token, and only the token's
+//!   tenant's runs.
 //! - `POST /v1/staffing/recommendations` with `{"roster": "<roster TOML>", "horizon_days": 14,
 //!   "tenant": "general", "published": <roster>, "time_limit_seconds": 60, "gap": 0}` → 200
 //!   with the census forecast, hourly nurse demand and the staffing report (roster, ratio
 //!   compliance, cost, gaps, recommendations, incumbent / bound / gap, or why it is
 //!   infeasible). A bad roster answers 422 `invalid_roster`; a busy solver 503 `solver_busy`.
+//!   With accounts: an admin's or scheduler's token, and only the token's tenant's census.
+//! - `GET /openapi.json` → the OpenAPI 3.1 document of exactly the routes this server serves
+//!   ([`openapi::document`]); `GET /docs` → Swagger UI over it.
 //!
 //! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
 //! all views it touches are at the same frontier.
@@ -86,10 +91,17 @@ pub struct SqlRequest {
     pub sql: String,
 }
 
+/// An Arrow IPC stream (the answer of `POST /v1/sql`), as the OpenAPI document names it.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ArrowIpcStream(pub Vec<u8>);
+
 /// Query parameters of `POST /v1/sql`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SqlParams {
-    /// `arrow` (default) or `json`.
+    /// `arrow` (default: an Arrow IPC stream) or `json` (an array of row objects).
+    #[param(pattern = "^(arrow|json)$")]
     pub format: Option<String>,
 }
 
@@ -110,35 +122,61 @@ pub struct Status {
 /// The API's routes over a store, `POST /v1/sql` open to every caller (the embedded default,
 /// with no accounts).
 pub fn router(store: Arc<ViewStore>) -> Router {
-    router_without_sql(store.clone()).merge(
+    router_without_sql(store.clone(), None).merge(
         Router::new()
             .route("/v1/sql", post(run_sql))
             .with_state(store),
     )
 }
 
-fn router_without_sql(store: Arc<ViewStore>) -> Router {
-    let runs: twin::SharedRuns = Arc::default();
+/// Every route over the views but `/v1/sql`; with `auth` (the API has accounts), the twin and
+/// staffing routes need a token of their roles ([`twin::TWIN_ROLES`],
+/// [`staffing::STAFFING_ROLES`]) and are confined to its tenant.
+fn router_without_sql(store: Arc<ViewStore>, auth: Option<auth::AuthConfig>) -> Router {
     let twin_routes = Router::new()
         .route("/v1/twin/runs", post(twin::create).get(twin::list))
         .route("/v1/twin/runs/{id}", get(twin::get_run))
-        .with_state(runs);
+        .with_state(twin::TwinState {
+            runs: Arc::default(),
+            auth: auth.clone(),
+        });
     let staffing_routes = Router::new()
         .route(
             "/v1/staffing/recommendations",
             post(staffing::recommendations),
         )
-        .with_state(staffing::StaffingState::new(store.clone()));
+        .with_state(staffing::StaffingState::new(store.clone(), auth));
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/status", get(status))
-        .route("/v1/tables", get(|| async { Json(TABLES) }))
+        .route("/v1/tables", get(tables))
         .with_state(store)
         .merge(twin_routes)
         .merge(staffing_routes)
 }
 
+/// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz` without a store: ready as soon as it listens. (With a store it is
+/// [`metrics::ready`], which this documents too.)
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "`ready`: the store answers (at once when there is none)", body = String, content_type = "text/plain"), (status = 503, description = "the store does not answer (code unavailable)", body = crate::problem::Problem, content_type = "application/problem+json")))]
+async fn ready_without_store() -> &'static str {
+    "ready"
+}
+
+/// `GET /v1/tables`: the queryable tables.
+#[utoipa::path(get, path = "/v1/tables", tag = "views", responses((status = 200, description = "the names of the tables `/v1/sql` can query", body = [String])))]
+async fn tables() -> Json<&'static [&'static str]> {
+    Json(TABLES)
+}
+
+/// `GET /v1/status`.
+#[utoipa::path(get, path = "/v1/status", tag = "views", responses((status = 200, body = Status)))]
 async fn status(State(store): State<Arc<ViewStore>>) -> Json<Status> {
     let stats = store.stats();
     Json(Status {
@@ -151,6 +189,9 @@ async fn status(State(store): State<Arc<ViewStore>>) -> Json<Status> {
     })
 }
 
+/// `POST /v1/sql` (documented once for both handlers: without accounts it is open, with them
+/// it needs an admin's or analyst's token and sees only the token's tenant).
+#[utoipa::path(post, path = "/v1/sql", tag = "views", params(SqlParams), request_body = SqlRequest, responses((status = 200, description = "the result: an Arrow IPC stream, or with format=json an array of row objects", content((ArrowIpcStream = "application/vnd.apache.arrow.stream"), (Object = "application/json"))), (status = 400, description = "not a JSON SQL request, an unknown format, or SQL that does not plan (code invalid_sql)", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 401, description = "no valid access token (with accounts)", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
 async fn run_sql(
     State(store): State<Arc<ViewStore>>,
     Query(params): Query<SqlParams>,
@@ -273,8 +314,7 @@ pub fn transactional_router(state: tenants::AppState) -> Router {
         .merge(scheduling::router(state.clone()))
         .merge(billing::router(state.clone()))
         .merge(audit::router(state.clone()))
-        .merge(exceptions::router(state.clone()))
-        .route("/openapi.json", get(openapi::document));
+        .merge(exceptions::router(state.clone()));
     exceptions::layer(routes, state)
 }
 
@@ -293,9 +333,10 @@ pub async fn serve(
             "federated routes need the tenant and auth store ([serve] database_url): off"
         );
     }
+    let doc = openapi::document(accounts.is_some(), accounts.is_some() && federation.is_some());
     let mut app = match &accounts {
         // With accounts, SQL needs an admin's or analyst's token and sees only its tenant.
-        Some(state) => router_without_sql(store.clone()).merge(
+        Some(state) => router_without_sql(store.clone(), Some(state.auth.clone())).merge(
             Router::new()
                 .route("/v1/sql", post(run_sql_as_tenant))
                 .with_state(TenantSql {
@@ -322,9 +363,10 @@ pub async fn serve(
         app = app.merge(transactional_router(state));
     } else {
         // No store to wait for: ready as soon as it listens.
-        app = app.route("/readyz", get(|| async { "ready" }));
+        app = app.route("/readyz", get(ready_without_store));
         app = exceptions::catch_panics(app);
     }
+    let app = app.merge(openapi::docs(doc));
     // The peer address is the audit trail's "from where" when no proxy says otherwise.
     axum::serve(
         listener,

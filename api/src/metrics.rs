@@ -114,6 +114,7 @@ pub fn render(store: &ViewStore) -> Result<String, std::fmt::Error> {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus / OpenMetrics text: per-source counts, dead letters, frontier, view sizes, freshness", body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(store): State<Arc<ViewStore>>) -> Result<impl IntoResponse, Problem> {
     let body = render(&store).map_err(|e| {
         tracing::error!(error = %e, "metrics encoding failed");

@@ -7,6 +7,10 @@
 //! the same as `wardstream optimize --roster`. Solves are CPU work: they run on tokio's
 //! blocking pool, one at a time ([`MAX_CONCURRENT_SOLVES`]); a request that finds the solver
 //! busy answers 503 `solver_busy` with `Retry-After`, rather than queueing without bound.
+//!
+//! With accounts, the route needs an admin's or scheduler's token ([`STAFFING_ROLES`]) and
+//! reads only the caller's tenant's census; a `tenant` naming another tenant answers 404.
+use crate::auth::{AuthConfig, Caller, Role};
 use crate::problem::Problem;
 use axum::Json;
 use axum::extract::State;
@@ -31,32 +35,54 @@ pub const MAX_TIME_LIMIT_SECONDS: f64 = 600.0;
 /// Time limit when the request gives none, seconds.
 pub const DEFAULT_TIME_LIMIT_SECONDS: f64 = 60.0;
 
+/// The roles that may ask for staffing recommendations when the API has accounts.
+pub const STAFFING_ROLES: &[Role] = &[Role::Admin, Role::Scheduler];
+
+/// Search strategies as the OpenAPI document names them ([`Search`]).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Search)]
+#[allow(dead_code)]
+enum SearchSchema {
+    /// One MIP solve.
+    #[schema(rename = "mip")]
+    Mip,
+    /// MIP, large-neighbourhood search, MIP.
+    #[schema(rename = "lns")]
+    Lns,
+}
+
 /// The body of `POST /v1/staffing/recommendations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffingRequest {
     /// Roster file TOML (units, shifts, contracts, staff, rules; see `solver/rosters/`).
     pub roster: String,
     /// Horizon, days from the roster's `start` (default 14, at most [`MAX_HORIZON_DAYS`]).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 56)]
     pub horizon_days: Option<usize>,
-    /// Only this tenant's census (default: every tenant's rows for the roster's unit names).
+    /// Only this tenant's census (default: every tenant's rows for the roster's unit names;
+    /// with accounts, always the caller's tenant, and another tenant's id answers 404).
     #[serde(default)]
     pub tenant: Option<String>,
     /// The published roster (as returned in `report.assignments`) to re-plan from: changes
     /// to it are penalised and the solve starts from it.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub published: Option<Roster>,
     /// Solver wall-clock limit, s (default [`DEFAULT_TIME_LIMIT_SECONDS`], at most
     /// [`MAX_TIME_LIMIT_SECONDS`]); the best roster found is kept when it hits.
     #[serde(default)]
+    #[schema(exclusive_minimum = 0.0, maximum = 600.0)]
     pub time_limit_seconds: Option<f64>,
     /// Relative gap at which to stop, `0..1` (default 0: prove optimality).
     #[serde(default)]
+    #[schema(minimum = 0.0, exclusive_maximum = 1.0)]
     pub gap: Option<f64>,
     /// `"mip"` (default: one solve) or `"lns"` (MIP, neighbourhood search, MIP: better rosters
     /// for large staffs within the time limit).
     #[serde(default)]
+    #[schema(value_type = Option<SearchSchema>)]
     pub search: Search,
 }
 
@@ -82,15 +108,25 @@ pub struct StaffingState {
     pub store: Arc<ViewStore>,
     /// Permits for concurrent solves.
     pub solves: Arc<Semaphore>,
+    /// `Some` when the API has accounts.
+    pub auth: Option<AuthConfig>,
 }
 
 impl StaffingState {
-    /// State over `store` allowing [`MAX_CONCURRENT_SOLVES`] solves at once.
-    pub fn new(store: Arc<ViewStore>) -> Self {
+    /// State over `store` allowing [`MAX_CONCURRENT_SOLVES`] solves at once; `auth` when the
+    /// API has accounts.
+    pub fn new(store: Arc<ViewStore>, auth: Option<AuthConfig>) -> Self {
         StaffingState {
             store,
             solves: Arc::new(Semaphore::new(MAX_CONCURRENT_SOLVES)),
+            auth,
         }
+    }
+}
+
+impl axum::extract::FromRef<StaffingState> for Option<AuthConfig> {
+    fn from_ref(s: &StaffingState) -> Option<AuthConfig> {
+        s.auth.clone()
     }
 }
 
@@ -165,10 +201,13 @@ fn options(req: &StaffingRequest) -> Result<(usize, SolveOptions), Problem> {
 }
 
 /// `POST /v1/staffing/recommendations`.
+#[utoipa::path(post, path = "/v1/staffing/recommendations", tag = "staffing", request_body = StaffingRequest, responses((status = 200, description = "census forecast, hourly nurse demand and the staffing report (roster, ratio compliance, cost, gaps, recommendations, incumbent / bound / gap, or why it is infeasible)", body = Object), (status = 400, description = "not a JSON staffing request", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 401, description = "no valid access token (with accounts)", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "another tenant's census", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid roster or options", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 503, description = "a solve is already running; retry after the Retry-After seconds", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
 pub async fn recommendations(
     State(state): State<StaffingState>,
+    who: Caller,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
+    who.require(STAFFING_ROLES)?;
     let req: StaffingRequest = serde_json::from_slice(&body).map_err(|e| {
         Problem::bad_request(format!(
             "body must be {{\"roster\": \"<TOML>\", \"horizon_days\": 14}}: {e}"
@@ -176,7 +215,14 @@ pub async fn recommendations(
     })?;
     let (days, options) = options(&req)?;
     let file = RosterFile::parse(&req.roster, "roster").map_err(|e| invalid(e.to_string()))?;
-    let snapshot = census_snapshot(&state.store, req.tenant.as_deref());
+    let tenant = match (who.tenant(), req.tenant.as_deref()) {
+        (Some(mine), Some(asked)) if asked != mine => {
+            return Err(Problem::not_found(format!("no tenant {asked}")));
+        }
+        (Some(mine), _) => Some(mine),
+        (None, asked) => asked,
+    };
+    let snapshot = census_snapshot(&state.store, tenant);
     let plan = file
         .plan(days, &snapshot, &ForecastOptions::default())
         .map_err(|e| invalid(e.to_string()))?;
@@ -235,11 +281,11 @@ hourly = 7000
 
     #[tokio::test]
     async fn a_busy_solver_answers_503_with_retry_after_and_frees_on_completion() {
-        let state = StaffingState::new(Arc::new(ViewStore::new()));
+        let state = StaffingState::new(Arc::new(ViewStore::new()), None);
         let body = serde_json::json!({ "roster": ROSTER, "horizon_days": 1 }).to_string();
         let held = state.solves.clone().try_acquire_owned();
         assert!(held.is_ok());
-        let busy = recommendations(State(state.clone()), body.clone().into())
+        let busy = recommendations(State(state.clone()), Caller(None), body.clone().into())
             .await
             .map(IntoResponse::into_response)
             .unwrap_or_else(IntoResponse::into_response);
@@ -251,7 +297,7 @@ hourly = 7000
             Some(&b"10"[..])
         );
         drop(held);
-        let ok = recommendations(State(state.clone()), body.into())
+        let ok = recommendations(State(state.clone()), Caller(None), body.into())
             .await
             .map(IntoResponse::into_response)
             .unwrap_or_else(IntoResponse::into_response);

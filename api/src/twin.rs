@@ -5,6 +5,10 @@
 //! self-contained: `base = "…"` would read the server's files, so it is refused. Runs are
 //! CPU work and go to tokio's blocking pool; the last [`KEEP_RUNS`] results are kept in
 //! memory (they are lost on restart; a run is cheap to repeat with its seed).
+//!
+//! With accounts, every route needs an admin's or analyst's token ([`TWIN_ROLES`]), and a run
+//! belongs to the caller's tenant: another tenant's run answers 404 and is not listed.
+use crate::auth::{AuthConfig, Caller, Role};
 use crate::problem::Problem;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -23,8 +27,11 @@ pub const MAX_REPLICATIONS: usize = 1_000;
 /// Longest horizon a request may ask for, h (five years).
 pub const MAX_HORIZON_HOURS: usize = 5 * 8_760;
 
+/// The roles that may run and read twin scenarios when the API has accounts.
+pub const TWIN_ROLES: &[Role] = &[Role::Admin, Role::Analyst];
+
 /// The body of `POST /v1/twin/runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwinRunRequest {
     /// Scenario TOML (a hospital plus optional `[changes]` and `[run]`; no `base`).
@@ -34,9 +41,11 @@ pub struct TwinRunRequest {
     pub name: Option<String>,
     /// Replications (default 50, at most [`MAX_REPLICATIONS`]).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub replications: Option<usize>,
     /// Hours per replication (default 672 = 28 days, at most [`MAX_HORIZON_HOURS`]).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 43800)]
     pub horizon_hours: Option<usize>,
     /// Base seed (default 1).
     #[serde(default)]
@@ -56,7 +65,7 @@ pub struct TwinRunCreated {
 }
 
 /// One line of `GET /v1/twin/runs`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TwinRunSummary {
     /// Id.
     pub id: u64,
@@ -72,11 +81,33 @@ pub struct TwinRunSummary {
 #[derive(Debug, Default)]
 pub struct TwinRuns {
     next: u64,
-    runs: BTreeMap<u64, Arc<RunResult>>,
+    /// Id → (the tenant that ran it, `None` without accounts; the result).
+    runs: BTreeMap<u64, (Option<String>, Arc<RunResult>)>,
 }
 
 /// Shared handle on the kept results.
 pub type SharedRuns = Arc<Mutex<TwinRuns>>;
+
+/// The state of the twin routes: the kept results and, when the API has accounts, the
+/// token configuration.
+#[derive(Debug, Clone, Default)]
+pub struct TwinState {
+    /// The kept results.
+    pub runs: SharedRuns,
+    /// `Some` when the API has accounts.
+    pub auth: Option<AuthConfig>,
+}
+
+impl axum::extract::FromRef<TwinState> for Option<AuthConfig> {
+    fn from_ref(s: &TwinState) -> Option<AuthConfig> {
+        s.auth.clone()
+    }
+}
+
+fn lock(runs: &SharedRuns) -> Result<std::sync::MutexGuard<'_, TwinRuns>, Problem> {
+    runs.lock()
+        .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))
+}
 
 fn invalid(detail: impl Into<String>) -> Problem {
     Problem::new(422, "invalid_scenario", "Invalid scenario", detail)
@@ -111,10 +142,13 @@ fn parse(req: &TwinRunRequest) -> Result<(Scenario, RunOptions), Problem> {
 }
 
 /// `POST /v1/twin/runs`.
+#[utoipa::path(post, path = "/v1/twin/runs", tag = "twin", request_body = TwinRunRequest, responses((status = 201, description = "the run's id and result: KPIs with 95% intervals over the replications", body = Object), (status = 400, description = "not a JSON run request", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 401, description = "no valid access token (with accounts)", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 422, description = "invalid scenario or run options", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
 pub async fn create(
-    State(runs): State<SharedRuns>,
+    State(state): State<TwinState>,
+    who: Caller,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
+    who.require(TWIN_ROLES)?;
     let req: TwinRunRequest = serde_json::from_slice(&body).map_err(|e| {
         Problem::bad_request(format!(
             "body must be {{\"scenario\": \"<TOML>\", \"replications\": 50, \"horizon_hours\": 672}}: {e}"
@@ -130,12 +164,11 @@ pub async fn create(
         .map_err(|e| invalid(e.to_string()))?;
     let result = Arc::new(result);
     let id = {
-        let mut r = runs
-            .lock()
-            .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
+        let mut r = lock(&state.runs)?;
         r.next += 1;
         let id = r.next;
-        r.runs.insert(id, result.clone());
+        r.runs
+            .insert(id, (who.tenant().map(str::to_owned), result.clone()));
         while r.runs.len() > KEEP_RUNS {
             r.runs.pop_first();
         }
@@ -150,27 +183,36 @@ pub async fn create(
 }
 
 /// `GET /v1/twin/runs/{id}`.
+#[utoipa::path(get, path = "/v1/twin/runs/{id}", tag = "twin", params(("id" = u64, Path, description = "the run's id")), responses((status = 200, description = "the run's result: KPIs with 95% intervals over the replications", body = Object), (status = 401, description = "no valid access token (with accounts)", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 404, description = "no such run (in the caller's tenant), or no longer kept", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
 pub async fn get_run(
-    State(runs): State<SharedRuns>,
+    State(state): State<TwinState>,
+    who: Caller,
     Path(id): Path<u64>,
 ) -> Result<Json<Arc<RunResult>>, Problem> {
-    let r = runs
-        .lock()
-        .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
-    r.runs.get(&id).cloned().map(Json).ok_or_else(|| {
-        Problem::not_found(format!("no twin run {id} (the last {KEEP_RUNS} are kept)"))
-    })
+    who.require(TWIN_ROLES)?;
+    let r = lock(&state.runs)?;
+    r.runs
+        .get(&id)
+        .filter(|(tenant, _)| tenant.as_deref() == who.tenant())
+        .map(|(_, res)| Json(res.clone()))
+        .ok_or_else(|| {
+            Problem::not_found(format!("no twin run {id} (the last {KEEP_RUNS} are kept)"))
+        })
 }
 
-/// `GET /v1/twin/runs`.
-pub async fn list(State(runs): State<SharedRuns>) -> Result<Json<Vec<TwinRunSummary>>, Problem> {
-    let r = runs
-        .lock()
-        .map_err(|_| Problem::internal().with_cause("the twin runs lock is poisoned"))?;
+/// `GET /v1/twin/runs`: the caller's tenant's kept runs, oldest first.
+#[utoipa::path(get, path = "/v1/twin/runs", tag = "twin", responses((status = 200, body = [TwinRunSummary]), (status = 401, description = "no valid access token (with accounts)", body = crate::problem::Problem, content_type = "application/problem+json"), (status = 403, description = "the caller's role may not", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<TwinState>,
+    who: Caller,
+) -> Result<Json<Vec<TwinRunSummary>>, Problem> {
+    who.require(TWIN_ROLES)?;
+    let r = lock(&state.runs)?;
     Ok(Json(
         r.runs
             .iter()
-            .map(|(id, res)| TwinRunSummary {
+            .filter(|(_, (tenant, _))| tenant.as_deref() == who.tenant())
+            .map(|(id, (_, res))| TwinRunSummary {
                 id: *id,
                 scenario: res.scenario.clone(),
                 replications: res.replications,

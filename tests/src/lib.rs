@@ -6,6 +6,7 @@
 //! rows in a canonical, integer-valued form; [`view_sql`] reads the same form out of the
 //! engine's snapshot, so the two can be compared row for row.
 
+pub mod browser;
 pub mod clickhouse;
 pub mod kafka;
 pub mod postgres;
