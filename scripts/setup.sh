@@ -18,8 +18,9 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
 # PostgreSQL: the API's tests start private servers from Debian's binaries (tests/src/postgres.rs).
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-# Chromium: the API's Swagger UI test renders /docs headless (tests/src/browser.rs).
+# Chromium and ChromeDriver: the browser tests of /docs and the dashboard (tests/src/browser.rs).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q

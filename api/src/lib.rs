@@ -12,6 +12,7 @@
 //! - [`scheduling`]: providers and appointments (no overlapping bookings, life cycle).
 //! - [`availability`]: providers' weekly hours in their time zone, which bookings must keep.
 //! - [`billing`]: invoices with CPT/HCPCS, MS-DRG and ICD-10-CM checks and status transitions.
+//! - [`dashboard`]: the operations dashboard at `/`, kept live by server-sent events.
 //! - [`openapi`]: the OpenAPI 3.1 description of every route served (`/openapi.json`) and
 //!   Swagger UI over it (`/docs`).
 //! - [`audit`]: the hash-chained trail of who read or changed which patient record.
@@ -58,6 +59,7 @@ pub mod audit;
 pub mod auth;
 pub mod availability;
 pub mod billing;
+pub mod dashboard;
 pub mod db;
 pub mod exceptions;
 pub mod federated;
@@ -334,6 +336,10 @@ pub async fn serve(
         );
     }
     let doc = openapi::document(accounts.is_some(), accounts.is_some() && federation.is_some());
+    let dashboard_state = dashboard::DashboardState {
+        hub: dashboard::hub::Hub::start(store.clone()),
+        accounts: accounts.clone(),
+    };
     let mut app = match &accounts {
         // With accounts, SQL needs an admin's or analyst's token and sees only its tenant.
         Some(state) => router_without_sql(store.clone(), Some(state.auth.clone())).merge(
@@ -366,7 +372,9 @@ pub async fn serve(
         app = app.route("/readyz", get(ready_without_store));
         app = exceptions::catch_panics(app);
     }
-    let app = app.merge(openapi::docs(doc));
+    let app = app
+        .merge(openapi::docs(doc))
+        .merge(dashboard::router(dashboard_state));
     // The peer address is the audit trail's "from where" when no proxy says otherwise.
     axum::serve(
         listener,

@@ -68,7 +68,7 @@ mod statements;
 pub use statements::select;
 use statements::{InFlight, execute, insert, primitive_column, string_column};
 
-use crate::store::{ChangeSet, DeadLetter, Freshness, Latencies, TABLES, ViewStore};
+use crate::store::{ChangeReader, ChangeSet, DeadLetter, Freshness, Latencies, TABLES, ViewStore};
 use crate::view_arrow::{AlertRow, ViewRow};
 use crate::{Error, Result, SourceRecord};
 pub use archive::{ArchiveQueue, Archived};
@@ -225,6 +225,8 @@ struct Mirror {
     config: ClickHouseConfig,
     client: clickhouse::Client,
     store: Arc<ViewStore>,
+    /// The mirror's reader of the store's change log.
+    reader: ChangeReader,
     queue: Arc<ArchiveQueue>,
     stats: Arc<MirrorStats>,
     draining: Arc<AtomicBool>,
@@ -299,7 +301,7 @@ pub fn spawn(
     store: Arc<ViewStore>,
     queue: Arc<ArchiveQueue>,
 ) -> MirrorHandle {
-    store.track_changes();
+    let reader = store.track_changes();
     let stats = Arc::new(MirrorStats::default());
     let draining = Arc::new(AtomicBool::new(false));
     let nanos = std::time::SystemTime::now()
@@ -312,6 +314,7 @@ pub fn spawn(
         db: quote(&config.database),
         config,
         store,
+        reader,
         queue,
         stats: stats.clone(),
         draining: draining.clone(),
@@ -389,7 +392,7 @@ impl Mirror {
         let due = draining
             || self.last_flush.elapsed() >= self.config.max_interval
             || self.queue.len() + self.pending.len() >= self.config.min_rows
-            || self.store.pending_changes() >= self.config.min_rows;
+            || self.store.pending_changes(self.reader) >= self.config.min_rows;
         // The store's changes are taken every round and each table's buffer goes out on its
         // own clock; the archive is flushed on the mirror's clock.
         self.flush_views(draining).await?;
@@ -402,7 +405,7 @@ impl Mirror {
             && self.buffers.values().all(|b| b.rows == 0)
             && self.pending.is_empty()
             && self.pending_letters.is_empty()
-            && self.store.pending_changes() == 0
+            && self.store.pending_changes(self.reader) == 0
             && self.stats.frontier.load(Ordering::Acquire) >= self.store.frontier())
     }
 
@@ -583,7 +586,7 @@ impl Mirror {
             }
             held.push(map);
         }
-        let full = self.store.take_changes(true).map_err(arrow_error)?;
+        let full = self.store.take_changes(self.reader, true).map_err(arrow_error)?;
         // Whatever the buffers held is in the full contents now: one take, committed when the
         // writes below are.
         self.buffers.clear();
@@ -626,8 +629,8 @@ impl Mirror {
     /// [`ClickHouseConfig::max_interval`] old (every non-empty one when draining). The tables
     /// equal the views at the taken frontier once every buffer is empty.
     async fn flush_views(&mut self, draining: bool) -> Result<()> {
-        if self.store.frontier() > self.taken_frontier || self.store.pending_changes() > 0 {
-            let mut changes: ChangeSet = self.store.take_changes(false).map_err(arrow_error)?;
+        if self.store.frontier() > self.taken_frontier || self.store.pending_changes(self.reader) > 0 {
+            let mut changes: ChangeSet = self.store.take_changes(self.reader, false).map_err(arrow_error)?;
             let id = self.next_take;
             self.next_take += 1;
             self.takes.push_back(Take {

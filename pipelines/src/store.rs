@@ -41,8 +41,9 @@ pub struct DeadLetter {
 pub struct Table<R> {
     pending: Vec<(R, u64, isize)>,
     current: HashMap<R, isize>,
-    /// Net changes folded in since the last [`ViewStore::take_changes`], when tracked.
-    changes: Option<HashMap<R, isize>>,
+    /// Per change reader ([`ViewStore::track_changes`]): net changes folded in since its
+    /// last [`ViewStore::take_changes`].
+    changes: Vec<HashMap<R, isize>>,
 }
 
 impl<R: ViewRow> Table<R> {
@@ -50,7 +51,7 @@ impl<R: ViewRow> Table<R> {
         Table {
             pending: Vec::new(),
             current: HashMap::new(),
-            changes: None,
+            changes: Vec::new(),
         }
     }
 
@@ -58,7 +59,7 @@ impl<R: ViewRow> Table<R> {
         let mut keep = Vec::new();
         for (row, time, diff) in self.pending.drain(..) {
             if time < frontier {
-                if let Some(changes) = &mut self.changes {
+                for changes in &mut self.changes {
                     *changes.entry(row.clone()).or_insert(0) += diff;
                 }
                 let entry = self.current.entry(row).or_insert(0);
@@ -69,15 +70,19 @@ impl<R: ViewRow> Table<R> {
         }
         self.pending = keep;
         self.current.retain(|_, d| *d != 0);
-        if let Some(changes) = &mut self.changes {
+        for changes in &mut self.changes {
             changes.retain(|_, d| *d != 0);
         }
     }
 
-    /// The net changes since the last call (or, with `full`, every current row with its
-    /// multiplicity), as a batch and a diff per row; resets the change log.
-    fn delta(&mut self, full: bool) -> Result<ViewDelta, ArrowError> {
-        let taken = self.changes.replace(HashMap::new()).unwrap_or_default();
+    /// The net changes since `reader`'s last call (or, with `full`, every current row with its
+    /// multiplicity), as a batch and a diff per row; resets the reader's change log.
+    fn delta(&mut self, reader: ChangeReader, full: bool) -> Result<ViewDelta, ArrowError> {
+        let taken = self
+            .changes
+            .get_mut(reader.0)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let source = if full { &self.current } else { &taken };
         let mut rows: Vec<(&R, isize)> = source.iter().map(|(r, d)| (r, *d)).collect();
         rows.sort();
@@ -180,9 +185,9 @@ pub struct State {
     max_event_time: Option<Millis>,
     epochs: BTreeMap<u64, (Instant, u64)>,
     latencies: Latencies,
-    /// Epochs folded in since the last [`ViewStore::take_changes`]: when their first event
-    /// was fed, and how many events (for event-to-sink freshness), when tracked.
-    folded: Option<Vec<(Instant, u64)>>,
+    /// Per change reader: epochs folded in since its last [`ViewStore::take_changes`]: when
+    /// their first event was fed, and how many events (for event-to-sink freshness).
+    folded: Vec<Vec<(Instant, u64)>>,
     /// Per epoch: producer timestamps (ms since the Unix epoch) of the Kafka messages fed,
     /// run-length encoded, until the views pass the epoch.
     produced: BTreeMap<u64, Vec<(i64, u64)>>,
@@ -264,6 +269,10 @@ impl Snapshot {
         })
     }
 }
+
+/// A reader of the store's change log, from [`ViewStore::track_changes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeReader(usize);
 
 /// One view's net changes (or whole contents): rows and their multiplicity changes.
 #[derive(Clone, Debug)]
@@ -377,7 +386,7 @@ impl ViewStore {
                 max_event_time: None,
                 epochs: BTreeMap::new(),
                 latencies: Latencies::new(),
-                folded: None,
+                folded: Vec::new(),
                 produced: BTreeMap::new(),
                 produce_latencies: Latencies::new(),
                 poll_latencies: Latencies::new(),
@@ -474,7 +483,7 @@ impl ViewStore {
                 && n > 0
             {
                 state.latencies.record(now - at, n);
-                if let Some(folded) = &mut state.folded {
+                for folded in &mut state.folded {
                     folded.push((at, n));
                 }
             }
@@ -491,42 +500,44 @@ impl ViewStore {
         }
     }
 
-    /// Starts keeping a log of net view changes for [`take_changes`](Self::take_changes)
-    /// (a sink such as the ClickHouse mirror calls this once, before it reads changes).
-    /// Without it the store keeps no change log.
-    pub fn track_changes(&self) {
+    /// Starts a log of net view changes for a new reader, read with
+    /// [`take_changes`](Self::take_changes); each reader (the ClickHouse mirror, the dashboard's
+    /// event hub) has its own, from this call on. Without readers the store keeps no change log.
+    pub fn track_changes(&self) -> ChangeReader {
         let mut state = self.lock();
-        state.census.changes.get_or_insert_default();
-        state.adt_hourly.changes.get_or_insert_default();
-        state.news2.changes.get_or_insert_default();
-        state.alerts.changes.get_or_insert_default();
-        state.no_show.changes.get_or_insert_default();
-        state.revenue.changes.get_or_insert_default();
-        state.length_of_stay.changes.get_or_insert_default();
-        state.folded.get_or_insert_default();
+        let reader = ChangeReader(state.folded.len());
+        state.census.changes.push(HashMap::new());
+        state.adt_hourly.changes.push(HashMap::new());
+        state.news2.changes.push(HashMap::new());
+        state.alerts.changes.push(HashMap::new());
+        state.no_show.changes.push(HashMap::new());
+        state.revenue.changes.push(HashMap::new());
+        state.length_of_stay.changes.push(HashMap::new());
+        state.folded.push(Vec::new());
+        reader
     }
 
-    /// Every view's net changes since the last call, at the current frontier, under one lock;
-    /// with `full`, every view's whole contents instead (to reconcile a sink whose state is
-    /// unknown). Either way the change log restarts empty, so successive calls partition the
-    /// history: applying each result in order to a sink (full ones replacing what it held)
-    /// leaves it equal to the views. Rows with a net change of 0 are left out.
+    /// Every view's net changes since `reader`'s last call, at the current frontier, under one
+    /// lock; with `full`, every view's whole contents instead (to reconcile a sink whose state
+    /// is unknown). Either way the reader's change log restarts empty, so its successive calls
+    /// partition the history: applying each result in order to a sink (full ones replacing
+    /// what it held) leaves it equal to the views. Rows with a net change of 0 are left out.
     ///
     /// Errors: an Arrow error building a batch (a bug, not input).
-    pub fn take_changes(&self, full: bool) -> Result<ChangeSet, ArrowError> {
+    pub fn take_changes(&self, reader: ChangeReader, full: bool) -> Result<ChangeSet, ArrowError> {
         let mut state = self.lock();
         let views = vec![
-            state.census.delta(full)?,
-            state.adt_hourly.delta(full)?,
-            state.news2.delta(full)?,
-            state.alerts.delta(full)?,
-            state.no_show.delta(full)?,
-            state.revenue.delta(full)?,
-            state.length_of_stay.delta(full)?,
+            state.census.delta(reader, full)?,
+            state.adt_hourly.delta(reader, full)?,
+            state.news2.delta(reader, full)?,
+            state.alerts.delta(reader, full)?,
+            state.no_show.delta(reader, full)?,
+            state.revenue.delta(reader, full)?,
+            state.length_of_stay.delta(reader, full)?,
         ];
         let folded = state
             .folded
-            .as_mut()
+            .get_mut(reader.0)
             .map(std::mem::take)
             .unwrap_or_default();
         Ok(ChangeSet {
@@ -537,19 +548,19 @@ impl ViewStore {
         })
     }
 
-    /// View rows waiting in the change log (0 when changes are not tracked).
-    pub fn pending_changes(&self) -> usize {
+    /// View rows waiting in `reader`'s change log.
+    pub fn pending_changes(&self, reader: ChangeReader) -> usize {
         let state = self.lock();
-        fn n<R>(t: &Table<R>) -> usize {
-            t.changes.as_ref().map_or(0, HashMap::len)
+        fn n<R>(t: &Table<R>, reader: ChangeReader) -> usize {
+            t.changes.get(reader.0).map_or(0, HashMap::len)
         }
-        n(&state.census)
-            + n(&state.adt_hourly)
-            + n(&state.news2)
-            + n(&state.alerts)
-            + n(&state.no_show)
-            + n(&state.revenue)
-            + n(&state.length_of_stay)
+        n(&state.census, reader)
+            + n(&state.adt_hourly, reader)
+            + n(&state.news2, reader)
+            + n(&state.alerts, reader)
+            + n(&state.no_show, reader)
+            + n(&state.revenue, reader)
+            + n(&state.length_of_stay, reader)
     }
 
     /// The dead letters from index `from` on (in arrival order), and the total count.

@@ -286,6 +286,7 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
             }
         });
     }
+    eprintln!("wardstream: dashboard at http://{addr}/ (API docs at http://{addr}/docs)");
     eprintln!(
         "wardstream: serving SQL at http://{addr}/v1/sql — try: wardstream sql --endpoint http://{addr} \"SELECT * FROM census\""
     );
