@@ -1,7 +1,8 @@
 //! Headless Chromium (Debian's `chromium` package, installed by `scripts/setup.sh`) for tests
 //! of the pages the API serves: [`dump_dom`] loads a page, runs its scripts and gives back the
 //! DOM they built, as a user's browser would show it; [`Browser`] drives a live page over
-//! WebDriver (Debian's `chromedriver`, with the [fantoccini] client): typing, clicking,
+//! WebDriver (Debian's `chromedriver` on loopback, with the [fantoccini] client over plain
+//! HTTP): typing, clicking,
 //! scripts, screenshots.
 //!
 //! Started as the workplace's machines need it: no sandbox (tests run as root), no GPU, and no
@@ -146,9 +147,10 @@ impl Browser {
             "goog:chromeOptions".to_owned(),
             serde_json::json!({"binary": chromium(), "args": args}),
         );
-        let client = fantoccini::ClientBuilder::rustls()
-            .unwrap_or_else(|e| panic!("{e}"))
-            .capabilities(caps)
+        let client = fantoccini::ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        )
+        .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .unwrap_or_else(|e| {

@@ -68,8 +68,9 @@
     return String(v).slice(0, 10);
   }
   function timeOf(v) {
+    // With or without a zone (the views' timestamps are UTC).
     const s = String(v);
-    return Date.parse(s.endsWith("Z") ? s : s + "Z");
+    return Date.parse(/([Zz]|[+-]\d\d:?\d\d)$/.test(s) ? s : s + "Z");
   }
 
   function barChart(id, title, bars, unit) {
