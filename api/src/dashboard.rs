@@ -49,6 +49,8 @@ pub const ACCESS_COOKIE: &str = "wardstream_access";
 pub const REFRESH_COOKIE: &str = "wardstream_refresh";
 /// The roles that see revenue.
 pub const REVENUE_ROLES: &[Role] = &[Role::Admin, Role::Billing];
+/// Twin runs compared on the page.
+pub const TWIN_RUNS_SHOWN: usize = 4;
 
 /// State of the dashboard routes.
 #[derive(Clone)]
@@ -57,6 +59,10 @@ pub struct DashboardState {
     pub hub: Arc<Hub>,
     /// The tenant and auth store, when the API has accounts.
     pub accounts: Option<AppState>,
+    /// The twin runs the API keeps.
+    pub twin_runs: crate::twin::SharedRuns,
+    /// The latest staffing recommendation per tenant.
+    pub staffing: crate::staffing::SharedLatest,
 }
 
 /// The routes: the page, its assets, login and logout, and the event stream.
@@ -78,10 +84,15 @@ struct Viewer {
 }
 
 impl Viewer {
-    fn sees_revenue(&self) -> bool {
+    /// Whether the viewer has one of `roles` (everyone does without accounts).
+    fn is(&self, roles: &[Role]) -> bool {
         self.principal
             .as_ref()
-            .is_none_or(|p| REVENUE_ROLES.contains(&p.role))
+            .is_none_or(|p| roles.contains(&p.role))
+    }
+
+    fn sees_revenue(&self) -> bool {
+        self.is(REVENUE_ROLES)
     }
 
     fn tenant(&self) -> Option<&str> {
@@ -232,6 +243,28 @@ async fn page(State(state): State<DashboardState>, headers: HeaderMap) -> Respon
     } else {
         ""
     };
+    let staffing = if viewer.is(crate::staffing::STAFFING_ROLES) {
+        let latest = {
+            let all = state.staffing.lock().unwrap_or_else(|p| p.into_inner());
+            match viewer.tenant() {
+                Some(t) => all.get(&Some(t.to_owned())).cloned(),
+                None => all.values().max_by_key(|l| l.made_at).cloned(),
+            }
+        };
+        staffing_tile(latest.as_ref())
+    } else {
+        String::new()
+    };
+    let twin = if viewer.is(crate::twin::TWIN_ROLES) {
+        let runs = state
+            .twin_runs
+            .lock()
+            .map(|r| r.latest(viewer.tenant(), TWIN_RUNS_SHOWN))
+            .unwrap_or_default();
+        twin_tile(&runs)
+    } else {
+        String::new()
+    };
     let body = format!(
         r##"<a class="skip" href="#tiles">Skip to the tiles</a>
 <header>
@@ -262,8 +295,12 @@ async fn page(State(state): State<DashboardState>, headers: HeaderMap) -> Respon
 <section id="noshow" aria-labelledby="noshow-title">
 <h2 id="noshow-title">No-show rate per clinic</h2>
 <div id="noshow-chart"></div>
+<h3>Over time</h3>
+<div id="noshow-trend"></div>
 </section>
 {revenue}
+{staffing}
+{twin}
 </main>
 <script src="/assets/dashboard.js" defer></script>"##
     );
@@ -271,6 +308,141 @@ async fn page(State(state): State<DashboardState>, headers: HeaderMap) -> Respon
         Html(document("wardstream dashboard", &body)).into_response(),
         viewer.set_cookies,
     )
+}
+
+/// The latest staffing recommendation: status, cost, ratio compliance per unit (bars) and the
+/// recommendations in words. Drawn when the page loads.
+fn staffing_tile(latest: Option<&crate::staffing::Latest>) -> String {
+    let head = r#"<section id="staffing" aria-labelledby="staffing-title">
+<h2 id="staffing-title">Staffing recommendation</h2>"#;
+    let Some(latest) = latest else {
+        return format!(
+            "{head}\n<p class=\"kpi\">None yet: ask for one with <code>POST /v1/staffing/recommendations</code>.</p>\n</section>"
+        );
+    };
+    let r = &latest.report;
+    let status = serde_json::to_value(&r.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let cost = wardstream_solver::report::money(r.cost.total, &r.currency);
+    let mut bars = String::new();
+    for (i, c) in r.coverage.iter().enumerate() {
+        let y = i * 28;
+        let w = (c.compliance_percent.clamp(0.0, 100.0) * 2.6).round();
+        bars.push_str(&format!(
+            r#"<g class="bar{cls}" transform="translate(0 {y})" data-unit="{unit}" data-compliance="{pct}"><text x="0" y="19" class="label">{unit}</text><rect x="150" y="6" width="260" height="16" class="track"/><rect x="150" y="6" width="{w}" height="16" class="fill"/><text x="418" y="19" class="value">{pct:.1}% of {hours} h</text></g>"#,
+            cls = if c.compliance_percent < 100.0 { " critical" } else { "" },
+            unit = escape(&c.unit),
+            pct = c.compliance_percent,
+            hours = c.hours,
+        ));
+    }
+    let label = r
+        .coverage
+        .iter()
+        .map(|c| format!("{} {:.1}%", c.unit, c.compliance_percent))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let recs: String = r
+        .recommendations
+        .iter()
+        .take(6)
+        .map(|t| format!("<li>{}</li>", escape(t)))
+        .collect();
+    let more = r.recommendations.len().saturating_sub(6);
+    let more = if more > 0 {
+        format!("<p class=\"kpi\">and {more} more</p>")
+    } else {
+        String::new()
+    };
+    let explanation: String = r
+        .explanation
+        .iter()
+        .map(|t| format!("<li>{}</li>", escape(t)))
+        .collect();
+    format!(
+        r#"{head}
+<p class="kpi">Roster {name}: <strong>{status}</strong>, cost <strong>{cost}</strong>, {gaps} agency gap(s); census as of {at}</p>
+<svg viewBox="0 0 520 {h}" width="100%" role="img" aria-label="Ratio compliance per unit: {label}"><title>Ratio compliance per unit</title>{bars}</svg>
+<ul>{recs}{explanation}</ul>{more}
+</section>"#,
+        name = escape(&r.name),
+        status = escape(&status),
+        cost = escape(&cost),
+        gaps = r.gaps.len(),
+        at = escape(latest.census_at.as_deref().unwrap_or("no events yet")),
+        h = (r.coverage.len() * 28).max(28),
+        label = escape(&label),
+    )
+}
+
+/// The last twin runs side by side: every hospital-wide KPI as a forest plot (mean and 95%
+/// interval per run). Drawn when the page loads.
+fn twin_tile(runs: &[(u64, Arc<wardstream_twin::replication::RunResult>)]) -> String {
+    let head = r#"<section id="twin" aria-labelledby="twin-title">
+<h2 id="twin-title">Digital twin: scenarios compared</h2>"#;
+    if runs.is_empty() {
+        return format!(
+            "{head}\n<p class=\"kpi\">No runs yet: start one with <code>POST /v1/twin/runs</code> or <code>wardstream twin</code>.</p>\n</section>"
+        );
+    }
+    let mut names: Vec<(&str, &str)> = Vec::new();
+    for (_, r) in runs {
+        for k in r.kpis.iter().filter(|k| k.unit.is_none()) {
+            if !names.contains(&(k.name.as_str(), k.measure)) {
+                names.push((k.name.as_str(), k.measure));
+            }
+        }
+    }
+    let mut charts = String::new();
+    for (name, measure) in names {
+        let cis: Vec<(String, Option<&wardstream_twin::stats::ConfidenceInterval>)> = runs
+            .iter()
+            .map(|(id, r)| (format!("#{id} {}", r.scenario), r.kpi(name, None).map(|k| &k.ci)))
+            .collect();
+        let finite = |v: f64| v.is_finite().then_some(v);
+        let lo = cis
+            .iter()
+            .filter_map(|(_, c)| c.and_then(|c| finite(c.lower)))
+            .fold(f64::INFINITY, f64::min);
+        let hi = cis
+            .iter()
+            .filter_map(|(_, c)| c.and_then(|c| finite(c.upper)))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if !(lo.is_finite() && hi.is_finite()) {
+            continue;
+        }
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        let x = |v: f64| 170.0 + (v - lo) / span * 230.0;
+        let mut rows = String::new();
+        let mut label = Vec::new();
+        for (i, (run, ci)) in cis.iter().enumerate() {
+            let y = 14 + i * 22;
+            let Some(ci) = ci.filter(|c| c.mean.is_finite()) else {
+                continue;
+            };
+            label.push(format!("{run} {:.2} [{:.2}, {:.2}]", ci.mean, ci.lower, ci.upper));
+            rows.push_str(&format!(
+                r#"<g data-run="{run}" data-mean="{mean}"><text x="0" y="{ty}" class="label">{run}</text><line x1="{x1:.1}" x2="{x2:.1}" y1="{y}" y2="{y}" class="whisker"/><circle cx="{cx:.1}" cy="{y}" r="4" class="fill"/><text x="410" y="{ty}" class="value">{mean:.2} {measure}</text></g>"#,
+                run = escape(run),
+                mean = ci.mean,
+                ty = y + 4,
+                x1 = x(if ci.lower.is_finite() { ci.lower } else { ci.mean }),
+                x2 = x(if ci.upper.is_finite() { ci.upper } else { ci.mean }),
+                cx = x(ci.mean),
+                measure = escape(measure),
+            ));
+        }
+        charts.push_str(&format!(
+            r#"<h3>{name} ({measure})</h3><svg viewBox="0 0 520 {h}" width="100%" role="img" aria-label="{name}, mean and 95% interval per run: {label}"><title>{name}</title>{rows}</svg>"#,
+            name = escape(name),
+            measure = escape(measure),
+            h = 8 + cis.len() * 22,
+            label = escape(&label.join("; ")),
+        ));
+    }
+    format!("{head}\n{charts}\n</section>")
 }
 
 fn login_form(error: Option<&str>) -> String {

@@ -124,7 +124,7 @@ pub struct Status {
 /// The API's routes over a store, `POST /v1/sql` open to every caller (the embedded default,
 /// with no accounts).
 pub fn router(store: Arc<ViewStore>) -> Router {
-    router_without_sql(store.clone(), None).merge(
+    router_without_sql(store.clone(), None, &Shared::default()).merge(
         Router::new()
             .route("/v1/sql", post(run_sql))
             .with_state(store),
@@ -134,20 +134,26 @@ pub fn router(store: Arc<ViewStore>) -> Router {
 /// Every route over the views but `/v1/sql`; with `auth` (the API has accounts), the twin and
 /// staffing routes need a token of their roles ([`twin::TWIN_ROLES`],
 /// [`staffing::STAFFING_ROLES`]) and are confined to its tenant.
-fn router_without_sql(store: Arc<ViewStore>, auth: Option<auth::AuthConfig>) -> Router {
+fn router_without_sql(
+    store: Arc<ViewStore>,
+    auth: Option<auth::AuthConfig>,
+    shared: &Shared,
+) -> Router {
     let twin_routes = Router::new()
         .route("/v1/twin/runs", post(twin::create).get(twin::list))
         .route("/v1/twin/runs/{id}", get(twin::get_run))
         .with_state(twin::TwinState {
-            runs: Arc::default(),
+            runs: shared.twin_runs.clone(),
             auth: auth.clone(),
         });
+    let mut staffing = staffing::StaffingState::new(store.clone(), auth);
+    staffing.latest = shared.staffing.clone();
     let staffing_routes = Router::new()
         .route(
             "/v1/staffing/recommendations",
             post(staffing::recommendations),
         )
-        .with_state(staffing::StaffingState::new(store.clone(), auth));
+        .with_state(staffing);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
@@ -156,6 +162,13 @@ fn router_without_sql(store: Arc<ViewStore>, auth: Option<auth::AuthConfig>) -> 
         .with_state(store)
         .merge(twin_routes)
         .merge(staffing_routes)
+}
+
+/// What the twin and staffing routes keep and the dashboard shows.
+#[derive(Clone, Default)]
+struct Shared {
+    twin_runs: twin::SharedRuns,
+    staffing: staffing::SharedLatest,
 }
 
 /// `GET /healthz`: the process is up.
@@ -336,13 +349,16 @@ pub async fn serve(
         );
     }
     let doc = openapi::document(accounts.is_some(), accounts.is_some() && federation.is_some());
+    let shared = Shared::default();
     let dashboard_state = dashboard::DashboardState {
         hub: dashboard::hub::Hub::start(store.clone()),
         accounts: accounts.clone(),
+        twin_runs: shared.twin_runs.clone(),
+        staffing: shared.staffing.clone(),
     };
     let mut app = match &accounts {
         // With accounts, SQL needs an admin's or analyst's token and sees only its tenant.
-        Some(state) => router_without_sql(store.clone(), Some(state.auth.clone())).merge(
+        Some(state) => router_without_sql(store.clone(), Some(state.auth.clone()), &shared).merge(
             Router::new()
                 .route("/v1/sql", post(run_sql_as_tenant))
                 .with_state(TenantSql {
@@ -350,7 +366,11 @@ pub async fn serve(
                     auth: state.auth.clone(),
                 }),
         ),
-        None => router(store),
+        None => router_without_sql(store.clone(), None, &shared).merge(
+            Router::new()
+                .route("/v1/sql", post(run_sql))
+                .with_state(store),
+        ),
     };
     if let Some(state) = accounts {
         if let Some(server) = federation {

@@ -101,6 +101,20 @@ pub struct StaffingResponse {
     pub report: StaffingReport,
 }
 
+/// The latest staffing recommendation of one tenant, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct Latest {
+    /// When it was made, ms since the Unix epoch.
+    pub made_at: i64,
+    /// Greatest event time in the views when the census was read, RFC 3339.
+    pub census_at: Option<String>,
+    /// The report.
+    pub report: Arc<StaffingReport>,
+}
+
+/// The latest recommendation per tenant (`None`: made without accounts).
+pub type SharedLatest = Arc<std::sync::Mutex<std::collections::HashMap<Option<String>, Latest>>>;
+
 /// Shared state of the staffing routes.
 #[derive(Clone)]
 pub struct StaffingState {
@@ -110,6 +124,8 @@ pub struct StaffingState {
     pub solves: Arc<Semaphore>,
     /// `Some` when the API has accounts.
     pub auth: Option<AuthConfig>,
+    /// The latest recommendation per tenant.
+    pub latest: SharedLatest,
 }
 
 impl StaffingState {
@@ -120,6 +136,7 @@ impl StaffingState {
             store,
             solves: Arc::new(Semaphore::new(MAX_CONCURRENT_SOLVES)),
             auth,
+            latest: SharedLatest::default(),
         }
     }
 }
@@ -250,6 +267,16 @@ pub async fn recommendations(
         tracing::error!(error = %e, "staffing solve failed");
         Problem::internal().with_cause(format!("staffing solve failed: {e}"))
     })?;
+    let latest = Latest {
+        made_at: wardstream_schemas::time::now(),
+        census_at: response.census_at.clone(),
+        report: Arc::new(response.report.clone()),
+    };
+    state
+        .latest
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(tenant.map(str::to_owned), latest);
     Ok(Json(response).into_response())
 }
 

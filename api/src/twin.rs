@@ -85,6 +85,22 @@ pub struct TwinRuns {
     runs: BTreeMap<u64, (Option<String>, Arc<RunResult>)>,
 }
 
+impl TwinRuns {
+    /// The last `n` kept runs of `tenant` (`None`: runs made without accounts), oldest first.
+    pub fn latest(&self, tenant: Option<&str>, n: usize) -> Vec<(u64, Arc<RunResult>)> {
+        let mut runs: Vec<(u64, Arc<RunResult>)> = self
+            .runs
+            .iter()
+            .rev()
+            .filter(|(_, (t, _))| t.as_deref() == tenant)
+            .take(n)
+            .map(|(id, (_, r))| (*id, r.clone()))
+            .collect();
+        runs.reverse();
+        runs
+    }
+}
+
 /// Shared handle on the kept results.
 pub type SharedRuns = Arc<Mutex<TwinRuns>>;
 

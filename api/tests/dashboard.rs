@@ -536,3 +536,168 @@ async fn a_reconnect_resumes_after_the_last_event_without_gaps_or_repeats() {
     apply(&mut fresh, &data, "census", true);
     assert_eq!(fresh, view);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staffing_and_twin_tiles_show_the_latest_results() {
+    let engine = Engine::start(Vec::new());
+    let time = wardstream_schemas::time::format_rfc3339(wardstream_schemas::time::now());
+    engine
+        .live
+        .push((0..2).map(|i| adt("general", &format!("s{i}"), &format!("s{i}"), "admit", "ICU", &time)));
+    let api = serve(engine.store.clone(), None).await;
+    let browser = Browser::start().await;
+    // Before any run or recommendation, the tiles say how to get one.
+    browser
+        .client
+        .goto(&format!("{}/", api.base))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = browser
+        .client
+        .find(Locator::Css("#staffing"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(text.contains("None yet"), "{text}");
+
+    let scenario = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../twin/scenarios/community-hospital.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut runs = Vec::new();
+    for (name, extra) in [("base", ""), ("icu+4", "\n[changes]\nadd_beds = { ICU = 4 }\n")] {
+        let (s, run) = api
+            .call(
+                "POST",
+                "/v1/twin/runs",
+                None,
+                Some(json!({"scenario": format!("{scenario}{extra}"), "name": name, "replications": 3, "horizon_hours": 24 * 14, "seed": 5})),
+            )
+            .await;
+        assert_eq!(s, 201, "{run}");
+        runs.push(run);
+    }
+    let roster = r#"
+name = "icu"
+start = "2026-11-22"
+[[shifts]]
+id = "D"
+start = "07:00"
+hours = 12
+[[shifts]]
+id = "N"
+start = "19:00"
+hours = 12
+night = true
+[[units]]
+name = "ICU"
+kind = "icu"
+beds = 8
+[contracts.ft]
+hours_per_week = [0, 48]
+[[staff]]
+prefix = "RN"
+count = 12
+skills = ["RN", "ICU", "charge"]
+units = ["ICU"]
+contract = "ft"
+hourly = 7000
+"#;
+    let (s, staffing) = api
+        .call(
+            "POST",
+            "/v1/staffing/recommendations",
+            None,
+            Some(json!({"roster": roster, "horizon_days": 1})),
+        )
+        .await;
+    assert_eq!(s, 200, "{staffing}");
+
+    browser
+        .client
+        .goto(&format!("{}/", api.base))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let page = browser
+        .client
+        .execute(
+            r#"const q = (s) => [...document.querySelectorAll(s)];
+               return {
+                 compliance: q('#staffing g[data-unit]').map(g => [g.dataset.unit, Number(g.dataset.compliance)]),
+                 recommendations: q('#staffing li').map(li => li.textContent),
+                 twin: q('#twin svg').map(svg => [svg.querySelector('title').textContent, q.call(null, '#twin svg').indexOf(svg), [...svg.querySelectorAll('g[data-run]')].map(g => [g.dataset.run, Number(g.dataset.mean)])]),
+               };"#,
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = &staffing["report"];
+    let pairs = |v: &Value, unit: &str, pct: Option<&str>| -> Vec<(String, f64)> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| match pct {
+                Some(p) => (c[unit].as_str().unwrap_or_default().to_owned(), c[p].as_f64().unwrap_or(f64::NAN)),
+                None => (c[0].as_str().unwrap_or_default().to_owned(), c[1].as_f64().unwrap_or(f64::NAN)),
+            })
+            .collect()
+    };
+    let coverage = pairs(&report["coverage"], "unit", Some("compliance_percent"));
+    assert!(!coverage.is_empty());
+    assert_eq!(pairs(&page["compliance"], "", None), coverage);
+    let words: Vec<Value> = report["recommendations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(6)
+        .cloned()
+        .collect();
+    for w in &words {
+        assert!(
+            page["recommendations"]
+                .as_array()
+                .is_some_and(|r| r.contains(w)),
+            "{w} not shown"
+        );
+    }
+    // Every hospital-wide KPI of the two runs, with each run's mean.
+    let twin = page["twin"].as_array().cloned().unwrap_or_default();
+    let kpis: Vec<&Value> = runs[0]["result"]["kpis"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| k["unit"].is_null() && k["ci"]["mean"].is_number())
+        .collect();
+    assert!(!kpis.is_empty());
+    for k in kpis {
+        let chart = twin
+            .iter()
+            .find(|c| c[0] == k["name"])
+            .unwrap_or_else(|| panic!("no chart for {}", k["name"]));
+        let means: Vec<f64> = chart[2]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r[1].as_f64())
+            .collect();
+        let expected: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| {
+                r["result"]["kpis"]
+                    .as_array()?
+                    .iter()
+                    .find(|x| x["name"] == k["name"] && x["unit"].is_null())?["ci"]["mean"]
+                    .as_f64()
+            })
+            .collect();
+        assert_eq!(means.len(), 2, "{chart}");
+        for (m, e) in means.iter().zip(&expected) {
+            assert!((m - e).abs() <= 1e-9 * e.abs().max(1.0), "{}: {m} vs {e}", k["name"]);
+        }
+    }
+    browser.screenshot(&shot("dashboard-staffing-twin.png")).await;
+    browser.close().await;
+}

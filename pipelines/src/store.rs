@@ -780,4 +780,90 @@ mod tests {
     fn empty_latencies_are_zero() {
         assert_eq!(Latencies::new().freshness(), Freshness::default());
     }
+
+    fn census(unit: u8, patients: i64) -> CensusRow {
+        CensusRow {
+            tenant_id: "t".into(),
+            care_unit: format!("U{unit}"),
+            patients,
+            beds: None,
+        }
+    }
+
+    /// A reader's copy of the census view, rebuilt from its takes.
+    fn replay(copy: &mut HashMap<String, i64>, set: &ChangeSet) {
+        if set.full {
+            copy.clear();
+        }
+        let delta = &set.views[0];
+        let units = delta
+            .rows
+            .column(1)
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .map(|a| (0..a.len()).map(|i| a.value(i).to_owned()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let patients = delta
+            .rows
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .map(|a| a.values().to_vec())
+            .unwrap_or_default();
+        for ((u, p), d) in units.iter().zip(&patients).zip(&delta.diffs) {
+            let key = format!("{u}={p}");
+            *copy.entry(key.clone()).or_insert(0) += d;
+            if copy[&key] == 0 {
+                copy.remove(&key);
+            }
+        }
+    }
+
+    proptest! {
+        /// Two readers of the change log, taking at different times (one starting late, with a
+        /// full take), each rebuild exactly the view: the logs are independent.
+        #[test]
+        fn change_readers_each_rebuild_the_view(
+            steps in prop::collection::vec((0u8..4, 0i64..5, 1u64..3), 1..40),
+            every in 1usize..5,
+            late in 0usize..10,
+        ) {
+            let store = ViewStore::new();
+            let a = store.track_changes();
+            let mut b = None;
+            let (mut copy_a, mut copy_b) = (HashMap::new(), HashMap::new());
+            let mut current: HashMap<u8, i64> = HashMap::new();
+            let mut frontier = 0u64;
+            for (i, &(unit, patients, gap)) in steps.iter().enumerate() {
+                let mut updates = vec![(census(unit, patients), frontier, 1)];
+                if let Some(old) = current.insert(unit, patients) {
+                    updates.push((census(unit, old), frontier, -1));
+                }
+                store.push(updates);
+                frontier += gap;
+                store.advance(frontier);
+                replay(&mut copy_a, &store.take_changes(a, false).unwrap_or_else(|e| panic!("{e}")));
+                if i == late {
+                    let reader = store.track_changes();
+                    replay(&mut copy_b, &store.take_changes(reader, true).unwrap_or_else(|e| panic!("{e}")));
+                    b = Some(reader);
+                } else if let Some(reader) = b.filter(|_| i % every == 0) {
+                    replay(&mut copy_b, &store.take_changes(reader, false).unwrap_or_else(|e| panic!("{e}")));
+                }
+            }
+            if let Some(reader) = b {
+                replay(&mut copy_b, &store.take_changes(reader, false).unwrap_or_else(|e| panic!("{e}")));
+                prop_assert_eq!(store.pending_changes(reader), 0);
+            }
+            let view: HashMap<String, i64> = store
+                .rows::<CensusRow>()
+                .into_iter()
+                .map(|r| (format!("{}={}", r.care_unit, r.patients), 1))
+                .collect();
+            prop_assert_eq!(&copy_a, &view);
+            if b.is_some() {
+                prop_assert_eq!(&copy_b, &view);
+            }
+        }
+    }
 }

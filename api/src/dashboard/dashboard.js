@@ -218,6 +218,54 @@
     }), "appointments");
   }
 
+  function lineChart(id, title, series, days) {
+    // series: [{name, points: Map(day -> value 0..1)}]; one line per series over `days`.
+    const width = 520, height = 170, left = 34, bottom = 20, top = 6;
+    const x = (i) => left + (days.length > 1 ? (i / (days.length - 1)) * (width - left - 90) : 0);
+    const max = Math.max(0.05, ...series.flatMap((s) => [...s.points.values()]));
+    const y = (v) => top + (1 - v / max) * (height - top - bottom);
+    const svg = el("svg:svg", {
+      viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
+      "aria-label": title + ": " + (series.length ? series.map((s) => `${s.name} latest ${pct([...s.points.values()].slice(-1)[0] || 0)}`).join("; ") : "no data yet"),
+    });
+    svg.appendChild(el("svg:title", {}, title));
+    svg.appendChild(el("svg:text", { x: 0, y: top + 10, class: "axis" }, pct(max)));
+    svg.appendChild(el("svg:text", { x: 0, y: height - bottom, class: "axis" }, "0%"));
+    const dashes = ["", "6 3", "2 3", "10 4 2 4", "1 2", "12 3"];
+    series.forEach((s, k) => {
+      const pts = days.map((d, i) => (s.points.has(d) ? `${x(i).toFixed(1)},${y(s.points.get(d)).toFixed(1)}` : null)).filter(Boolean);
+      if (!pts.length) return;
+      svg.appendChild(el("svg:polyline", { points: pts.join(" "), class: "line", "stroke-dasharray": dashes[k % dashes.length], "data-clinic": s.name }));
+      const last = pts[pts.length - 1].split(",");
+      svg.appendChild(el("svg:text", { x: Number(last[0]) + 4, y: Number(last[1]) + 4, class: "axis" }, s.name));
+    });
+    if (days.length) {
+      svg.appendChild(el("svg:text", { x: left, y: height - 4, class: "axis" }, days[0]));
+      svg.appendChild(el("svg:text", { x: width - 90, y: height - 4, class: "axis", "text-anchor": "end" }, days[days.length - 1]));
+    }
+    replace(id, svg);
+  }
+
+  function renderNoShowTrend() {
+    // Daily rate of the six busiest clinics, the last 30 days with resolved appointments.
+    const volume = new Map(), daily = new Map();
+    for (const r of rows("no_show")) {
+      const resolved = r.attended + r.no_shows;
+      if (!resolved) continue;
+      volume.set(r.clinic, (volume.get(r.clinic) || 0) + resolved);
+      const key = r.clinic + "\u0000" + dayOf(r.day);
+      const c = daily.get(key) || { n: 0, of: 0 };
+      c.n += r.no_shows; c.of += resolved;
+      daily.set(key, c);
+    }
+    const busiest = [...volume.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 6).map((e) => e[0]);
+    const days = [...new Set([...daily.keys()].map((k) => k.split("\u0000")[1]))].sort().slice(-30);
+    lineChart("noshow-trend", "Daily no-show rate, busiest clinics", busiest.map((clinic) => ({
+      name: clinic,
+      points: new Map(days.filter((d) => daily.has(clinic + "\u0000" + d)).map((d) => { const c = daily.get(clinic + "\u0000" + d); return [d, c.n / c.of]; })),
+    })), days);
+  }
+
   function renderRevenue() {
     const tile = document.getElementById("revenue");
     if (!tile) return; // not shown to this role
@@ -246,6 +294,7 @@
     renderAlerts();
     renderEd();
     renderNoShow();
+    renderNoShowTrend();
     renderRevenue();
     document.body.dataset.frontier = String(frontier);
     document.body.dataset.applied = String(applied);
