@@ -187,7 +187,7 @@ async fn ready_without_store() -> &'static str {
 /// `GET /v1/tables`: the queryable tables.
 #[utoipa::path(get, path = "/v1/tables", tag = "views", responses((status = 200, description = "the names of the tables `/v1/sql` can query", body = [String])))]
 async fn tables() -> Json<&'static [&'static str]> {
-    Json(TABLES)
+    Json(&TABLES)
 }
 
 /// `GET /v1/status`.

@@ -781,6 +781,8 @@ mod tests {
         assert_eq!(Latencies::new().freshness(), Freshness::default());
     }
 
+    use arrow::array::Array;
+
     fn census(unit: u8, patients: i64) -> CensusRow {
         CensusRow {
             tenant_id: "t".into(),

@@ -273,7 +273,7 @@
     let currency = null;
     for (const r of rows("revenue")) {
       const d = dayOf(r.day);
-      byDay.set(d, (byDay.get(d) || 0) + r.net);
+      byDay.set(d, (byDay.get(d) || 0) + r.net_minor);
       currency = currency || r.currency;
     }
     const days = [...byDay.keys()].sort().slice(-30);
