@@ -8,8 +8,9 @@
 //! - `GET /v1/dashboard/stream` → `text/event-stream`: first a `snapshot` event (every row of
 //!   the caller's views with its multiplicity), then a `changes` event per batch of net
 //!   changes (rows with +n / −n; at least every second while the frontier moves, even with
-//!   none). Each event's data is `{"base", "frontier", "views": {name: {"rows": [...],
-//!   "diffs": [...]}}}` and its id the frontier; a reconnect with
+//!   none). Each event's data is `{"base", "frontier", "as_of" (greatest event time, RFC
+//!   3339), "views": {name: {"rows": [...], "diffs": [...]}}}` and its id the frontier; a
+//!   reconnect with
 //!   `Last-Event-ID` (browsers send it) resumes right after it, or starts from a new snapshot
 //!   when the server no longer keeps that far back ([`hub`]).
 //! - With accounts, `GET /login` and `POST /login` (tenant slug, email, password) open a
@@ -159,13 +160,13 @@ async fn viewer(state: &DashboardState, headers: &HeaderMap) -> Result<Viewer, P
             role: c.role,
         })
     };
-    if let Some(token) = bearer.or_else(|| cookie(headers, ACCESS_COOKIE)) {
-        if let Ok(p) = principal(&token) {
-            return Ok(Viewer {
-                principal: Some(p),
-                set_cookies: Vec::new(),
-            });
-        }
+    if let Some(token) = bearer.or_else(|| cookie(headers, ACCESS_COOKIE))
+        && let Ok(p) = principal(&token)
+    {
+        return Ok(Viewer {
+            principal: Some(p),
+            set_cookies: Vec::new(),
+        });
     }
     let Some(refresh) = cookie(headers, REFRESH_COOKIE) else {
         return Err(Problem::unauthorized("log in at /login"));
@@ -269,6 +270,7 @@ async fn page(State(state): State<DashboardState>, headers: HeaderMap) -> Respon
         r##"<a class="skip" href="#tiles">Skip to the tiles</a>
 <header>
 <h1>wardstream · hospital operations</h1>
+<span id="as-of" title="Greatest event time in the views">no events yet</span>
 <span id="status" role="status" aria-live="polite">Connecting…</span>
 {who}
 </header>
@@ -321,7 +323,7 @@ fn staffing_tile(latest: Option<&crate::staffing::Latest>) -> String {
         );
     };
     let r = &latest.report;
-    let status = serde_json::to_value(&r.status)
+    let status = serde_json::to_value(r.status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
@@ -399,7 +401,12 @@ fn twin_tile(runs: &[(u64, Arc<wardstream_twin::replication::RunResult>)]) -> St
     for (name, measure) in names {
         let cis: Vec<(String, Option<&wardstream_twin::stats::ConfidenceInterval>)> = runs
             .iter()
-            .map(|(id, r)| (format!("#{id} {}", r.scenario), r.kpi(name, None).map(|k| &k.ci)))
+            .map(|(id, r)| {
+                (
+                    format!("#{id} {}", r.scenario),
+                    r.kpi(name, None).map(|k| &k.ci),
+                )
+            })
             .collect();
         let finite = |v: f64| v.is_finite().then_some(v);
         let lo = cis
@@ -422,7 +429,10 @@ fn twin_tile(runs: &[(u64, Arc<wardstream_twin::replication::RunResult>)]) -> St
             let Some(ci) = ci.filter(|c| c.mean.is_finite()) else {
                 continue;
             };
-            label.push(format!("{run} {:.2} [{:.2}, {:.2}]", ci.mean, ci.lower, ci.upper));
+            label.push(format!(
+                "{run} {:.2} [{:.2}, {:.2}]",
+                ci.mean, ci.lower, ci.upper
+            ));
             rows.push_str(&format!(
                 r#"<g data-run="{run}" data-mean="{mean}"><text x="0" y="{ty}" class="label">{run}</text><line x1="{x1:.1}" x2="{x2:.1}" y1="{y}" y2="{y}" class="whisker"/><circle cx="{cx:.1}" cy="{y}" r="4" class="fill"/><text x="410" y="{ty}" class="value">{mean:.2} {measure}</text></g>"#,
                 run = escape(run),
@@ -511,7 +521,15 @@ async fn login(
     .await;
     match outcome {
         Ok(LoginOutcome::Ok(user_id, tenant_id, role)) => {
-            match auth::issue(&accounts.db, &accounts.auth, &user_id, &tenant_id, role, None).await
+            match auth::issue(
+                &accounts.db,
+                &accounts.auth,
+                &user_id,
+                &tenant_id,
+                role,
+                None,
+            )
+            .await
             {
                 Ok(tokens) => with_cookies(
                     Redirect::to("/").into_response(),
@@ -540,10 +558,10 @@ async fn login(
 }
 
 async fn logout(State(state): State<DashboardState>, headers: HeaderMap) -> Response {
-    if let (Some(accounts), Some(refresh)) = (&state.accounts, cookie(&headers, REFRESH_COOKIE)) {
-        if let Err(p) = auth::revoke(&accounts.db, &refresh).await {
-            return p.into_response();
-        }
+    if let (Some(accounts), Some(refresh)) = (&state.accounts, cookie(&headers, REFRESH_COOKIE))
+        && let Err(p) = auth::revoke(&accounts.db, &refresh).await
+    {
+        return p.into_response();
     }
     with_cookies(Redirect::to("/login").into_response(), cleared_cookies())
 }
@@ -606,10 +624,16 @@ impl Scope {
                 views.insert((*name).to_owned(), json!({"rows": out, "diffs": diffs}));
             }
         }
-        let data = json!({"base": frame.base, "frontier": frame.frontier, "views": views});
+        let as_of = frame.as_of.map(wardstream_schemas::time::format_rfc3339);
+        let data =
+            json!({"base": frame.base, "frontier": frame.frontier, "as_of": as_of, "views": views});
         Some(
             Event::default()
-                .event(if frame.snapshot { "snapshot" } else { "changes" })
+                .event(if frame.snapshot {
+                    "snapshot"
+                } else {
+                    "changes"
+                })
                 .id(frame.frontier.to_string())
                 .data(data.to_string()),
         )
@@ -640,7 +664,11 @@ async fn stream(
     });
     // Reconnect quickly after a cut (a lagging stream, a restart).
     let first = futures_util::stream::once(async {
-        Ok::<_, Infallible>(Event::default().retry(Duration::from_millis(500)).comment("wardstream"))
+        Ok::<_, Infallible>(
+            Event::default()
+                .retry(Duration::from_millis(500))
+                .comment("wardstream"),
+        )
     });
     with_cookies(
         Sse::new(first.chain(events))

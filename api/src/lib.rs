@@ -348,7 +348,10 @@ pub async fn serve(
             "federated routes need the tenant and auth store ([serve] database_url): off"
         );
     }
-    let doc = openapi::document(accounts.is_some(), accounts.is_some() && federation.is_some());
+    let doc = openapi::document(
+        accounts.is_some(),
+        accounts.is_some() && federation.is_some(),
+    );
     let shared = Shared::default();
     let dashboard_state = dashboard::DashboardState {
         hub: dashboard::hub::Hub::start(store.clone()),

@@ -160,8 +160,9 @@ pub fn document(accounts: bool, federation: bool) -> utoipa::openapi::OpenApi {
                 op.security = None;
             } else if let Some(reqs) = &mut op.security {
                 // `{}` beside `bearer` means "optional"; with accounts it is required.
-                let empty = serde_json::to_value(utoipa::openapi::security::SecurityRequirement::default())
-                    .unwrap_or_default();
+                let empty =
+                    serde_json::to_value(utoipa::openapi::security::SecurityRequirement::default())
+                        .unwrap_or_default();
                 reqs.retain(|r| serde_json::to_value(r).unwrap_or_default() != empty);
             }
         }

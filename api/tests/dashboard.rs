@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wardstream_api::auth::AuthConfig;
-use wardstream_api::tenants::AppState;
 use wardstream_pipelines::replay::{self, DataSet, ReplayOptions};
 use wardstream_pipelines::{EngineConfig, LiveInput, SourceRecord, ViewStore, records_source};
 use wardstream_schemas::Event;
@@ -19,7 +17,7 @@ use wardstream_tests::browser::Browser;
 use wardstream_tests::browser::fantoccini::Locator;
 
 mod common;
-use common::{Api, KEY, onboard, sqlite_url};
+use common::{Api, ICU_ROSTER, USER_PASSWORD, accounts, onboard, serve_views};
 
 /// An engine over `records` that then keeps taking live events, until dropped.
 struct Engine {
@@ -56,7 +54,10 @@ impl Engine {
     async fn settle(&self, n: u64) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !(self.store.stats().total_received() >= n && self.store.pending_epochs() == 0) {
-            assert!(Instant::now() < deadline, "the engine did not take {n} records");
+            assert!(
+                Instant::now() < deadline,
+                "the engine did not take {n} records"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -72,37 +73,23 @@ impl Drop for Engine {
     }
 }
 
-async fn serve(store: Arc<ViewStore>, accounts: Option<&str>) -> Api {
-    let accounts = match accounts {
-        Some(tag) => Some(AppState {
-            db: wardstream_api::db::open(&sqlite_url(tag))
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-            auth: AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
-        }),
+async fn serve(store: Arc<ViewStore>, tag: Option<&str>) -> Api {
+    let accounts = match tag {
+        Some(tag) => Some(accounts(tag).await),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(wardstream_api::serve(
-        listener,
-        store,
-        accounts,
-        None,
-        std::future::pending(),
-    ));
-    Api {
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-    }
+    serve_views(store, accounts, None).await
 }
 
 /// Rows of `SELECT …` over the views, as JSON objects.
 async fn sql(api: &Api, token: Option<&str>, query: &str) -> Vec<Value> {
     let (s, rows) = api
-        .call("POST", "/v1/sql?format=json", token, Some(json!({"sql": query})))
+        .call(
+            "POST",
+            "/v1/sql?format=json",
+            token,
+            Some(json!({"sql": query})),
+        )
         .await;
     assert_eq!(s, 200, "{query}: {rows}");
     rows.as_array().cloned().unwrap_or_default()
@@ -220,11 +207,15 @@ async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() 
     let page = shown(&browser).await;
 
     // Census: every unit of every tenant, with the SQL view's numbers.
-    let census: Vec<Value> = sql(&api, None, "SELECT tenant_id, care_unit, patients, beds FROM census")
-        .await
-        .into_iter()
-        .map(|r| json!([r["tenant_id"], r["care_unit"], r["patients"], r["beds"]]))
-        .collect();
+    let census: Vec<Value> = sql(
+        &api,
+        None,
+        "SELECT tenant_id, care_unit, patients, beds FROM census",
+    )
+    .await
+    .into_iter()
+    .map(|r| json!([r["tenant_id"], r["care_unit"], r["patients"], r["beds"]]))
+    .collect();
     assert!(census.len() > 3, "{census:?}");
     assert_eq!(
         sorted(page["census"].as_array().cloned().unwrap_or_default()),
@@ -233,11 +224,15 @@ async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() 
     let total: i64 = census.iter().filter_map(|r| r[2].as_i64()).sum();
     assert_eq!(page["census_total"], total);
     // NEWS2 alerts: the same patients with the same scores.
-    let alerts: Vec<Value> = sql(&api, None, "SELECT tenant_id, patient_id, score FROM alerts")
-        .await
-        .into_iter()
-        .map(|r| json!([r["tenant_id"], r["patient_id"], r["score"]]))
-        .collect();
+    let alerts: Vec<Value> = sql(
+        &api,
+        None,
+        "SELECT tenant_id, patient_id, score FROM alerts",
+    )
+    .await
+    .into_iter()
+    .map(|r| json!([r["tenant_id"], r["patient_id"], r["score"]]))
+    .collect();
     assert_eq!(
         sorted(page["alerts"].as_array().cloned().unwrap_or_default()),
         sorted(alerts)
@@ -305,7 +300,10 @@ async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() 
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let took = pushed.elapsed();
-    assert!(took < Duration::from_secs(1), "the census tile moved after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the census tile moved after {took:?}"
+    );
     browser.close().await;
 }
 
@@ -315,26 +313,55 @@ async fn each_tenant_sees_only_its_rows_and_roles_decide_the_revenue_tile() {
     let api = serve(engine.store.clone(), Some("dashboard-tenants")).await;
     let (tenant_a, admin_a) = onboard(&api, "dash-a").await;
     let (tenant_b, admin_b) = onboard(&api, "dash-b").await;
-    for (admin, slug, role) in [(&admin_a, "dash-a", "billing"), (&admin_b, "dash-b", "clinician")] {
+    for (admin, slug, role) in [
+        (&admin_a, "dash-a", "billing"),
+        (&admin_b, "dash-b", "clinician"),
+    ] {
         let (s, u) = api
             .call(
                 "POST",
                 "/v1/auth/register",
                 Some(admin),
-                Some(json!({"email": format!("{role}@{slug}.example"), "password": "a long enough password", "role": role})),
+                Some(json!({"email": format!("{role}@{slug}.example"), "password": USER_PASSWORD, "role": role})),
             )
             .await;
         assert_eq!(s, 201, "{u}");
     }
     let time = wardstream_schemas::time::format_rfc3339(wardstream_schemas::time::now());
     let mut events: Vec<Event> = (0..3)
-        .map(|i| adt(&tenant_a, &format!("a{i}"), &format!("a{i}"), "admit", "ICU", &time))
+        .map(|i| {
+            adt(
+                &tenant_a,
+                &format!("a{i}"),
+                &format!("a{i}"),
+                "admit",
+                "ICU",
+                &time,
+            )
+        })
         .collect();
-    events.extend((0..5).map(|i| adt(&tenant_b, &format!("b{i}"), &format!("b{i}"), "admit", "MEDSURG", &time)));
+    events.extend((0..5).map(|i| {
+        adt(
+            &tenant_b,
+            &format!("b{i}"),
+            &format!("b{i}"),
+            "admit",
+            "MEDSURG",
+            &time,
+        )
+    }));
     engine.live.push(events);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while engine.store.rows::<wardstream_operators::census::CensusRow>().len() < 2 {
-        assert!(Instant::now() < deadline, "the events did not reach the census");
+    while engine
+        .store
+        .rows::<wardstream_operators::census::CensusRow>()
+        .len()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the events did not reach the census"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -357,7 +384,7 @@ async fn each_tenant_sees_only_its_rows_and_roles_decide_the_revenue_tile() {
         for (field, value) in [
             ("tenant", slug.to_owned()),
             ("email", format!("{role}@{slug}.example")),
-            ("password", "a long enough password".to_owned()),
+            ("password", USER_PASSWORD.to_owned()),
         ] {
             form.set_by_name(field, &value)
                 .await
@@ -378,9 +405,18 @@ async fn each_tenant_sees_only_its_rows_and_roles_decide_the_revenue_tile() {
         );
         assert_eq!(page["revenue_tile"], revenue, "{role}");
         let source = c.source().await.unwrap_or_else(|e| panic!("{e}"));
-        let other = if slug == "dash-a" { &tenant_b } else { &tenant_a };
-        assert!(!source.contains(other.as_str()), "{slug} sees the other tenant");
-        browser.screenshot(&shot(&format!("dashboard-{slug}-{role}.png"))).await;
+        let other = if slug == "dash-a" {
+            &tenant_b
+        } else {
+            &tenant_a
+        };
+        assert!(
+            !source.contains(other.as_str()),
+            "{slug} sees the other tenant"
+        );
+        browser
+            .screenshot(&shot(&format!("dashboard-{slug}-{role}.png")))
+            .await;
         // Log out: back to the form, and the session no longer opens the page.
         c.find(Locator::Css("form[action='/logout'] button"))
             .await
@@ -406,8 +442,14 @@ async fn each_tenant_sees_only_its_rows_and_roles_decide_the_revenue_tile() {
     let mut stream = Stream::open(&api, Some(&admin_b), None).await;
     let (kind, data) = stream.next().await;
     assert_eq!(kind, "snapshot");
-    assert_eq!(data["views"]["census"]["rows"][0]["tenant_id"], json!(tenant_b));
-    assert_eq!(data["views"]["census"]["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        data["views"]["census"]["rows"][0]["tenant_id"],
+        json!(tenant_b)
+    );
+    assert_eq!(
+        data["views"]["census"]["rows"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 /// A server-sent event stream read over HTTP.
@@ -470,7 +512,12 @@ impl Stream {
 }
 
 /// A client's copy of one view: row → multiplicity.
-fn apply(copy: &mut std::collections::BTreeMap<String, i64>, data: &Value, view: &str, snapshot: bool) {
+fn apply(
+    copy: &mut std::collections::BTreeMap<String, i64>,
+    data: &Value,
+    view: &str,
+    snapshot: bool,
+) {
     if snapshot {
         copy.clear();
     }
@@ -494,9 +541,16 @@ async fn a_reconnect_resumes_after_the_last_event_without_gaps_or_repeats() {
     let engine = Engine::start(Vec::new());
     let api = serve(engine.store.clone(), None).await;
     let time = |m: u32| format!("2026-12-01T08:{m:02}:00Z");
-    engine
-        .live
-        .push((0..4).map(|i| adt("general", &format!("x{i}"), &format!("x{i}"), "admit", "ICU", &time(i))));
+    engine.live.push((0..4).map(|i| {
+        adt(
+            "general",
+            &format!("x{i}"),
+            &format!("x{i}"),
+            "admit",
+            "ICU",
+            &time(i),
+        )
+    }));
 
     // Follow the stream until the four admissions are in.
     let mut copy = std::collections::BTreeMap::new();
@@ -523,12 +577,27 @@ async fn a_reconnect_resumes_after_the_last_event_without_gaps_or_repeats() {
 
     // While disconnected: a transfer out, a discharge and three more admissions.
     engine.live.push([
-        adt_from("general", "t0", "x0", "transfer", "MEDSURG", Some("ICU"), &time(10)),
+        adt_from(
+            "general",
+            "t0",
+            "x0",
+            "transfer",
+            "MEDSURG",
+            Some("ICU"),
+            &time(10),
+        ),
         adt("general", "d1", "x1", "discharge", "ICU", &time(11)),
     ]);
-    engine
-        .live
-        .push((4..7).map(|i| adt("general", &format!("x{i}"), &format!("x{i}"), "admit", "ICU", &time(20 + i))));
+    engine.live.push((4..7).map(|i| {
+        adt(
+            "general",
+            &format!("x{i}"),
+            &format!("x{i}"),
+            "admit",
+            "ICU",
+            &time(20 + i),
+        )
+    }));
     // Resuming from the last id replays only what came after it, chained from there.
     let mut stream = Stream::open(&api, None, Some(&seen)).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -544,8 +613,11 @@ async fn a_reconnect_resumes_after_the_last_event_without_gaps_or_repeats() {
         assert!(Instant::now() < deadline, "{copy:?}");
     }
     // The copy equals the view.
-    let view: std::collections::BTreeMap<String, i64> =
-        sql(&api, None, "SELECT * FROM census").await.into_iter().map(|r| (r.to_string(), 1)).collect();
+    let view: std::collections::BTreeMap<String, i64> = sql(&api, None, "SELECT * FROM census")
+        .await
+        .into_iter()
+        .map(|r| (r.to_string(), 1))
+        .collect();
     assert_eq!(copy, view);
     // An id the server never sent (or no longer keeps) starts from a snapshot.
     let mut stream = Stream::open(&api, None, Some("1")).await;
@@ -560,9 +632,16 @@ async fn a_reconnect_resumes_after_the_last_event_without_gaps_or_repeats() {
 async fn the_staffing_and_twin_tiles_show_the_latest_results() {
     let engine = Engine::start(Vec::new());
     let time = wardstream_schemas::time::format_rfc3339(wardstream_schemas::time::now());
-    engine
-        .live
-        .push((0..2).map(|i| adt("general", &format!("s{i}"), &format!("s{i}"), "admit", "ICU", &time)));
+    engine.live.push((0..2).map(|i| {
+        adt(
+            "general",
+            &format!("s{i}"),
+            &format!("s{i}"),
+            "admit",
+            "ICU",
+            &time,
+        )
+    }));
     let api = serve(engine.store.clone(), None).await;
     let browser = Browser::start().await;
     // Before any run or recommendation, the tiles say how to get one.
@@ -587,7 +666,10 @@ async fn the_staffing_and_twin_tiles_show_the_latest_results() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut runs = Vec::new();
-    for (name, extra) in [("base", ""), ("icu+4", "\n[changes]\nadd_beds = { ICU = 4 }\n")] {
+    for (name, extra) in [
+        ("base", ""),
+        ("icu+4", "\n[changes]\nadd_beds = { ICU = 4 }\n"),
+    ] {
         let (s, run) = api
             .call(
                 "POST",
@@ -599,38 +681,12 @@ async fn the_staffing_and_twin_tiles_show_the_latest_results() {
         assert_eq!(s, 201, "{run}");
         runs.push(run);
     }
-    let roster = r#"
-name = "icu"
-start = "2026-11-22"
-[[shifts]]
-id = "D"
-start = "07:00"
-hours = 12
-[[shifts]]
-id = "N"
-start = "19:00"
-hours = 12
-night = true
-[[units]]
-name = "ICU"
-kind = "icu"
-beds = 8
-[contracts.ft]
-hours_per_week = [0, 48]
-[[staff]]
-prefix = "RN"
-count = 16
-skills = ["RN", "ICU", "charge"]
-units = ["ICU"]
-contract = "ft"
-hourly = 7000
-"#;
     let (s, staffing) = api
         .call(
             "POST",
             "/v1/staffing/recommendations",
             None,
-            Some(json!({"roster": roster, "horizon_days": 2})),
+            Some(json!({"roster": ICU_ROSTER, "horizon_days": 2})),
         )
         .await;
     assert_eq!(s, 200, "{staffing}");
@@ -659,8 +715,14 @@ hourly = 7000
             .into_iter()
             .flatten()
             .map(|c| match pct {
-                Some(p) => (c[unit].as_str().unwrap_or_default().to_owned(), c[p].as_f64().unwrap_or(f64::NAN)),
-                None => (c[0].as_str().unwrap_or_default().to_owned(), c[1].as_f64().unwrap_or(f64::NAN)),
+                Some(p) => (
+                    c[unit].as_str().unwrap_or_default().to_owned(),
+                    c[p].as_f64().unwrap_or(f64::NAN),
+                ),
+                None => (
+                    c[0].as_str().unwrap_or_default().to_owned(),
+                    c[1].as_f64().unwrap_or(f64::NAN),
+                ),
             })
             .collect()
     };
@@ -714,9 +776,15 @@ hourly = 7000
             .collect();
         assert_eq!(means.len(), 2, "{chart}");
         for (m, e) in means.iter().zip(&expected) {
-            assert!((m - e).abs() <= 1e-9 * e.abs().max(1.0), "{}: {m} vs {e}", k["name"]);
+            assert!(
+                (m - e).abs() <= 1e-9 * e.abs().max(1.0),
+                "{}: {m} vs {e}",
+                k["name"]
+            );
         }
     }
-    browser.screenshot(&shot("dashboard-staffing-twin.png")).await;
+    browser
+        .screenshot(&shot("dashboard-staffing-twin.png"))
+        .await;
     browser.close().await;
 }

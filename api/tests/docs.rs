@@ -8,14 +8,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use wardstream_api::auth::AuthConfig;
-use wardstream_api::tenants::AppState;
 use wardstream_federated::server::{FederatedServer, ServerConfig};
 use wardstream_pipelines::{EngineConfig, SourceRecord, ViewStore, records_source};
 use wardstream_schemas::Event;
 
 mod common;
-use common::{Api, KEY, onboard, sqlite_url};
+use common::{Api, ICU_ROSTER, accounts, onboard, serve_views};
 
 /// Routes over the views, on every server.
 const VIEWS: &[&str] = &[
@@ -92,17 +90,12 @@ const PUBLIC: &[&str] = &[
     "POST /v1/auth/logout",
 ];
 
-/// `wardstream serve` as the binary starts it, on 127.0.0.1: accounts on a fresh SQLite file
-/// when `tag` is given, and a federation too when `federation`.
+/// `wardstream serve` over an empty store: accounts on a fresh SQLite file when `tag` is
+/// given, and a federation too when `federation`.
 async fn start(tag: Option<&str>, federation: bool) -> (Api, Arc<ViewStore>) {
     let store = Arc::new(ViewStore::new());
     let accounts = match tag {
-        Some(tag) => Some(AppState {
-            db: wardstream_api::db::open(&sqlite_url(tag))
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-            auth: AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
-        }),
+        Some(tag) => Some(accounts(tag).await),
         None => None,
     };
     let federation = federation.then(|| {
@@ -110,21 +103,7 @@ async fn start(tag: Option<&str>, federation: bool) -> (Api, Arc<ViewStore>) {
             FederatedServer::open(ServerConfig::default(), None).unwrap_or_else(|e| panic!("{e}")),
         ))
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(wardstream_api::serve(
-        listener,
-        store.clone(),
-        accounts,
-        federation,
-        std::future::pending(),
-    ));
-    let api = Api {
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-    };
+    let api = serve_views(store.clone(), accounts, federation).await;
     // Ready before the first request (the store answers).
     let (s, _) = api.call("GET", "/readyz", None, None).await;
     assert_eq!(s, 200);
@@ -177,7 +156,9 @@ async fn the_document_lists_every_route_served_and_each_answers() {
     let (s, doc) = api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(s, 200);
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
         "{}",
         doc["openapi"]
     );
@@ -316,32 +297,6 @@ async fn swagger_ui_renders_every_operation_in_chromium() {
     );
 }
 
-impl Api {
-    /// Registers a user of `role` in the admin's tenant `slug`; their access token.
-    async fn user(&self, admin: &str, slug: &str, role: &str) -> String {
-        let email = format!("{role}@{slug}.example");
-        let (s, u) = self
-            .call(
-                "POST",
-                "/v1/auth/register",
-                Some(admin),
-                Some(json!({"email": email, "password": "a long enough password", "role": role})),
-            )
-            .await;
-        assert_eq!(s, 201, "{u}");
-        let (s, t) = self
-            .call(
-                "POST",
-                "/v1/auth/login",
-                None,
-                Some(json!({"tenant": slug, "email": email, "password": "a long enough password"})),
-            )
-            .await;
-        assert_eq!(s, 200, "{t}");
-        t["access_token"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twin_runs_need_their_roles_and_stay_in_their_tenant() {
     let (api, _store) = start(Some("docs-twin"), false).await;
@@ -356,17 +311,26 @@ async fn twin_runs_need_their_roles_and_stay_in_their_tenant() {
     .unwrap_or_else(|e| panic!("{e}"));
     let run = json!({"scenario": scenario, "replications": 2, "horizon_hours": 48, "seed": 3});
 
-    let (s, _) = api.call("POST", "/v1/twin/runs", None, Some(run.clone())).await;
+    let (s, _) = api
+        .call("POST", "/v1/twin/runs", None, Some(run.clone()))
+        .await;
     assert_eq!(s, 401);
     let (s, p) = api
-        .call("POST", "/v1/twin/runs", Some(&clinician_a), Some(run.clone()))
+        .call(
+            "POST",
+            "/v1/twin/runs",
+            Some(&clinician_a),
+            Some(run.clone()),
+        )
         .await;
     assert_eq!((s, p["code"].as_str()), (403, Some("forbidden")));
     let (s, created) = api
         .call("POST", "/v1/twin/runs", Some(&analyst_a), Some(run))
         .await;
     assert_eq!(s, 201, "{created}");
-    let id = created["id"].as_u64().unwrap_or_else(|| panic!("{created}"));
+    let id = created["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{created}"));
     let path = format!("/v1/twin/runs/{id}");
 
     // Tenant A's admin reads it and lists it; tenant B does neither: 404, as for no run.
@@ -398,33 +362,6 @@ fn admissions(tenant: &str, n: usize) -> Vec<SourceRecord> {
         .collect()
 }
 
-const ROSTER: &str = r#"
-name = "icu"
-start = "2026-11-22"
-[[shifts]]
-id = "D"
-start = "07:00"
-hours = 12
-[[shifts]]
-id = "N"
-start = "19:00"
-hours = 12
-night = true
-[[units]]
-name = "ICU"
-kind = "icu"
-beds = 8
-[contracts.ft]
-hours_per_week = [0, 48]
-[[staff]]
-prefix = "RN"
-count = 16
-skills = ["RN", "ICU", "charge"]
-units = ["ICU"]
-contract = "ft"
-hourly = 7000
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staffing_needs_its_roles_and_reads_only_the_callers_census() {
     let (api, store) = start(Some("docs-staffing"), false).await;
@@ -450,7 +387,7 @@ async fn staffing_needs_its_roles_and_reads_only_the_callers_census() {
     .unwrap_or_else(|e| panic!("{e}"));
 
     let request = |tenant: Option<&str>| {
-        let mut body = json!({"roster": ROSTER, "horizon_days": 1, "time_limit_seconds": 60});
+        let mut body = json!({"roster": ICU_ROSTER, "horizon_days": 1, "time_limit_seconds": 60});
         if let Some(t) = tenant {
             body["tenant"] = json!(t);
         }

@@ -586,7 +586,10 @@ impl Mirror {
             }
             held.push(map);
         }
-        let full = self.store.take_changes(self.reader, true).map_err(arrow_error)?;
+        let full = self
+            .store
+            .take_changes(self.reader, true)
+            .map_err(arrow_error)?;
         // Whatever the buffers held is in the full contents now: one take, committed when the
         // writes below are.
         self.buffers.clear();
@@ -629,8 +632,13 @@ impl Mirror {
     /// [`ClickHouseConfig::max_interval`] old (every non-empty one when draining). The tables
     /// equal the views at the taken frontier once every buffer is empty.
     async fn flush_views(&mut self, draining: bool) -> Result<()> {
-        if self.store.frontier() > self.taken_frontier || self.store.pending_changes(self.reader) > 0 {
-            let mut changes: ChangeSet = self.store.take_changes(self.reader, false).map_err(arrow_error)?;
+        if self.store.frontier() > self.taken_frontier
+            || self.store.pending_changes(self.reader) > 0
+        {
+            let mut changes: ChangeSet = self
+                .store
+                .take_changes(self.reader, false)
+                .map_err(arrow_error)?;
             let id = self.next_take;
             self.next_take += 1;
             self.takes.push_back(Take {

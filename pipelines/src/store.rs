@@ -803,7 +803,11 @@ mod tests {
             .column(1)
             .as_any()
             .downcast_ref::<arrow::array::StringArray>()
-            .map(|a| (0..a.len()).map(|i| a.value(i).to_owned()).collect::<Vec<_>>())
+            .map(|a| {
+                (0..a.len())
+                    .map(|i| a.value(i).to_owned())
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         let patients = delta
             .rows

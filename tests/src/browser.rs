@@ -151,12 +151,12 @@ impl Browser {
             hyper_util::client::legacy::connect::HttpConnector::new(),
         )
         .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|e| {
-                let _ = driver.kill();
-                panic!("WebDriver session: {e}")
-            });
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|e| {
+            let _ = driver.kill();
+            panic!("WebDriver session: {e}")
+        });
         Browser {
             client,
             driver,

@@ -12,6 +12,8 @@
   const previousScore = new Map();
   let frontier = null;
   let applied = 0;
+  // Greatest event time in the views (ms): the data's "now", far from the wall clock in a replay.
+  let asOf = null;
 
   function table(name) {
     if (!views.has(name)) views.set(name, new Map());
@@ -35,6 +37,7 @@
       });
     }
     frontier = message.frontier;
+    if (message.as_of) asOf = Date.parse(message.as_of);
     applied += 1;
     render();
   }
@@ -59,6 +62,11 @@
     if (host) host.replaceChildren(node);
   }
 
+  // Long names are cut to fit beside the bars; the whole name is the element's title.
+  function clip(text, n) {
+    return text.length > n ? text.slice(0, n - 1) + "…" : text;
+  }
+
   const fmtInt = new Intl.NumberFormat("en-US");
   function pct(x) {
     return (100 * x).toFixed(0) + "%";
@@ -75,7 +83,7 @@
 
   function barChart(id, title, bars, unit) {
     // bars: [{label, value, max, text, cls, data}]; horizontal bars, one per line.
-    const width = 520, row = 28, labelW = 150, barW = width - labelW - 120;
+    const width = 560, row = 28, labelW = 210, barW = width - labelW - 120;
     const h = Math.max(row, bars.length * row);
     const svg = el("svg:svg", {
       viewBox: `0 0 ${width} ${h}`, width: "100%", role: "img",
@@ -84,7 +92,8 @@
     svg.appendChild(el("svg:title", {}, title));
     bars.forEach((b, i) => {
       const g = el("svg:g", Object.assign({ transform: `translate(0 ${i * row})`, class: "bar " + (b.cls || "") }, b.data || {}));
-      g.appendChild(el("svg:text", { x: 0, y: 19, class: "label" }, b.label));
+      g.appendChild(el("svg:title", {}, `${b.label}: ${b.text}`));
+      g.appendChild(el("svg:text", { x: 0, y: 19, class: "label" }, clip(b.label, 28)));
       g.appendChild(el("svg:rect", { x: labelW, y: 6, width: barW, height: 16, class: "track" }));
       const w = b.max > 0 ? Math.min(1, b.value / b.max) * barW : 0;
       g.appendChild(el("svg:rect", { x: labelW, y: 6, width: w.toFixed(1), height: 16, class: "fill" }));
@@ -155,9 +164,9 @@
   }
 
   function renderAlerts() {
-    const now = Date.now();
+    const now = asOf || Date.now();
     const alerts = rows("alerts").sort((a, b) => b.score - a.score || a.patient_id.localeCompare(b.patient_id));
-    const tbody = el("tbody");
+    const tbody = document.createDocumentFragment();
     for (const a of alerts) {
       const tr = el("tr", { "data-tenant": a.tenant_id, "data-patient": a.patient_id, "data-score": String(a.score), class: "risk-" + a.response });
       const prev = previousScore.get(a.tenant_id + "/" + a.patient_id);
@@ -172,15 +181,14 @@
       tbody.appendChild(tr);
     }
     replace("alerts-body", tbody.childNodes.length ? tbody : emptyRow(5, "No patient at medium or high risk"));
+    setText("as-of", asOf ? "Data as of " + new Date(asOf).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "no events yet");
     setText("alerts-count", String(alerts.length));
   }
 
   function emptyRow(n, text) {
-    const tbody = el("tbody");
     const tr = el("tr");
     tr.appendChild(el("td", { colspan: String(n), class: "empty" }, text));
-    tbody.appendChild(tr);
-    return tbody;
+    return tr;
   }
 
   function renderEd() {
@@ -239,6 +247,9 @@
       const last = pts[pts.length - 1].split(",");
       svg.appendChild(el("svg:text", { x: Number(last[0]) + 4, y: Number(last[1]) + 4, class: "axis" }, s.name));
     });
+    if (!series.length) {
+      svg.appendChild(el("svg:text", { x: left, y: height / 2, class: "empty" }, "No data yet"));
+    }
     if (days.length) {
       svg.appendChild(el("svg:text", { x: left, y: height - 4, class: "axis" }, days[0]));
       svg.appendChild(el("svg:text", { x: width - 90, y: height - 4, class: "axis", "text-anchor": "end" }, days[days.length - 1]));

@@ -44,6 +44,9 @@ pub struct Frame {
     pub frontier: u64,
     /// Whether `views` hold whole contents.
     pub snapshot: bool,
+    /// Greatest event time in the views, ms since the Unix epoch (the data's "now": in a
+    /// replay, far from the wall clock).
+    pub as_of: Option<i64>,
     /// View name → its row changes.
     pub views: BTreeMap<&'static str, Vec<RowChange>>,
 }
@@ -57,6 +60,8 @@ impl Frame {
 struct Inner {
     /// The frontier of the last frame.
     frontier: u64,
+    /// Greatest event time at the last frame.
+    as_of: Option<i64>,
     /// When the last frame was published.
     published: std::time::Instant,
     /// View → row (as JSON text) → (row, multiplicity).
@@ -106,6 +111,7 @@ impl Hub {
             progress,
             inner: Mutex::new(Inner {
                 frontier: 0,
+                as_of: None,
                 published: std::time::Instant::now(),
                 tables: BTreeMap::new(),
                 frames: VecDeque::new(),
@@ -166,13 +172,16 @@ impl Hub {
                     views.insert(delta.name, rows);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(view = delta.name, error = %e, "dashboard: encoding rows failed"),
+                Err(e) => {
+                    tracing::error!(view = delta.name, error = %e, "dashboard: encoding rows failed")
+                }
             }
         }
         if full {
             inner.tables.clear();
         }
-        let progress = changes.frontier > inner.frontier && inner.published.elapsed() >= self.progress;
+        let progress =
+            changes.frontier > inner.frontier && inner.published.elapsed() >= self.progress;
         if views.is_empty() && !full && !progress {
             return;
         }
@@ -187,6 +196,7 @@ impl Hub {
                 }
             }
         }
+        inner.as_of = self.store.max_event_time();
         if full {
             // The first state: no frame, clients start from its snapshot.
             inner.frontier = changes.frontier;
@@ -196,6 +206,7 @@ impl Hub {
             base: inner.frontier,
             frontier: changes.frontier,
             snapshot: false,
+            as_of: inner.as_of,
             views,
         });
         inner.frontier = changes.frontier;
@@ -228,6 +239,7 @@ impl Hub {
                 base: 0,
                 frontier: inner.frontier,
                 snapshot: true,
+                as_of: inner.as_of,
                 views: inner
                     .tables
                     .iter()

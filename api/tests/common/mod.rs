@@ -55,13 +55,19 @@ impl Api {
 impl Api {
     /// Registers an analyst in the admin's tenant `slug` and returns their access token.
     pub async fn analyst(&self, admin: &str, slug: &str) -> String {
-        let email = format!("ana@{slug}.example");
+        self.user(admin, slug, "analyst").await
+    }
+
+    /// Registers a user of `role` (`{role}@{slug}.example`, password
+    /// [`USER_PASSWORD`]) in the admin's tenant `slug` and returns their access token.
+    pub async fn user(&self, admin: &str, slug: &str, role: &str) -> String {
+        let email = format!("{role}@{slug}.example");
         let (s, u) = self
             .call(
                 "POST",
                 "/v1/auth/register",
                 Some(admin),
-                Some(json!({"email": email, "password": "analysts like sql", "role": "analyst"})),
+                Some(json!({"email": email, "password": USER_PASSWORD, "role": role})),
             )
             .await;
         assert_eq!(s, 201, "{u}");
@@ -70,11 +76,76 @@ impl Api {
                 "POST",
                 "/v1/auth/login",
                 None,
-                Some(json!({"tenant": slug, "email": email, "password": "analysts like sql"})),
+                Some(json!({"tenant": slug, "email": email, "password": USER_PASSWORD})),
             )
             .await;
         assert_eq!(s, 200, "{t}");
         t["access_token"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The password of the users [`Api::user`] registers.
+pub const USER_PASSWORD: &str = "a long enough password";
+
+/// An ICU roster from 2026-11-22: day and night shifts, 8 beds, 16 charge-qualified RNs.
+pub const ICU_ROSTER: &str = r#"
+name = "icu"
+start = "2026-11-22"
+[[shifts]]
+id = "D"
+start = "07:00"
+hours = 12
+[[shifts]]
+id = "N"
+start = "19:00"
+hours = 12
+night = true
+[[units]]
+name = "ICU"
+kind = "icu"
+beds = 8
+[contracts.ft]
+hours_per_week = [0, 48]
+[[staff]]
+prefix = "RN"
+count = 16
+skills = ["RN", "ICU", "charge"]
+units = ["ICU"]
+contract = "ft"
+hourly = 7000
+"#;
+
+/// `wardstream serve` as the binary starts it, over `store`, on 127.0.0.1: with `accounts`
+/// the transactional routes too, with `federation` the federated ones.
+pub async fn serve_views(
+    store: std::sync::Arc<wardstream_pipelines::ViewStore>,
+    accounts: Option<AppState>,
+    federation: Option<wardstream_api::federated::SharedFederation>,
+) -> Api {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(wardstream_api::serve(
+        listener,
+        store,
+        accounts,
+        federation,
+        std::future::pending(),
+    ));
+    Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+/// Accounts on a fresh SQLite file named by `tag`.
+pub async fn accounts(tag: &str) -> AppState {
+    AppState {
+        db: wardstream_api::db::open(&sqlite_url(tag))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        auth: AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
     }
 }
 
