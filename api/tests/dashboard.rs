@@ -300,6 +300,7 @@ async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() 
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let took = pushed.elapsed();
+    eprintln!("the census tile moved {took:?} after the event was handed to the engine");
     assert!(
         took < Duration::from_secs(1),
         "the census tile moved after {took:?}"
