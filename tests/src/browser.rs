@@ -33,11 +33,15 @@ const FLAGS: [&str; 8] = [
 /// # Panics
 /// When it is not there, naming the package to install.
 pub fn chromium() -> PathBuf {
-    let path = std::env::var_os("WARDSTREAM_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    program("WARDSTREAM_CHROMIUM", "/usr/bin/chromium", "chromium")
+}
+
+/// `$env`, else `default`; panics naming the Debian `package` when it is missing.
+fn program(env: &str, default: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
     assert!(
         path.exists(),
-        "{} not found: install Debian's chromium package (scripts/setup.sh does) or set WARDSTREAM_CHROMIUM",
+        "{} not found: install Debian's {package} package (scripts/setup.sh does) or set {env}",
         path.display()
     );
     path
@@ -86,14 +90,11 @@ fn run(flags: &[String], action: &str, url: &str) -> Vec<u8> {
 /// # Panics
 /// When it is not there, naming the package to install.
 pub fn chromedriver() -> PathBuf {
-    let path = std::env::var_os("WARDSTREAM_CHROMEDRIVER")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), PathBuf::from);
-    assert!(
-        path.exists(),
-        "{} not found: install Debian's chromium-driver package (scripts/setup.sh does) or set WARDSTREAM_CHROMEDRIVER",
-        path.display()
-    );
-    path
+    program(
+        "WARDSTREAM_CHROMEDRIVER",
+        "/usr/bin/chromedriver",
+        "chromium-driver",
+    )
 }
 
 /// A headless Chromium driven over WebDriver: its own chromedriver on a free loopback port and
