@@ -51,6 +51,10 @@
 //!   With accounts: an admin's or scheduler's token, and only the token's tenant's census.
 //! - `GET /openapi.json` → the OpenAPI 3.1 document of exactly the routes this server serves
 //!   ([`openapi::document`]); `GET /docs` → Swagger UI over it.
+//! - `GET /` → the operations dashboard; `GET /v1/dashboard/stream` → its server-sent events
+//!   (a snapshot, then net view changes, resumable by `Last-Event-ID`); with accounts,
+//!   `GET`/`POST /login` and `POST /logout` ([`dashboard`]). Not in the OpenAPI document: the
+//!   page is HTML and the stream never ends.
 //!
 //! Every query runs against one [`Snapshot`](wardstream_pipelines::Snapshot) of the store, so
 //! all views it touches are at the same frontier.
