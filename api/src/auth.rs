@@ -244,22 +244,31 @@ pub fn verify(config: &AuthConfig, token: &str) -> Result<Claims, Problem> {
         })
 }
 
-/// Reads and verifies the bearer token of a request.
-fn principal(parts: &Parts, config: &AuthConfig) -> Result<Principal, Problem> {
-    let header = parts
-        .headers
+/// The token of an `Authorization: Bearer <token>` header; 401 without one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, Problem> {
+    let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token>"))?;
-    let token = header
+    header
         .strip_prefix("Bearer ")
-        .ok_or_else(|| Problem::unauthorized("the Authorization scheme must be Bearer"))?;
-    let claims = verify(config, token.trim())?;
+        .map(str::trim)
+        .ok_or_else(|| Problem::unauthorized("the Authorization scheme must be Bearer"))
+}
+
+/// The caller an access token names, once [`verify`] accepts it.
+pub fn authenticate(config: &AuthConfig, token: &str) -> Result<Principal, Problem> {
+    let claims = verify(config, token)?;
     Ok(Principal {
         user_id: claims.sub,
         tenant_id: claims.tid,
         role: claims.role,
     })
+}
+
+/// Reads and verifies the bearer token of a request.
+fn principal(parts: &Parts, config: &AuthConfig) -> Result<Principal, Problem> {
+    authenticate(config, bearer_token(&parts.headers)?)
 }
 
 impl<S> FromRequestParts<S> for Principal

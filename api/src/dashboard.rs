@@ -36,10 +36,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::auth::{self, LoginOutcome, Peer, Principal, Role};
-use crate::db::now_ms;
+use crate::auth::{self, Peer, Principal, Role};
 use crate::problem::Problem;
 use crate::tenants::AppState;
 use hub::{Frame, Hub};
@@ -112,31 +111,40 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn session_cookies(tokens: &auth::Tokens, access_ttl: u64, refresh_ttl: u64) -> Vec<HeaderValue> {
+/// A `Set-Cookie` value for `name` (`HttpOnly`, `SameSite=Strict`, path `/`).
+fn set_cookie(name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"
+    ))
+    .ok()
+}
+
+fn session_cookies(tokens: &auth::Tokens, config: &auth::AuthConfig) -> Vec<HeaderValue> {
     [
-        (ACCESS_COOKIE, tokens.access_token.as_str(), access_ttl),
-        (REFRESH_COOKIE, tokens.refresh_token.as_str(), refresh_ttl),
+        set_cookie(
+            ACCESS_COOKIE,
+            &tokens.access_token,
+            config.access_ttl.as_secs(),
+        ),
+        set_cookie(
+            REFRESH_COOKIE,
+            &tokens.refresh_token,
+            config.refresh_ttl.as_secs(),
+        ),
     ]
     .into_iter()
-    .filter_map(|(name, value, ttl)| {
-        HeaderValue::from_str(&format!(
-            "{name}={value}; Path=/; Max-Age={ttl}; HttpOnly; SameSite=Strict"
-        ))
-        .ok()
-    })
+    .flatten()
     .collect()
 }
 
 fn cleared_cookies() -> Vec<HeaderValue> {
-    [ACCESS_COOKIE, REFRESH_COOKIE]
-        .into_iter()
-        .filter_map(|name| {
-            HeaderValue::from_str(&format!(
-                "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
-            ))
-            .ok()
-        })
-        .collect()
+    [
+        set_cookie(ACCESS_COOKIE, "", 0),
+        set_cookie(REFRESH_COOKIE, "", 0),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The viewer of a request: everyone without accounts; with them a bearer token, the access
@@ -148,21 +156,11 @@ async fn viewer(state: &DashboardState, headers: &HeaderMap) -> Result<Viewer, P
             set_cookies: Vec::new(),
         });
     };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let principal = |token: &str| {
-        auth::verify(&accounts.auth, token.trim()).map(|c| Principal {
-            user_id: c.sub,
-            tenant_id: c.tid,
-            role: c.role,
-        })
-    };
-    if let Some(token) = bearer.or_else(|| cookie(headers, ACCESS_COOKIE))
-        && let Ok(p) = principal(&token)
-    {
+    let token = auth::bearer_token(headers)
+        .ok()
+        .map(str::to_owned)
+        .or_else(|| cookie(headers, ACCESS_COOKIE));
+    if let Some(Ok(p)) = token.map(|t| auth::authenticate(&accounts.auth, &t)) {
         return Ok(Viewer {
             principal: Some(p),
             set_cookies: Vec::new(),
@@ -172,14 +170,9 @@ async fn viewer(state: &DashboardState, headers: &HeaderMap) -> Result<Viewer, P
         return Err(Problem::unauthorized("log in at /login"));
     };
     let tokens = auth::rotate(&accounts.db, &accounts.auth, &refresh).await?;
-    let p = principal(&tokens.access_token)?;
     Ok(Viewer {
-        principal: Some(p),
-        set_cookies: session_cookies(
-            &tokens,
-            accounts.auth.access_ttl.as_secs(),
-            accounts.auth.refresh_ttl.as_secs(),
-        ),
+        principal: Some(auth::authenticate(&accounts.auth, &tokens.access_token)?),
+        set_cookies: session_cookies(&tokens, &accounts.auth),
     })
 }
 
@@ -502,57 +495,16 @@ async fn login(
     let Some(accounts) = &state.accounts else {
         return Redirect::to("/").into_response();
     };
-    let refuse = |status: StatusCode, message: &str| {
-        (status, Html(login_form(Some(message)))).into_response()
-    };
-    if let Err(wait) = accounts.auth.login_limit.check(peer.0) {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many attempts from this address; try again in {wait} s."),
-        );
-    }
-    let outcome = auth::check_login(
-        &accounts.db,
-        &accounts.auth,
-        &form.tenant,
-        &form.email,
-        &form.password,
-    )
-    .await;
-    match outcome {
-        Ok(LoginOutcome::Ok(user_id, tenant_id, role)) => {
-            match auth::issue(
-                &accounts.db,
-                &accounts.auth,
-                &user_id,
-                &tenant_id,
-                role,
-                None,
-            )
-            .await
-            {
-                Ok(tokens) => with_cookies(
-                    Redirect::to("/").into_response(),
-                    session_cookies(
-                        &tokens,
-                        accounts.auth.access_ttl.as_secs(),
-                        accounts.auth.refresh_ttl.as_secs(),
-                    ),
-                ),
-                Err(e) => Problem::from_db(e).into_response(),
-            }
+    match crate::tenants::sign_in(accounts, peer, &form.tenant, &form.email, &form.password).await {
+        Ok(tokens) => with_cookies(
+            Redirect::to("/").into_response(),
+            session_cookies(&tokens, &accounts.auth),
+        ),
+        // Refusals (wrong password, lockout, the address limit) go back to the form.
+        Err(p) if matches!(p.status, 401 | 429) => {
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            (status, Html(login_form(Some(&p.detail)))).into_response()
         }
-        Ok(LoginOutcome::Invalid) => refuse(
-            StatusCode::UNAUTHORIZED,
-            "Unknown organisation, email or password.",
-        ),
-        Ok(LoginOutcome::Locked(until)) => refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many failed logins: the account is locked for {} s.",
-                ((until - now_ms()).max(0) as u64).div_ceil(1000)
-            ),
-        ),
         Err(p) => p.into_response(),
     }
 }
@@ -604,7 +556,20 @@ impl Scope {
     /// `frame` as an event for this scope (with no rows when none is for this scope: the
     /// frontier still moves on).
     fn event(&self, frame: &Frame) -> Option<Event> {
-        let mut views = Map::new();
+        /// One view's rows in an event, borrowed from the frame.
+        #[derive(serde::Serialize)]
+        struct Rows<'a> {
+            rows: Vec<&'a Map<String, Value>>,
+            diffs: Vec<i64>,
+        }
+        #[derive(serde::Serialize)]
+        struct Data<'a> {
+            base: u64,
+            frontier: u64,
+            as_of: Option<String>,
+            views: std::collections::BTreeMap<&'static str, Rows<'a>>,
+        }
+        let mut views = std::collections::BTreeMap::new();
         for (name, rows) in &frame.views {
             if *name == "revenue" && !self.revenue {
                 continue;
@@ -616,17 +581,20 @@ impl Scope {
                     .as_deref()
                     .is_none_or(|t| row.get("tenant_id").and_then(Value::as_str) == Some(t));
                 if ours {
-                    out.push(Value::Object((**row).clone()));
+                    out.push(&**row);
                     diffs.push(*diff);
                 }
             }
             if !out.is_empty() {
-                views.insert((*name).to_owned(), json!({"rows": out, "diffs": diffs}));
+                views.insert(*name, Rows { rows: out, diffs });
             }
         }
-        let as_of = frame.as_of.map(wardstream_schemas::time::format_rfc3339);
-        let data =
-            json!({"base": frame.base, "frontier": frame.frontier, "as_of": as_of, "views": views});
+        let data = Data {
+            base: frame.base,
+            frontier: frame.frontier,
+            as_of: frame.as_of.map(wardstream_schemas::time::format_rfc3339),
+            views,
+        };
         Some(
             Event::default()
                 .event(if frame.snapshot {
@@ -635,7 +603,7 @@ impl Scope {
                     "changes"
                 })
                 .id(frame.frontier.to_string())
-                .data(data.to_string()),
+                .data(serde_json::to_string(&data).unwrap_or_default()),
         )
     }
 }

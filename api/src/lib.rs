@@ -128,7 +128,12 @@ pub struct Status {
 /// The API's routes over a store, `POST /v1/sql` open to every caller (the embedded default,
 /// with no accounts).
 pub fn router(store: Arc<ViewStore>) -> Router {
-    router_without_sql(store.clone(), None, &Shared::default()).merge(
+    open_router(store, &Shared::default())
+}
+
+/// Every route over the views with `POST /v1/sql` open (no accounts).
+fn open_router(store: Arc<ViewStore>, shared: &Shared) -> Router {
+    router_without_sql(store.clone(), None, shared).merge(
         Router::new()
             .route("/v1/sql", post(run_sql))
             .with_state(store),
@@ -373,11 +378,7 @@ pub async fn serve(
                     auth: state.auth.clone(),
                 }),
         ),
-        None => router_without_sql(store.clone(), None, &shared).merge(
-            Router::new()
-                .route("/v1/sql", post(run_sql))
-                .with_state(store),
-        ),
+        None => open_router(store, &shared),
     };
     if let Some(state) = accounts {
         if let Some(server) = federation {

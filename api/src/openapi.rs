@@ -145,6 +145,9 @@ pub fn document(accounts: bool, federation: bool) -> utoipa::openapi::OpenApi {
         }
         Bearer.modify(&mut doc);
     }
+    // `{}` beside `bearer` means "optional"; with accounts it is required.
+    let optional = serde_json::to_value(utoipa::openapi::security::SecurityRequirement::default())
+        .unwrap_or_default();
     for item in doc.paths.paths.values_mut() {
         for op in [
             &mut item.get,
@@ -159,11 +162,7 @@ pub fn document(accounts: bool, federation: bool) -> utoipa::openapi::OpenApi {
             if !accounts {
                 op.security = None;
             } else if let Some(reqs) = &mut op.security {
-                // `{}` beside `bearer` means "optional"; with accounts it is required.
-                let empty =
-                    serde_json::to_value(utoipa::openapi::security::SecurityRequirement::default())
-                        .unwrap_or_default();
-                reqs.retain(|r| serde_json::to_value(r).unwrap_or_default() != empty);
+                reqs.retain(|r| serde_json::to_value(r).unwrap_or_default() != optional);
             }
         }
     }

@@ -411,25 +411,32 @@ pub(crate) async fn login(
     peer: Peer,
     ApiJson(req): ApiJson<Login>,
 ) -> Result<Json<Tokens>, Problem> {
+    sign_in(&state, peer, &req.tenant, &req.email, &req.password)
+        .await
+        .map(Json)
+}
+
+/// A password login from `peer`, as `/v1/auth/login` and the dashboard's form do it: the
+/// per-address limit (429 `rate_limited`), the password check with lockout (401
+/// `unauthorized`, 429 `account_locked`), then new tokens.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    peer: Peer,
+    slug: &str,
+    email: &str,
+    password: &str,
+) -> Result<Tokens, Problem> {
     state
         .auth
         .login_limit
         .check(peer.0)
         .map_err(Problem::rate_limited)?;
-    match auth::check_login(
-        &state.db,
-        &state.auth,
-        &req.tenant,
-        &req.email,
-        &req.password,
-    )
-    .await?
-    {
-        LoginOutcome::Ok(user_id, tenant_id, role) => Ok(Json(
+    match auth::check_login(&state.db, &state.auth, slug, email, password).await? {
+        LoginOutcome::Ok(user_id, tenant_id, role) => {
             auth::issue(&state.db, &state.auth, &user_id, &tenant_id, role, None)
                 .await
-                .map_err(Problem::from_db)?,
-        )),
+                .map_err(Problem::from_db)
+        }
         LoginOutcome::Invalid => Err(Problem::unauthorized("unknown tenant, email or password")),
         LoginOutcome::Locked(until) => Err(Problem::locked(
             ((until - now_ms()).max(0) as u64).div_ceil(1000),

@@ -188,7 +188,7 @@ impl Hub {
         for (name, rows) in &views {
             let table = inner.tables.entry(name).or_default();
             for (row, diff) in rows {
-                let key = Value::Object((**row).clone()).to_string();
+                let key = serde_json::to_string(&**row).unwrap_or_default();
                 let entry = table.entry(key.clone()).or_insert_with(|| (row.clone(), 0));
                 entry.1 += diff;
                 if entry.1 == 0 {
