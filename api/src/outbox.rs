@@ -5,27 +5,33 @@
 //!   (the booking, the status change, the invoice), keyed by its `event_id`, under the Kafka
 //!   topic of its stream ([`topic`]).
 //! - [`relay_once`] reads unpublished rows oldest first (`created_at`, then the order the
-//!   process wrote them in),
-//!   validates each event, hands the valid ones to a sink (the in-process engine's
-//!   [`LiveInput`]; the Kafka producer once the Kafka issue lands) and the invalid ones to the
-//!   dead-letter output with their reason and bytes, then stamps `published_at`. A crash
-//!   between handing over and stamping hands the same events over again: delivery is at least
-//!   once, and the engine's ingest counts a repeated `event_id` with the same content as a
-//!   duplicate, so the views count it once.
-//! - [`spawn_relay`] first hands over every row published before ([`replay_published`]): the
-//!   in-process engine's views live in memory and start empty, so each run rebuilds the API's
-//!   share of them from the outbox, as it rebuilds the rest from its source; `published_at`
-//!   is the cursor of new rows only. Then it runs [`relay_once`] every [`RELAY_INTERVAL`].
-//!   Rows stamped after the engine stopped are therefore not lost either: the next run
-//!   replays them.
+//!   process wrote them in) and hands them to a [`Destination`], then stamps `published_at`:
+//!   - [`Destination::Kafka`]: each row goes to its stream's input topic (`appointments`,
+//!     `billing`, …; see `wardstream_pipelines::kafka`), keyed like every other producer's
+//!     messages (the patient id), and is stamped only once the brokers have acknowledged it.
+//!     A row that is not a valid event is published as it is, keyed by its `event_id`, and
+//!     the engine dead-letters it with its reason, as it does any producer's bad message.
+//!   - [`Destination::Engine`] (no Kafka): valid events go to the in-process engine's
+//!     [`LiveInput`], the rest to the store's dead-letter output with their reason and bytes.
 //!
-//! One relay per store: two engines relaying one store would split its new rows.
+//!   A crash between handing over and stamping hands the same rows over again: delivery is
+//!   at least once, and the engine's ingest counts a repeated `event_id` with the same
+//!   content as a duplicate, so the views count it once.
+//! - [`spawn_relay`] runs [`relay_once`] every [`RELAY_INTERVAL`]. For the in-process engine it
+//!   first hands over every row published before ([`replay_published`]): those views live in
+//!   memory and start empty, so each run rebuilds the API's share of them from the outbox, as
+//!   it rebuilds the rest from its source; `published_at` is the cursor of new rows only. Kafka
+//!   keeps what it acknowledged, and the engine reading it resumes from its checkpoint, so
+//!   nothing is replayed there.
+//!
+//! One relay per store: two relays on one store would each publish the rows both read.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::Row;
+use wardstream_pipelines::kafka::publish::Publisher;
 use wardstream_pipelines::{DeadLetter, LiveInput, ViewStore};
 use wardstream_schemas::{Event, Reject, Stream};
 
@@ -79,25 +85,53 @@ fn next_ordinal(now_ms: i64) -> i64 {
     ORDINAL.fetch_add(1, Ordering::Relaxed) + 1
 }
 
+/// Where the relay hands committed events.
+#[derive(Clone)]
+pub enum Destination {
+    /// The in-process engine: valid events to its live input, the rest to the store's
+    /// dead-letter output.
+    Engine {
+        /// The running engine's input.
+        live: Arc<LiveInput>,
+        /// Its views (for dead letters).
+        store: Arc<ViewStore>,
+    },
+    /// The Kafka input topics, through a producer that waits for the brokers'
+    /// acknowledgements (shared so that tests and tools can publish with it too).
+    Kafka(Arc<Mutex<Publisher>>),
+}
+
+/// A relay pass failed; nothing of it was stamped, so the next pass hands the same rows over
+/// again.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The store could not be read or stamped.
+    #[error("outbox store: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Kafka did not acknowledge every message.
+    #[error("{0}")]
+    Kafka(#[from] wardstream_pipelines::Error),
+    /// The publishing thread panicked.
+    #[error("the Kafka publisher failed: {0}")]
+    Publisher(String),
+}
+
 /// What one relay pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayPass {
-    /// Events handed to the sink.
+    /// Events handed to the destination.
     pub published: usize,
-    /// Rows that were not valid events, sent to the dead-letter output.
+    /// Rows that were not valid events: dead-lettered (in-process engine) or published as
+    /// they are for the engine to dead-letter (Kafka).
     pub dead_lettered: usize,
 }
 
-/// One pass: up to 500 unpublished rows, oldest first, to `live` (valid events) or to
-/// `store`'s dead letters (the rest); then marks them published.
+/// One pass: up to 500 unpublished rows, oldest first, to `destination`; then marks them
+/// published.
 ///
 /// # Errors
-/// Database errors; nothing is marked published then, so the next pass retries.
-pub async fn relay_once(
-    db: &Db,
-    live: &LiveInput,
-    store: &ViewStore,
-) -> Result<RelayPass, sqlx::Error> {
+/// [`RelayError`]; nothing is marked published then, so the next pass retries.
+pub async fn relay_once(db: &Db, destination: &Destination) -> Result<RelayPass, RelayError> {
     let rows = sqlx::query(
         "SELECT event_id, topic, payload FROM outbox WHERE published_at IS NULL ORDER BY created_at, ordinal LIMIT $1",
     )
@@ -107,7 +141,9 @@ pub async fn relay_once(
     if rows.is_empty() {
         return Ok(RelayPass::default());
     }
-    let (pass, ids) = hand_over(&rows, live, store)?;
+    let rows = decode(&rows)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.event_id.clone()).collect();
+    let pass = hand_over(rows, destination).await?;
     let now = now_ms();
     let mut tx = db.begin().await?;
     for id in &ids {
@@ -121,44 +157,87 @@ pub async fn relay_once(
     Ok(pass)
 }
 
-/// Decodes `rows` (`event_id`, `topic`, `payload`) and hands the events to `live`, the rest
-/// to `store`'s dead letters; returns what it did and the rows' ids.
-fn hand_over(
-    rows: &[sqlx::any::AnyRow],
-    live: &LiveInput,
-    store: &ViewStore,
-) -> Result<(RelayPass, Vec<String>), sqlx::Error> {
-    let mut pass = RelayPass::default();
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: String = row.try_get("event_id")?;
-        let topic: String = row.try_get("topic")?;
-        let payload: String = row.try_get("payload")?;
-        match Event::decode(payload.as_bytes()) {
-            Ok(event) => events.push(event),
-            Err(reject) => {
-                pass.dead_lettered += 1;
-                store.dead_letter(dead_letter(&topic, &id, payload, reject));
-            }
-        }
-        ids.push(id);
-    }
-    pass.published = events.len();
-    live.push(events);
-    Ok((pass, ids))
+/// One outbox row, decoded.
+struct Outgoing {
+    event_id: String,
+    topic: String,
+    payload: String,
+    event: Result<Event, Reject>,
 }
 
-/// Hands every row published before to `live` (and the invalid ones to `store`'s dead
-/// letters), oldest first, in pages of 500.
+/// Decodes `rows` (`event_id`, `topic`, `payload`).
+fn decode(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Outgoing>, sqlx::Error> {
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get("payload")?;
+            Ok(Outgoing {
+                event_id: row.try_get("event_id")?,
+                topic: row.try_get("topic")?,
+                event: Event::decode(payload.as_bytes()),
+                payload,
+            })
+        })
+        .collect()
+}
+
+/// Hands `rows` to `destination`.
+async fn hand_over(
+    rows: Vec<Outgoing>,
+    destination: &Destination,
+) -> Result<RelayPass, RelayError> {
+    let pass = RelayPass {
+        published: rows.iter().filter(|r| r.event.is_ok()).count(),
+        dead_lettered: rows.iter().filter(|r| r.event.is_err()).count(),
+    };
+    match destination {
+        Destination::Engine { live, store } => {
+            let mut events = Vec::with_capacity(pass.published);
+            for row in rows {
+                match row.event {
+                    Ok(event) => events.push(event),
+                    Err(reject) => store.dead_letter(dead_letter(
+                        &row.topic,
+                        &row.event_id,
+                        row.payload,
+                        reject,
+                    )),
+                }
+            }
+            live.push(events);
+        }
+        Destination::Kafka(publisher) => {
+            let publisher = publisher.clone();
+            tokio::task::spawn_blocking(move || publish(&publisher, &rows))
+                .await
+                .map_err(|e| RelayError::Publisher(e.to_string()))??;
+        }
+    }
+    Ok(pass)
+}
+
+/// Sends `rows` to their topics and waits for the acknowledgements.
+fn publish(publisher: &Mutex<Publisher>, rows: &[Outgoing]) -> Result<(), RelayError> {
+    let mut publisher = publisher
+        .lock()
+        .map_err(|_| RelayError::Publisher("poisoned by an earlier panic".into()))?;
+    for row in rows {
+        match &row.event {
+            Ok(event) => publisher.send_event(event)?,
+            Err(_) => {
+                let topic = publisher.topics().of(stream_of(&row.topic)).to_owned();
+                publisher.send_raw(&topic, Some(&row.event_id), row.payload.as_bytes())?;
+            }
+        }
+    }
+    publisher.wait_acknowledged()?;
+    Ok(())
+}
+
+/// Hands every row published before to `destination`, oldest first, in pages of 500.
 ///
 /// # Errors
-/// Database errors.
-pub async fn replay_published(
-    db: &Db,
-    live: &LiveInput,
-    store: &ViewStore,
-) -> Result<RelayPass, sqlx::Error> {
+/// [`RelayError`].
+pub async fn replay_published(db: &Db, destination: &Destination) -> Result<RelayPass, RelayError> {
     let mut total = RelayPass::default();
     let mut after = (i64::MIN, i64::MIN);
     loop {
@@ -174,19 +253,23 @@ pub async fn replay_published(
             return Ok(total);
         };
         after = (last.try_get("created_at")?, last.try_get("ordinal")?);
-        let (pass, _) = hand_over(&rows, live, store)?;
+        let pass = hand_over(decode(&rows)?, destination).await?;
         total.published += pass.published;
         total.dead_lettered += pass.dead_lettered;
     }
 }
 
-fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLetter {
-    let stream = Stream::ALL
+/// The stream of an outbox row's `topic` column.
+fn stream_of(topic: &str) -> Stream {
+    Stream::ALL
         .into_iter()
         .find(|s| self::topic(*s) == topic)
-        .unwrap_or(Stream::Appointments);
+        .unwrap_or(Stream::Appointments)
+}
+
+fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLetter {
     DeadLetter {
-        stream,
+        stream: stream_of(topic),
         reject,
         origin: format!("outbox:{id}"),
         raw: payload.into_bytes(),
@@ -194,17 +277,13 @@ fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLe
     }
 }
 
-/// Replays the rows published before ([`replay_published`]), then runs [`relay_once`] every
-/// [`RELAY_INTERVAL`] (at once again while a pass was full) until the runtime shuts down;
-/// database errors are logged and retried.
-pub fn spawn_relay(
-    db: Db,
-    live: Arc<LiveInput>,
-    store: Arc<ViewStore>,
-) -> tokio::task::JoinHandle<()> {
+/// Runs [`relay_once`] every [`RELAY_INTERVAL`] (at once again while a pass was full) until
+/// the runtime shuts down; errors are logged and retried. For [`Destination::Engine`] it first
+/// replays the rows published before ([`replay_published`]).
+pub fn spawn_relay(db: Db, destination: Destination) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            match replay_published(&db, &live, &store).await {
+        while matches!(destination, Destination::Engine { .. }) {
+            match replay_published(&db, &destination).await {
                 Ok(pass) => {
                     tracing::info!(
                         events = pass.published,
@@ -220,7 +299,7 @@ pub fn spawn_relay(
             }
         }
         loop {
-            match relay_once(&db, &live, &store).await {
+            match relay_once(&db, &destination).await {
                 Ok(pass) if pass.published + pass.dead_lettered >= BATCH as usize => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox relay: will retry"),

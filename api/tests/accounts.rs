@@ -952,9 +952,13 @@ async fn billing_and_outbox_on_sqlite() {
 
 /// Drains the outbox once into a fresh live input; returns the events handed over.
 async fn relay(db: &wardstream_api::db::Db) -> Vec<Event> {
-    let live = LiveInput::new();
-    let store = ViewStore::new();
-    let pass = outbox::relay_once(db, &live, &store)
+    let live = std::sync::Arc::new(LiveInput::new());
+    let store = std::sync::Arc::new(ViewStore::new());
+    let destination = outbox::Destination::Engine {
+        live: live.clone(),
+        store,
+    };
+    let pass = outbox::relay_once(db, &destination)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pass.dead_lettered, 0);
@@ -1240,7 +1244,13 @@ async fn api_writes_reach_the_views() {
         AuthConfig::new(KEY).unwrap_or_else(|e| panic!("{e}")),
     )
     .await;
-    let relay = outbox::spawn_relay(db.clone(), live.clone(), store.clone());
+    let relay = outbox::spawn_relay(
+        db.clone(),
+        outbox::Destination::Engine {
+            live: live.clone(),
+            store: store.clone(),
+        },
+    );
     let (tenant, admin) = onboard(&api, "e2e").await;
 
     let (_, p) = api
@@ -1371,7 +1381,13 @@ async fn api_writes_reach_the_views() {
         stop,
         thread: engine,
     } = Engine::start();
-    let relay = outbox::spawn_relay(db, live, store.clone());
+    let relay = outbox::spawn_relay(
+        db,
+        outbox::Destination::Engine {
+            live,
+            store: store.clone(),
+        },
+    );
     eventually(
         &store,
         &format!("SELECT booked, attended, no_shows FROM no_show WHERE tenant_id = '{tenant}' AND clinic = 'east'"),

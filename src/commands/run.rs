@@ -129,6 +129,25 @@ pub(crate) fn accounts_state(
     Ok(Some(wardstream_api::tenants::AppState { db, auth }))
 }
 
+/// The outbox relay's Kafka destination: the input topics (created with `[kafka] partitions`
+/// where missing) through an acknowledging producer.
+pub(crate) fn outbox_to_kafka(
+    kafka: &wardstream_pipelines::kafka::KafkaConfig,
+    config: &Config,
+) -> anyhow::Result<wardstream_api::outbox::Destination> {
+    wardstream_pipelines::kafka::publish::ensure_topics(kafka, config.kafka.partitions)
+        .context("creating the Kafka topics the outbox publishes to")?;
+    let publisher = wardstream_pipelines::kafka::publish::Publisher::new(kafka)?;
+    eprintln!(
+        "wardstream: the API's outbox publishes to {} on {}",
+        kafka.topics.inputs().join(", "),
+        kafka.brokers
+    );
+    Ok(wardstream_api::outbox::Destination::Kafka(Arc::new(
+        std::sync::Mutex::new(publisher),
+    )))
+}
+
 /// Opens (or resumes from its checkpoint) the federation when `[federated] enabled`.
 pub(crate) fn federation(
     config: &Config,
@@ -250,11 +269,21 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         && !args.exit_at_end
     {
         // Bookings, status changes and invoices made through the API reach the views: the
-        // outbox relay hands each committed event to the running engine.
-        let live = Arc::new(wardstream_pipelines::LiveInput::new());
-        engine.live = Some(live.clone());
+        // outbox relay publishes each committed event to the Kafka topics the engine reads,
+        // or, without Kafka, hands it to the running engine.
+        let destination = match &engine.kafka {
+            Some(kafka) => outbox_to_kafka(kafka, &config)?,
+            None => {
+                let live = Arc::new(wardstream_pipelines::LiveInput::new());
+                engine.live = Some(live.clone());
+                wardstream_api::outbox::Destination::Engine {
+                    live,
+                    store: store.clone(),
+                }
+            }
+        };
         let _guard = runtime.enter();
-        wardstream_api::outbox::spawn_relay(state.db.clone(), live, store.clone());
+        wardstream_api::outbox::spawn_relay(state.db.clone(), destination);
     }
     let federation = federation(&config, accounts.is_some())?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,7 +1,8 @@
 //! `wardstream serve`: the transactional API (tenants, auth, patients, providers,
 //! appointments, invoices, audit, and federated learning when enabled) on its store, without
-//! the engine. Its outbox keeps every domain event until a `wardstream run` on the same store
-//! relays it into the views.
+//! the engine. With Kafka (`--kafka` or `[kafka] brokers`) its outbox relay publishes every
+//! domain event to the input topics, for any `wardstream run --kafka` to read; without, the
+//! outbox keeps them until a `wardstream run` on the same store relays them into its views.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use wardstream_pipelines::ViewStore;
 
-use crate::commands::run::{accounts_state, federation};
+use crate::commands::run::{accounts_state, federation, outbox_to_kafka};
 use crate::config::Config;
 
 /// `wardstream serve`.
@@ -18,6 +19,11 @@ pub struct ServeArgs {
     /// Address to listen on (default: serve.listen, 127.0.0.1:7878).
     #[arg(long)]
     listen: Option<String>,
+    /// Publish the outbox's events to the Kafka topics on these brokers (`bootstrap.servers`;
+    /// default: [kafka] brokers). Without Kafka the events wait in the outbox for a
+    /// `wardstream run` on the same store.
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
 }
 
 /// Runs the API until Ctrl-C.
@@ -37,9 +43,20 @@ pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .block_on(tokio::net::TcpListener::bind(&listen))
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    eprintln!(
-        "wardstream: serving the API at http://{addr} (no engine: the views stay empty; `wardstream run` on the same store relays the outbox into them)"
-    );
+    let brokers = args.kafka.or_else(|| config.kafka.brokers.clone());
+    if let Some(brokers) = brokers {
+        let kafka = config.kafka.config(Some(&brokers))?;
+        let destination = outbox_to_kafka(&kafka, &config)?;
+        let _guard = runtime.enter();
+        wardstream_api::outbox::spawn_relay(accounts.db.clone(), destination);
+        eprintln!(
+            "wardstream: serving the API at http://{addr} (no engine here: `wardstream run --kafka {brokers}` reads what it publishes)"
+        );
+    } else {
+        eprintln!(
+            "wardstream: serving the API at http://{addr} (no engine: the views stay empty; `wardstream run` on the same store relays the outbox into them)"
+        );
+    }
     runtime.block_on(wardstream_api::serve(
         listener,
         Arc::new(ViewStore::new()),

@@ -115,9 +115,20 @@ fn audit_verify_without_a_store_says_how_to_name_one() {
 /// Starts `wardstream <args>` on the SQLite store `db` and returns it with its base URL, read
 /// from the line of its log that names the address after `announce`.
 fn start(args: &[&str], db: &std::path::Path, announce: &str) -> (std::process::Child, String) {
-    let mut child = bin()
+    let mut cmd = bin();
+    cmd.env("DATABASE_URL", format!("sqlite://{}", db.display()));
+    start_command(cmd, args, announce)
+}
+
+/// Starts `cmd <args>` and returns it with its base URL, read from the line of its log that
+/// names the address after `announce`.
+fn start_command(
+    mut cmd: std::process::Command,
+    args: &[&str],
+    announce: &str,
+) -> (std::process::Child, String) {
+    let mut child = cmd
         .args(args)
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
         .env(
             "WARDSTREAM_JWT_SECRET",
             "a signing key of at least thirty-two bytes",
@@ -224,6 +235,137 @@ fn serve_writes_and_a_later_run_relays_its_outbox_into_the_views() {
         got,
         serde_json::json!([{"tenant_id": tenant, "clinic": "harbour", "booked": 1}])
     );
+}
+
+/// Polls `sql` on `base` (with `token`) until it answers `want` or 30 s pass.
+fn wait_for_sql(base: &str, token: Option<&str>, sql: &str, want: &serde_json::Value) {
+    let body = serde_json::json!({ "sql": sql }).to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (s, rows) = post(&format!("{base}/v1/sql?format=json"), token, &body);
+        assert_eq!(s, 200, "{rows}");
+        if &rows == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql}: got {rows}, want {want}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serve_and_run_with_kafka_publish_the_outbox_to_the_topics_the_engine_reads() {
+    let broker = wardstream_tests::kafka::KafkaBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let brokers = broker.brokers();
+    let dir = std::env::temp_dir().join(format!(
+        "wardstream-cli-outbox-kafka-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.join("ws.db");
+    // The API as its own process, publishing its outbox to Kafka.
+    let (serve, api) = start(
+        &["serve", "--listen", "127.0.0.1:0", "--kafka", &brokers],
+        &db,
+        "serving the API at ",
+    );
+    let (s, body) = post(
+        &format!("{api}/v1/tenants"),
+        None,
+        r#"{"name":"Clinic","slug":"clinic-k","kind":"clinic","admin_email":"a@clinic.example","admin_password":"correct horse battery"}"#,
+    );
+    assert_eq!(s, 201, "{body}");
+    let tenant = body["tenant"]["id"].as_str().unwrap_or_default().to_owned();
+    let login =
+        r#"{"tenant":"clinic-k","email":"a@clinic.example","password":"correct horse battery"}"#;
+    let (_, tokens) = post(&format!("{api}/v1/auth/login"), None, login);
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (s, p) = post(
+        &format!("{api}/v1/providers"),
+        Some(&token),
+        r#"{"name":"Dr Snow","specialty":"general","clinic":"quay"}"#,
+    );
+    assert_eq!(s, 201, "{p}");
+    let provider = p["id"].as_str().unwrap_or_default().to_owned();
+    let book = |base: &str, token: &str, patient: &str, hour: u32| {
+        let booking = format!(
+            r#"{{"provider_id":"{provider}","patient_id":"{patient}","starts_at":"2031-05-06T{hour:02}:00:00Z","ends_at":"2031-05-06T{hour:02}:30:00Z"}}"#
+        );
+        let (s, a) = post(&format!("{base}/v1/appointments"), Some(token), &booking);
+        assert_eq!(s, 201, "{a}");
+    };
+    book(&api, &token, "p-1", 9);
+
+    // The engine as another process, with no store: it knows the booking only from Kafka.
+    let mut engine = bin();
+    engine.env_remove("DATABASE_URL");
+    let checkpoints = dir.join("checkpoints-1");
+    let checkpoints = checkpoints.to_string_lossy();
+    let (run, views) = start_command(
+        engine,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "-q",
+            "--kafka",
+            &brokers,
+            "--checkpoint-dir",
+            &checkpoints,
+        ],
+        "serving SQL at ",
+    );
+    let sql = format!("SELECT clinic, booked FROM no_show WHERE tenant_id = '{tenant}'");
+    wait_for_sql(
+        &views,
+        None,
+        &sql,
+        &serde_json::json!([{"clinic": "quay", "booked": 1}]),
+    );
+    for mut child in [serve, run] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    // One process with both, on the same store: a booking made through it goes out to Kafka
+    // and comes back into its views beside the first (which only Kafka still has).
+    let checkpoints = dir.join("checkpoints-2");
+    let checkpoints = checkpoints.to_string_lossy();
+    let (mut both, base) = start(
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "-q",
+            "--kafka",
+            &brokers,
+            "--checkpoint-dir",
+            &checkpoints,
+        ],
+        &db,
+        "serving SQL at ",
+    );
+    let (_, tokens) = post(&format!("{base}/v1/auth/login"), None, login);
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    book(&base, &token, "p-2", 10);
+    wait_for_sql(
+        &base,
+        Some(&token),
+        "SELECT clinic, booked FROM no_show",
+        &serde_json::json!([{"clinic": "quay", "booked": 2}]),
+    );
+    let _ = both.kill();
+    let _ = both.wait();
+    drop(broker);
 }
 
 #[test]

@@ -14,6 +14,7 @@ use wardstream_schemas::Event;
 
 /// Creates the four input topics and the dead-letter topic with `partitions` partitions each
 /// (replication factor 1) where they do not exist yet. Existing topics are left as they are.
+/// Blocks on its own runtime: call it from a thread that is not driving async tasks.
 ///
 /// Errors: the brokers cannot be reached, or refuse to create a topic ([`crate::Error::Kafka`]).
 pub fn ensure_topics(config: &KafkaConfig, partitions: i32) -> Result<()> {
@@ -69,6 +70,8 @@ pub struct Publisher {
     counter: Arc<DeliveryCounter>,
     config: KafkaConfig,
     sent: BTreeMap<String, u64>,
+    /// Failed deliveries already reported by [`Publisher::wait_acknowledged`].
+    failed_seen: u64,
 }
 
 impl Publisher {
@@ -93,6 +96,7 @@ impl Publisher {
             counter,
             config: config.clone(),
             sent: BTreeMap::new(),
+            failed_seen: 0,
         })
     }
 
@@ -143,6 +147,46 @@ impl Publisher {
     /// Messages acknowledged so far.
     pub fn delivered(&self) -> u64 {
         self.counter.delivered()
+    }
+
+    /// Blocks until the brokers have acknowledged every message sent so far (the
+    /// transactional outbox's relay marks a row published only after this returns `Ok`).
+    ///
+    /// While the brokers are unreachable it keeps waiting, logging every 5 s, and sends
+    /// nothing twice; librdkafka gives a message up after `message.timeout.ms` (default
+    /// 300 s, settable in [`KafkaConfig::properties`]).
+    ///
+    /// Errors: messages given up since the last call ([`crate::Error::Kafka`]); some of them
+    /// may have been delivered and some not, so the caller sends them all again (the engine's
+    /// ingest counts a repeated `event_id` with the same content once).
+    pub fn wait_acknowledged(&mut self) -> Result<()> {
+        loop {
+            match self.producer.flush(Duration::from_secs(5)) {
+                Ok(()) => break,
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
+                    tracing::warn!(
+                        unacknowledged = self.producer.in_flight_count(),
+                        brokers = %self.config.brokers,
+                        "waiting for Kafka to acknowledge"
+                    );
+                }
+                Err(e) => return Err(kafka_err("waiting for acknowledgements", e)),
+            }
+        }
+        let failed = self.counter.failed();
+        let new = failed - std::mem::replace(&mut self.failed_seen, failed);
+        if new > 0 {
+            return Err(kafka_err(
+                "delivering",
+                format!("{new} messages were not acknowledged (the log says why)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The topic names this publisher writes to.
+    pub fn topics(&self) -> &super::Topics {
+        &self.config.topics
     }
 
     /// Waits up to `timeout` for every message to be acknowledged.
