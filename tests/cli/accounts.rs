@@ -368,6 +368,153 @@ fn serve_and_run_with_kafka_publish_the_outbox_to_the_topics_the_engine_reads() 
     drop(broker);
 }
 
+fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::blocking::Client::new()
+        .get(url)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn no_patient_identifiers_reach_the_log_even_at_trace_level() {
+    let dir = std::env::temp_dir().join(format!("wardstream-cli-phi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.join("ws.db");
+    let _ = std::fs::remove_file(&db);
+    let mut child = bin()
+        .args([
+            "--log",
+            "trace",
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "-q",
+            "--max-events",
+            "50",
+        ])
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env(
+            "WARDSTREAM_JWT_SECRET",
+            "a signing key of at least thirty-two bytes",
+        )
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start wardstream: {e}"));
+    // Every line of the log, kept.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap_or_default();
+                if let Some(rest) = line.split("serving SQL at ").nth(1) {
+                    let base = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(base.trim_end_matches("/v1/sql").to_owned());
+                }
+                log.lock().map(|mut l| l.push(line)).unwrap_or_default();
+            }
+        });
+    }
+    let base = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("wardstream never said where it serves: {e}"));
+    let (s, body) = post(
+        &format!("{base}/v1/tenants"),
+        None,
+        r#"{"name":"Clinic","slug":"clinic-phi","kind":"clinic","admin_email":"a@clinic.example","admin_password":"correct horse battery"}"#,
+    );
+    assert_eq!(s, 201, "{body}");
+    let (_, tokens) = post(
+        &format!("{base}/v1/auth/login"),
+        None,
+        r#"{"tenant":"clinic-phi","email":"a@clinic.example","password":"correct horse battery"}"#,
+    );
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // A patient with distinctive identifiers, then everything the API does with one.
+    let patient = r#"{"mrn":"MRN-7731904","family_name":"Quintavalle","given_names":["Ottoline"],"gender":"female","birth_date":"1961-07-14","phone":"+44 20 7946 0321","email":"ottoline.q@example.org"}"#;
+    let (s, p) = post(&format!("{base}/v1/patients"), Some(&token), patient);
+    assert_eq!(s, 201, "{p}");
+    let id = p["id"].as_str().unwrap_or_default().to_owned();
+    let (s, dup) = post(&format!("{base}/v1/patients"), Some(&token), patient);
+    assert_eq!(s, 409, "{dup}");
+    let bad = patient
+        .replace("1961-07-14", "1961-13-45")
+        .replace("female", "Quintavalle-f");
+    let (s, invalid) = post(&format!("{base}/v1/patients"), Some(&token), &bad);
+    assert_eq!(s, 422, "{invalid}");
+    for path in [
+        format!("/v1/patients/{id}"),
+        "/v1/patients?family=Quintav".to_owned(),
+        format!("/fhir/Patient/{id}"),
+        "/fhir/Patient?identifier=MRN-7731904".to_owned(),
+        "/fhir/Patient?family=Quintavalle&birthdate=1961-07-14".to_owned(),
+    ] {
+        let (s, body) = get(&format!("{base}{path}"), &token);
+        assert_eq!(s, 200, "{path}: {body}");
+        assert!(body.to_string().contains("Quintavalle"), "{path}: {body}");
+    }
+    let (s, p) = post(
+        &format!("{base}/v1/providers"),
+        Some(&token),
+        r#"{"name":"Dr Snow","specialty":"general","clinic":"quay"}"#,
+    );
+    assert_eq!(s, 201, "{p}");
+    let booking = format!(
+        r#"{{"provider_id":"{}","patient_id":"{id}","starts_at":"2031-05-06T09:00:00Z","ends_at":"2031-05-06T09:30:00Z"}}"#,
+        p["id"].as_str().unwrap_or_default()
+    );
+    let (s, a) = post(&format!("{base}/v1/appointments"), Some(&token), &booking);
+    assert_eq!(s, 201, "{a}");
+    // The booking reaches the views (so the relay and the engine have handled it too).
+    let sql = r#"{"sql":"SELECT booked FROM no_show WHERE clinic = 'quay'"}"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (s, rows) = post(&format!("{base}/v1/sql?format=json"), Some(&token), sql);
+        assert_eq!(s, 200, "{rows}");
+        if rows == serde_json::json!([{"booked": 1}]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rows}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+    // The log did see the work: the store's statements on the patients table, and the relay.
+    let seen = |what: &str| log.iter().filter(|l| l.contains(what)).count();
+    assert!(
+        seen("INSERT INTO patients") >= 1 && seen("FROM outbox") >= 1,
+        "a trace log shows the statements run: {} lines, {log:#?}",
+        log.len()
+    );
+    for identifier in [
+        "MRN-7731904",
+        "Quintav",
+        "Ottoline",
+        "1961-07-14",
+        "7946 0321",
+        "ottoline.q",
+        id.as_str(),
+    ] {
+        let leaks: Vec<&String> = log.iter().filter(|l| l.contains(identifier)).collect();
+        assert!(leaks.is_empty(), "{identifier} in the log: {leaks:#?}");
+    }
+}
+
 #[test]
 fn serve_without_a_store_says_how_to_set_one() {
     let out = bin()
