@@ -2,8 +2,9 @@
 //! events.
 //!
 //! - `GET /` → the page: census per care unit against capacity, NEWS2 alerts (score, response,
-//!   trend, time since the last observation), ED arrivals per hour and patients in the ED,
-//!   no-show rate per clinic, net revenue per day (admin and billing roles only). Its script
+//!   trend, time since the last observation), ED arrivals per hour, patients in the ED and
+//!   ED boarding (boarding now, the longest wait, patients boarding per hour from the
+//!   `ed_boarding` view), no-show rate per clinic, net revenue per day (admin and billing roles only). Its script
 //!   (`/assets/dashboard.js`, no dependencies) draws SVG from a copy of the views.
 //! - `GET /v1/dashboard/stream` → `text/event-stream`: first a `snapshot` event (every row of
 //!   the caller's views with its multiplicity), then a `changes` event per batch of net
@@ -286,6 +287,9 @@ async fn page(State(state): State<DashboardState>, headers: HeaderMap) -> Respon
 <h2 id="ed-title">ED flow</h2>
 <p class="kpi">Patients in the ED now: <strong id="ed-now">0</strong></p>
 <div id="ed-chart"></div>
+<h3>Boarding</h3>
+<p class="kpi">Admitted and still in the ED: <strong id="boarding-now">0</strong>, longest waiting <strong id="boarding-longest">—</strong></p>
+<div id="boarding-chart"></div>
 </section>
 <section id="noshow" aria-labelledby="noshow-title">
 <h2 id="noshow-title">No-show rate per clinic</h2>

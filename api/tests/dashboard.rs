@@ -165,6 +165,50 @@ fn adt_from(
     Event::decode(line.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Checks the boarding tile against SQL over `ed_boarding` (ED units as the page names them):
+/// patients boarding now, and per hour shown those boarding at any time in it. Returns the
+/// page's boarding-now count and the sum of its hourly columns.
+async fn boarding_matches_sql(browser: &Browser, api: &Api) -> (i64, i64) {
+    const ED: &str = "(care_unit = 'ED' OR lower(care_unit) LIKE '%emergency%')";
+    let page = browser
+        .client
+        .execute(
+            r#"return {
+                 now: Number(document.getElementById('boarding-now').textContent.replace(/,/g, '')),
+                 hours: [...document.querySelectorAll('#boarding-chart g.col')].map(g => [g.dataset.hour, Number(g.dataset.value)]),
+               };"#,
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = sql(
+        api,
+        None,
+        &format!("SELECT COUNT(*) AS n FROM ed_boarding WHERE departed_at IS NULL AND {ED}"),
+    )
+    .await;
+    assert_eq!(page["now"], now[0]["n"], "boarding now");
+    let hours = page["hours"].as_array().cloned().unwrap_or_default();
+    let mut total = 0;
+    for h in &hours {
+        let start = wardstream_schemas::time::parse_rfc3339(h[0].as_str().unwrap_or_default())
+            .unwrap_or_else(|| panic!("{h}: not a time"));
+        let want = sql(
+            api,
+            None,
+            &format!(
+                "SELECT COUNT(*) AS n FROM ed_boarding WHERE {ED} AND CAST(decided_at AS BIGINT) < {end} \
+                 AND (departed_at IS NULL OR CAST(departed_at AS BIGINT) > {start})",
+                end = start + 3_600_000
+            ),
+        )
+        .await;
+        assert_eq!(h[1], want[0]["n"], "boarding in the hour from {}", h[0]);
+        total += h[1].as_i64().unwrap_or_default();
+    }
+    (page["now"].as_i64().unwrap_or_default(), total)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() {
     let opts = ReplayOptions {
@@ -276,6 +320,66 @@ async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() 
         sorted(revenue)
     );
     browser.screenshot(&shot("dashboard-real-data.png")).await;
+
+    // ED boarding equals SQL over `ed_boarding`; then a patient arrives in the MIMIC ED a
+    // minute after the data's now, is admitted 10 minutes later and goes to a ward an hour
+    // after that: the tile counts them while they board, and not after.
+    let before = boarding_matches_sql(&browser, &api).await;
+    let as_of: String = browser
+        .client
+        .execute("return document.body.dataset.asOf", vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let t = wardstream_schemas::time::parse_rfc3339(&as_of)
+        .unwrap_or_else(|| panic!("as_of {as_of}: not a time"))
+        + 60_000;
+    let at = |minutes: i64| wardstream_schemas::time::format_rfc3339(t + minutes * 60_000);
+    let (tenant, ed) = ("mimic-iv-demo", "Emergency Department");
+    let mut fed = n;
+    for step in [
+        vec![
+            adt(tenant, "board-1", "board-1", "admit", ed, &at(0)),
+            adt(
+                tenant,
+                "board-2",
+                "board-1",
+                "decision_to_admit",
+                ed,
+                &at(10),
+            ),
+        ],
+        vec![adt_from(
+            tenant,
+            "board-3",
+            "board-1",
+            "transfer",
+            "Medicine",
+            Some(ed),
+            &at(70),
+        )],
+    ] {
+        fed += step.len() as u64;
+        let last = step.len() == 1;
+        engine.live.push(step);
+        engine.settle(fed).await;
+        page_at(&browser, engine.store.frontier()).await;
+        let now = boarding_matches_sql(&browser, &api).await;
+        if last {
+            assert_eq!(now.0, before.0, "left the ED: no longer boarding");
+            assert!(now.1 > before.1, "boarded during the hours shown: {now:?}");
+        } else {
+            assert_eq!(now.0, before.0 + 1, "boarding now");
+            assert!(now.1 > before.1, "{now:?} vs {before:?}");
+            browser
+                .client
+                .execute("document.getElementById('ed').scrollIntoView()", vec![])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            browser.screenshot(&shot("dashboard-boarding.png")).await;
+        }
+    }
 
     // A new admission moves the census tile within one second.
     let unit = census[0][1].as_str().unwrap_or_default().to_owned();

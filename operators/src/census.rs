@@ -68,11 +68,12 @@ pub type AdtOrder = (Millis, AdtKind, String);
 /// `(tenant, encounter)`.
 pub type EncounterKey = (String, String);
 
-/// An encounter's events as `((tenant, encounter), (order key, care unit after the event))`.
+/// An encounter's movements (admit, transfer, discharge; a decision to admit moves nobody
+/// and is left out) as `((tenant, encounter), (order key, care unit after the event))`.
 pub fn by_encounter<'s>(
     adt: VecCollection<'s, u64, Adt>,
 ) -> VecCollection<'s, u64, (EncounterKey, (AdtOrder, Option<String>))> {
-    adt.map(|a| {
+    adt.filter(|a| a.kind != AdtKind::DecisionToAdmit).map(|a| {
         let unit = if a.kind == AdtKind::Discharge {
             None
         } else {
@@ -140,7 +141,8 @@ enum Movement {
     Discharge,
 }
 
-/// The `adt_hourly` view: admissions, transfers in/out and discharges per care unit and hour.
+/// The `adt_hourly` view: admissions, transfers in/out and discharges per care unit and hour
+/// (decisions to admit are not movements and do not count).
 pub fn adt_hourly_view<'s>(
     adt: VecCollection<'s, u64, Adt>,
 ) -> VecCollection<'s, u64, AdtHourlyRow> {
@@ -165,6 +167,8 @@ pub fn adt_hourly_view<'s>(
                 out.push(((tenant, from(), hour), Movement::TransferOut));
             }
             AdtKind::Discharge => out.push(((tenant, from(), hour), Movement::Discharge)),
+            // Nobody moves: boarding is the `ed_boarding` view's.
+            AdtKind::DecisionToAdmit => {}
         }
         out
     })

@@ -11,6 +11,7 @@
 //! - [`no_show`]: `no_show` per clinic and day.
 //! - [`revenue`]: `revenue` per day, code and care unit, with voids retracting.
 //! - [`length_of_stay`]: `length_of_stay` distribution per care unit.
+//! - [`boarding`]: `ed_boarding`, admitted patients waiting in the ED (decision to departure).
 //! - [`views`]: all of them from one event collection.
 //!
 //! Invariants: every view equals a batch recomputation of its definition over the applied
@@ -45,6 +46,7 @@
 //! });
 //! ```
 
+pub mod boarding;
 pub mod census;
 pub mod ingest;
 pub mod length_of_stay;
@@ -53,6 +55,7 @@ pub mod no_show;
 pub mod revenue;
 pub mod views;
 
+pub use boarding::BoardingRow;
 pub use census::{AdtHourlyRow, Capacity, CensusRow};
 pub use ingest::{IngestConfig, LatePolicy, Outcome};
 pub use length_of_stay::LengthOfStayRow;

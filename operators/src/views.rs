@@ -1,5 +1,6 @@
 //! All views, assembled from one ingested event collection.
 
+use crate::boarding::{BoardingRow, ed_boarding_view};
 use crate::census::{AdtHourlyRow, Capacity, CensusRow, adt_hourly_view, census_view};
 use crate::length_of_stay::{LengthOfStayRow, length_of_stay_view};
 use crate::news2::{News2Row, alerts_view, news2_view};
@@ -24,6 +25,8 @@ pub struct Views<'s> {
     pub revenue: VecCollection<'s, u64, RevenueRow>,
     /// `length_of_stay`.
     pub length_of_stay: VecCollection<'s, u64, LengthOfStayRow>,
+    /// `ed_boarding`.
+    pub ed_boarding: VecCollection<'s, u64, BoardingRow>,
 }
 
 /// Builds every view from the ingested events and the care units' capacities.
@@ -63,6 +66,7 @@ pub fn build_views<'s>(
         news2,
         no_show: no_show_view(appointments),
         revenue: revenue_view(charges),
+        ed_boarding: ed_boarding_view(adt.clone()),
         length_of_stay: length_of_stay_view(adt),
     }
 }

@@ -4,7 +4,7 @@
 //! # Tables (in database [`ClickHouseConfig::database`], created on first connection)
 //!
 //! - **One per view** (`census`, `adt_hourly`, `news2`, `alerts`, `no_show`, `revenue`,
-//!   `length_of_stay`): the view's columns ([`row_binary`] maps the types), then `sign Int8`,
+//!   `length_of_stay`, `ed_boarding`): the view's columns ([`row_binary`] maps the types), then `sign Int8`,
 //!   `frontier UInt64`, `run_id String` and `written_at DateTime`. Engine
 //!   `CollapsingMergeTree(sign)` ordered by every view column, so a row and its retraction
 //!   collapse. Each view change `(row, diff)` is written as `|diff|` rows with
@@ -78,7 +78,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wardstream_operators::{
-    AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
+    AdtHourlyRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
 };
 
 /// The origin ingest gives late events it dead-letters.
@@ -159,6 +159,7 @@ pub fn view_schemas() -> Vec<(&'static str, SchemaRef)> {
         (NoShowRow::NAME, NoShowRow::schema()),
         (RevenueRow::NAME, RevenueRow::schema()),
         (LengthOfStayRow::NAME, LengthOfStayRow::schema()),
+        (BoardingRow::NAME, BoardingRow::schema()),
     ]
 }
 

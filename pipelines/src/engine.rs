@@ -489,6 +489,7 @@ pub fn run(
                 sink(views.no_show, &store, &probe, g);
                 sink(views.revenue, &store, &probe, g);
                 sink(views.length_of_stay, &store, &probe, g);
+                sink(views.ed_boarding, &store, &probe, g);
                 (capacity_in, restore_in)
             });
 

@@ -594,6 +594,7 @@ mod tests {
         census: HashMap<String, u32>,
         beds_taken: std::collections::HashSet<(String, String)>,
         admits_after_start: u64,
+        decisions: u64,
     }
 
     impl AdtCheck {
@@ -612,6 +613,19 @@ mod tests {
                     if a.event_time > start {
                         self.admits_after_start += 1;
                     }
+                }
+                AdtKind::DecisionToAdmit => {
+                    let (unit, bed) =
+                        here.unwrap_or_else(|| panic!("no admit before {}", e.to_json()));
+                    assert_eq!(
+                        a.care_unit.as_deref(),
+                        Some(unit.as_str()),
+                        "{}",
+                        e.to_json()
+                    );
+                    assert_eq!(a.bed.as_deref(), Some(bed.as_str()), "{}", e.to_json());
+                    self.decisions += 1;
+                    return;
                 }
                 AdtKind::Transfer | AdtKind::Discharge => {
                     let (unit, bed) =
@@ -698,6 +712,10 @@ mod tests {
         assert!(
             s.diverted > 0 && s.boarded > 0 && s.boarding_timeouts > 0,
             "{s:?}"
+        );
+        assert!(
+            check.decisions > 0,
+            "ED patients routed to wards are admitted"
         );
         assert_eq!(s.arrivals, s.admitted + s.diverted);
     }

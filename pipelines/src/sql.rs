@@ -2,7 +2,7 @@
 //!
 //! Every table of a [`Snapshot`] is registered as an in-memory table, so one query sees all
 //! views at the snapshot's frontier. Tables: `census`, `adt_hourly`, `news2`, `alerts`,
-//! `no_show`, `revenue`, `length_of_stay`, `ingest_stats`, `dead_letters`.
+//! `no_show`, `revenue`, `length_of_stay`, `ed_boarding`, `ingest_stats`, `dead_letters`.
 
 use crate::store::Snapshot;
 use crate::{Error, Result};

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wardstream_operators::{
-    AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome, RevenueRow,
+    AdtHourlyRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome, RevenueRow,
 };
 use wardstream_schemas::batch::ts_type;
 use wardstream_schemas::{Millis, Reject, RejectReason, Stream};
@@ -180,6 +180,7 @@ pub struct State {
     no_show: Table<NoShowRow>,
     revenue: Table<RevenueRow>,
     length_of_stay: Table<LengthOfStayRow>,
+    ed_boarding: Table<BoardingRow>,
     stats: IngestStats,
     dead_letters: Vec<DeadLetter>,
     max_event_time: Option<Millis>,
@@ -221,6 +222,7 @@ stored!(AlertRow, alerts);
 stored!(NoShowRow, no_show);
 stored!(RevenueRow, revenue);
 stored!(LengthOfStayRow, length_of_stay);
+stored!(BoardingRow, ed_boarding);
 
 /// Every view at one frontier, as Arrow tables.
 #[derive(Clone, Debug)]
@@ -381,6 +383,7 @@ impl ViewStore {
                 no_show: Table::new(),
                 revenue: Table::new(),
                 length_of_stay: Table::new(),
+                ed_boarding: Table::new(),
                 stats: IngestStats::default(),
                 dead_letters: Vec::new(),
                 max_event_time: None,
@@ -476,6 +479,7 @@ impl ViewStore {
         state.no_show.advance(frontier);
         state.revenue.advance(frontier);
         state.length_of_stay.advance(frontier);
+        state.ed_boarding.advance(frontier);
         let now = Instant::now();
         let done: Vec<u64> = state.epochs.range(..frontier).map(|(e, _)| *e).collect();
         for e in done {
@@ -513,6 +517,7 @@ impl ViewStore {
         state.no_show.changes.push(HashMap::new());
         state.revenue.changes.push(HashMap::new());
         state.length_of_stay.changes.push(HashMap::new());
+        state.ed_boarding.changes.push(HashMap::new());
         state.folded.push(Vec::new());
         reader
     }
@@ -534,6 +539,7 @@ impl ViewStore {
             state.no_show.delta(reader, full)?,
             state.revenue.delta(reader, full)?,
             state.length_of_stay.delta(reader, full)?,
+            state.ed_boarding.delta(reader, full)?,
         ];
         let folded = state
             .folded
@@ -561,6 +567,7 @@ impl ViewStore {
             + n(&state.no_show, reader)
             + n(&state.revenue, reader)
             + n(&state.length_of_stay, reader)
+            + n(&state.ed_boarding, reader)
     }
 
     /// The dead letters from index `from` on (in arrival order), and the total count.
@@ -639,6 +646,7 @@ impl ViewStore {
             (NoShowRow::NAME, state.no_show.batch()?),
             (RevenueRow::NAME, state.revenue.batch()?),
             (LengthOfStayRow::NAME, state.length_of_stay.batch()?),
+            (BoardingRow::NAME, state.ed_boarding.batch()?),
             ("ingest_stats", stats_batch(&state.stats)?),
             ("dead_letters", dead_letter_batch(&state.dead_letters)?),
         ];
@@ -651,7 +659,7 @@ impl ViewStore {
 }
 
 /// The names of every table a snapshot holds.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "census",
     "adt_hourly",
     "news2",
@@ -659,6 +667,7 @@ pub const TABLES: [&str; 9] = [
     "no_show",
     "revenue",
     "length_of_stay",
+    "ed_boarding",
     "ingest_stats",
     "dead_letters",
 ];

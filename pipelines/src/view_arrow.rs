@@ -13,7 +13,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 use wardstream_operators::{
-    AdtHourlyRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
+    AdtHourlyRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
 };
 use wardstream_schemas::batch::ts_type;
 
@@ -299,6 +299,40 @@ impl ViewRow for LengthOfStayRow {
                 hours(|r| r.p90_minutes),
                 hours(|r| r.max_minutes),
                 i64s(rows.iter().map(|r| r.total_minutes)),
+            ],
+        )
+    }
+}
+
+impl ViewRow for BoardingRow {
+    const NAME: &'static str = "ed_boarding";
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            f("tenant_id", DataType::Utf8, false),
+            f("encounter_id", DataType::Utf8, false),
+            f("care_unit", DataType::Utf8, false),
+            f("decided_at", ts_type(), false),
+            f("departed_at", ts_type(), true),
+            f("to_care_unit", DataType::Utf8, true),
+            f("boarding_minutes", DataType::Int64, true),
+        ]))
+    }
+    fn to_batch(rows: &[&Self]) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            Self::schema(),
+            vec![
+                strs(rows.iter().map(|r| r.tenant_id.as_str())),
+                strs(rows.iter().map(|r| r.encounter_id.as_str())),
+                strs(rows.iter().map(|r| r.care_unit.as_str())),
+                times(rows.iter().map(|r| r.decided_at)),
+                Arc::new(
+                    TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.departed_at))
+                        .with_timezone("UTC"),
+                ),
+                opt_strs(rows.iter().map(|r| r.to_care_unit.as_deref())),
+                Arc::new(Int64Array::from_iter(
+                    rows.iter().map(|r| r.boarding_minutes()),
+                )),
             ],
         )
     }

@@ -5,12 +5,21 @@ use crate::reject::{Reject, RejectReason};
 use crate::time::{Millis, rfc3339};
 use serde::{Deserialize, Serialize};
 
-/// The kind of ADT event (HL7 v2 A01 admit, A02 transfer, A03 discharge).
+/// The kind of ADT event (HL7 v2 A01 admit, A06 change an outpatient to an inpatient, A02
+/// transfer, A03 discharge).
+///
+/// The order (admit, decision to admit, transfer, discharge) breaks ties between an
+/// encounter's events at the same time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdtKind {
     /// The patient arrives in `care_unit` and the encounter starts.
     Admit,
+    /// The decision to admit: the encounter becomes an inpatient admission while the patient
+    /// is still in `care_unit` (usually the emergency department; HL7 v2 A06, FHIR
+    /// `Encounter.class` EMER → IMP). Nobody moves; from here until the patient leaves
+    /// `care_unit` the patient is *boarding* (ACEP: admitted, but still in the ED).
+    DecisionToAdmit,
     /// The patient moves from `from_care_unit` to `care_unit`.
     Transfer,
     /// The encounter ends; the patient leaves `from_care_unit`.
@@ -18,10 +27,11 @@ pub enum AdtKind {
 }
 
 impl AdtKind {
-    /// `admit`, `transfer` or `discharge`.
+    /// `admit`, `decision_to_admit`, `transfer` or `discharge`.
     pub fn as_str(self) -> &'static str {
         match self {
             AdtKind::Admit => "admit",
+            AdtKind::DecisionToAdmit => "decision_to_admit",
             AdtKind::Transfer => "transfer",
             AdtKind::Discharge => "discharge",
         }
@@ -46,13 +56,14 @@ pub struct Adt {
     /// Wire schema version (1).
     #[serde(default = "default_schema_version")]
     pub schema_version: u16,
-    /// Admit, transfer or discharge.
+    /// Admit, decision to admit, transfer or discharge.
     pub kind: AdtKind,
     /// The patient.
     pub patient_id: String,
     /// The hospital encounter (stay); census follows encounters.
     pub encounter_id: String,
-    /// The care unit the patient is in after this event (required for admit and transfer).
+    /// The care unit the patient is in after this event (required for admit, decision to
+    /// admit and transfer).
     #[serde(default)]
     pub care_unit: Option<String>,
     /// The bed after this event.
@@ -81,7 +92,11 @@ impl Adt {
             .care_unit
             .as_deref()
             .is_none_or(|u| u.trim().is_empty());
-        if matches!(self.kind, AdtKind::Admit | AdtKind::Transfer) && unit_missing {
+        if matches!(
+            self.kind,
+            AdtKind::Admit | AdtKind::DecisionToAdmit | AdtKind::Transfer
+        ) && unit_missing
+        {
             return Err(Reject::new(
                 RejectReason::MissingCareUnit,
                 format!("{} without care_unit", self.kind.as_str()),

@@ -234,11 +234,22 @@ mod tests {
             RejectReason::InvalidAge
         );
         let adt = r#"{"type":"adt","event_id":"a","tenant_id":"t","event_time":"2026-11-21T08:00:00Z","kind":"KIND","patient_id":"p","encounter_id":"e"}"#;
-        assert_eq!(
-            reason(&adt.replace("KIND", "admit")),
-            RejectReason::MissingCareUnit
-        );
+        for kind in ["admit", "decision_to_admit", "transfer"] {
+            assert_eq!(
+                reason(&adt.replace("KIND", kind)),
+                RejectReason::MissingCareUnit,
+                "{kind}"
+            );
+        }
         assert!(Event::decode(adt.replace("KIND", "discharge").as_bytes()).is_ok());
+        let decided = adt.replace("KIND", "decision_to_admit").replace(
+            r#""encounter_id":"e""#,
+            r#""encounter_id":"e","care_unit":"ED""#,
+        );
+        match Event::decode(decided.as_bytes()) {
+            Ok(Event::Adt(a)) => assert_eq!(a.kind, AdtKind::DecisionToAdmit),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

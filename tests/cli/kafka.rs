@@ -98,7 +98,7 @@ fn a_kafka_run_killed_mid_stream_resumes_to_the_embedded_replays_views() {
     run_ok(&mut kafka_run("5000"));
     let got = views(&out.join("kafka"));
     let want = views(&out.join("embedded"));
-    assert_eq!(got.len(), 7, "seven views written");
+    assert_eq!(got.len(), 8, "eight views written");
     for ((name, a), (_, b)) in got.iter().zip(&want) {
         assert!(
             a == b,

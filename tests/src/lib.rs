@@ -130,13 +130,14 @@ pub async fn rows(ctx: &SessionContext, query: &str) -> anyhow::Result<Vec<Strin
 
 /// The views compared, each with its query over the engine snapshot and its batch query over
 /// raw events. Both produce the same columns.
-pub const VIEWS: [(&str, &str, &str); 6] = [
+pub const VIEWS: [(&str, &str, &str); 7] = [
     ("census", CENSUS_VIEW, CENSUS_BATCH),
     ("adt_hourly", ADT_HOURLY_VIEW, ADT_HOURLY_BATCH),
     ("length_of_stay", LOS_VIEW, LOS_BATCH),
     ("no_show", NO_SHOW_VIEW, NO_SHOW_BATCH),
     ("revenue", REVENUE_VIEW, REVENUE_BATCH),
     ("news2", NEWS2_VIEW, NEWS2_BATCH),
+    ("ed_boarding", BOARDING_VIEW, BOARDING_BATCH),
 ];
 
 /// The `alerts` view against the batch NEWS2 filtered to medium and high.
@@ -145,18 +146,19 @@ pub const ALERTS: (&str, &str) = (
     "SELECT patient_id, score, response FROM (BATCH) WHERE response IN ('medium', 'high')",
 );
 
-const KIND_RANK: &str = "CASE kind WHEN 'admit' THEN 0 WHEN 'transfer' THEN 1 ELSE 2 END";
+const KIND_RANK: &str = "CASE kind WHEN 'admit' THEN 0 WHEN 'decision_to_admit' THEN 1 WHEN 'transfer' THEN 2 ELSE 3 END";
 
 /// `census` from the snapshot (units with patients).
 pub const CENSUS_VIEW: &str =
     "SELECT tenant_id, care_unit, patients FROM census WHERE patients > 0";
-/// `census` recomputed: each encounter's latest event; not discharged → in that unit.
+/// `census` recomputed: each encounter's latest movement (decisions to admit move nobody);
+/// not discharged → in that unit.
 pub const CENSUS_BATCH: &str = "
 WITH ranked AS (
   SELECT tenant_id, encounter_id, kind, care_unit,
          ROW_NUMBER() OVER (PARTITION BY tenant_id, encounter_id
                             ORDER BY event_time DESC, kind_rank DESC, event_id DESC) AS rn
-  FROM (SELECT *, KIND_RANK AS kind_rank FROM adt) t)
+  FROM (SELECT *, KIND_RANK AS kind_rank FROM adt WHERE kind <> 'decision_to_admit') t)
 SELECT tenant_id, care_unit, COUNT(*) AS patients
 FROM ranked WHERE rn = 1 AND kind <> 'discharge'
 GROUP BY tenant_id, care_unit";
@@ -182,13 +184,14 @@ pub const LOS_VIEW: &str = "SELECT tenant_id, care_unit, stays, total_minutes,
   CAST(ROUND(min_hours * 60) AS BIGINT) AS min_m, CAST(ROUND(p50_hours * 60) AS BIGINT) AS p50_m,
   CAST(ROUND(p90_hours * 60) AS BIGINT) AS p90_m, CAST(ROUND(max_hours * 60) AS BIGINT) AS max_m
   FROM length_of_stay";
-/// `length_of_stay` recomputed: completed unit stays, nearest-rank quantiles.
+/// `length_of_stay` recomputed: completed unit stays between movements, nearest-rank
+/// quantiles.
 pub const LOS_BATCH: &str = "
 WITH o AS (
   SELECT tenant_id, encounter_id, event_time,
          CASE WHEN kind = 'discharge' THEN NULL ELSE care_unit END AS unit,
          LEAD(event_time) OVER (PARTITION BY tenant_id, encounter_id ORDER BY event_time, kind_rank, event_id) AS next_time
-  FROM (SELECT *, KIND_RANK AS kind_rank FROM adt) t),
+  FROM (SELECT *, KIND_RANK AS kind_rank FROM adt WHERE kind <> 'decision_to_admit') t),
 m AS (SELECT tenant_id, unit, (CAST(next_time AS BIGINT) - CAST(event_time AS BIGINT)) / 60000 AS minutes
       FROM o WHERE unit IS NOT NULL AND next_time IS NOT NULL),
 r AS (SELECT tenant_id, unit, minutes,
@@ -198,6 +201,32 @@ SELECT tenant_id, unit AS care_unit, COUNT(*) AS stays, SUM(minutes) AS total_mi
        MIN(CASE WHEN rn >= (n + 1) / 2 THEN minutes END) AS p50_m,
        MIN(CASE WHEN rn >= (9 * n + 9) / 10 THEN minutes END) AS p90_m, MAX(minutes) AS max_m
 FROM r GROUP BY tenant_id, unit";
+
+/// `ed_boarding` from the snapshot, times in ms.
+pub const BOARDING_VIEW: &str =
+    "SELECT tenant_id, encounter_id, care_unit, CAST(decided_at AS BIGINT) AS decided,
+  CAST(departed_at AS BIGINT) AS departed, to_care_unit, boarding_minutes FROM ed_boarding";
+/// `ed_boarding` recomputed: each encounter's first decision to admit, and its first later
+/// transfer to another unit or discharge (both rank after a decision at the same time).
+pub const BOARDING_BATCH: &str = "
+WITH e AS (SELECT *, KIND_RANK AS kind_rank FROM adt),
+d AS (
+  SELECT * FROM (
+    SELECT tenant_id, encounter_id, care_unit, event_time,
+           ROW_NUMBER() OVER (PARTITION BY tenant_id, encounter_id ORDER BY event_time, kind_rank, event_id) AS rn
+    FROM e WHERE kind = 'decision_to_admit') t WHERE rn = 1),
+o AS (
+  SELECT d.tenant_id, d.encounter_id, m.event_time AS departed,
+         CASE WHEN m.kind = 'discharge' THEN NULL ELSE m.care_unit END AS to_unit,
+         ROW_NUMBER() OVER (PARTITION BY d.tenant_id, d.encounter_id ORDER BY m.event_time, m.kind_rank, m.event_id) AS rn
+  FROM d JOIN e m ON m.tenant_id = d.tenant_id AND m.encounter_id = d.encounter_id
+   AND m.event_time >= d.event_time
+   AND (m.kind = 'discharge' OR (m.kind = 'transfer' AND m.care_unit <> d.care_unit)))
+SELECT d.tenant_id, d.encounter_id, d.care_unit, CAST(d.event_time AS BIGINT) AS decided,
+       CAST(o.departed AS BIGINT) AS departed, o.to_unit AS to_care_unit,
+       (CAST(o.departed AS BIGINT) - CAST(d.event_time AS BIGINT)) / 60000 AS boarding_minutes
+FROM d LEFT JOIN (SELECT * FROM o WHERE rn = 1) o
+  ON o.tenant_id = d.tenant_id AND o.encounter_id = d.encounter_id";
 
 /// `no_show` from the snapshot.
 pub const NO_SHOW_VIEW: &str =

@@ -120,6 +120,7 @@
     cols.forEach((c, i) => {
       const h = (c.value / max) * (height - pad);
       const g = el("svg:g", { class: "col", "data-label": c.label, "data-value": String(c.value) });
+      if (c.hour) g.setAttribute("data-hour", c.hour);
       g.appendChild(el("svg:rect", { x: (pad + i * w + 1).toFixed(1), y: (height - h).toFixed(1), width: Math.max(1, w - 2).toFixed(1), height: h.toFixed(1), class: "fill" }));
       g.appendChild(el("svg:title", {}, `${c.label}: ${fmt(c.value)}`));
       svg.appendChild(g);
@@ -203,6 +204,27 @@
     columnChart("ed-chart", "ED arrivals per hour", hours.map((h) => ({ label: h.slice(5, 13).replace("T", " ") + "h", value: byHour.get(h) })), (v) => fmtInt.format(v));
     const inEd = rows("census").filter((u) => isEd(u.care_unit)).reduce((s, u) => s + u.patients, 0);
     setText("ed-now", fmtInt.format(inEd));
+    renderBoarding();
+  }
+
+  function renderBoarding() {
+    // Boarding (ACEP): admitted, still in the ED; from the decision to admit to leaving the
+    // ED (the ed_boarding view). Patients boarding at any time in each of the 24 hours of data
+    // up to the data's now (as_of), and those boarding now with the longest wait.
+    const HOUR = 3600000;
+    const episodes = rows("ed_boarding").filter((b) => isEd(b.care_unit));
+    const now = asOf || Date.now();
+    const open = episodes.filter((b) => b.departed_at == null);
+    setText("boarding-now", fmtInt.format(open.length));
+    const longest = Math.max(0, ...open.map((b) => now - timeOf(b.decided_at)));
+    setText("boarding-longest", open.length ? (longest / HOUR).toFixed(1) + " h" : "—");
+    const last = Math.floor(now / HOUR) * HOUR;
+    const cols = [];
+    for (let h = last - 23 * HOUR; h <= last; h += HOUR) {
+      const value = episodes.filter((b) => timeOf(b.decided_at) < h + HOUR && (b.departed_at == null || timeOf(b.departed_at) > h)).length;
+      cols.push({ label: new Date(h).toISOString().slice(5, 13).replace("T", " ") + "h", value, hour: new Date(h).toISOString() });
+    }
+    columnChart("boarding-chart", "Patients boarding in the ED per hour", episodes.length ? cols : [], (v) => fmtInt.format(v));
   }
 
   function renderNoShow() {
@@ -308,6 +330,7 @@
     renderNoShowTrend();
     renderRevenue();
     document.body.dataset.frontier = String(frontier);
+    if (asOf) document.body.dataset.asOf = new Date(asOf).toISOString();
     document.body.dataset.applied = String(applied);
   }
 

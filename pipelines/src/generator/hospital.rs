@@ -226,7 +226,13 @@ impl Generator {
             return;
         };
         let draw: f64 = self.rng.random();
-        match self.units[unit].route(draw) {
+        let route = self.units[unit].route(draw);
+        if route.is_some() && self.units[unit].line == ServiceLine::Emergency {
+            // The ED work-up is over and the patient goes to a ward: the decision to admit.
+            // Without a free bed there, boarding in the ED starts now.
+            self.emit_adt(slot, AdtKind::DecisionToAdmit, None);
+        }
+        match route {
             None => self.discharge(slot),
             Some(to) if self.units[to].has_free_bed() => {
                 let from = self.move_patient(slot, to);
@@ -380,7 +386,8 @@ impl Generator {
         self.fill_freed_beds(unit);
     }
 
-    /// Emits an admit or transfer of the patient in `slot` into their current bed.
+    /// Emits an admit, decision to admit or transfer of the patient in `slot` into (or in)
+    /// their current bed.
     fn emit_adt(&mut self, slot: u32, kind: AdtKind, from: Option<(usize, u32)>) {
         let Some(p) = self.patients.get(slot as usize).and_then(Option::as_ref) else {
             return;

@@ -25,14 +25,20 @@
 //! - a later `admit`, `transfer` or `ED` row is `transfer` from the previous row's `careunit`
 //!   to this row's;
 //! - a `discharge` row (empty `careunit`) is `discharge` with `from_care_unit` = the previous
-//!   row's `careunit`.
+//!   row's `careunit`;
+//! - an admission that starts in the ED also gets its `decision_to_admit` in the ED at its
+//!   `admittime` (from `admissions.csv.gz`), kept within the first ED stay (from the ED row's
+//!   `intime` to the next unit's; 1 of the 181 is earlier and is moved to the ED arrival), event
+//!   id `mimic-admission-<hadm_id>-decision`. MIMIC-IV registers the hospital admission while
+//!   the patient is still in the ED, so the rest of that ED stay is boarding (median 1.4 h,
+//!   90th percentile 4.7 h, longest 69.6 h in the demo).
 //!
 //! 54 rows have no `hadm_id`: all are `ED` rows in the Emergency Department, i.e. ED visits
 //! that did not lead to an admission (none overlaps an admission of the same patient). Each is
 //! its own encounter `ed-<transfer_id>`: `admit` into the ED at `intime`, and `discharge` from
 //! it at `outtime` (event id `mimic-transfer-<transfer_id>-out`), so the ED census empties
-//! again. The 1,190 rows therefore give 1,244 ADT events (329 admits, 586 transfers, 329
-//! discharges), and every encounter's census ends at 0.
+//! again. The 1,190 rows therefore give 1,244 movements (329 admits, 586 transfers, 329
+//! discharges) and 181 decisions to admit, 1,425 ADT events; every encounter's census ends at 0.
 //!
 //! ## `hosp/drgcodes.csv.gz` -> [`Charge`], MS-DRG facility claims
 //! `drg_type` `HCFA` rows are MS-DRGs (233): one `posted` charge per row, `code_system`
@@ -121,7 +127,7 @@ pub(crate) fn load(opts: &ReplayOptions, out: &mut Vec<SourceRecord>) -> Result<
     let admissions = read_admissions(dir.as_path())?;
     let transfers = read_transfers(dir.as_path())?;
     let shifts = subject_shifts(&admissions, &transfers, opts.anchor);
-    let (adt, units) = map_transfers(&transfers, &shifts, out);
+    let (adt, units) = map_transfers(&transfers, &admissions, &shifts, out);
     let diagnoses = read_diagnoses(dir.as_path())?;
     let weights = DrgWeights::load(dir)?;
     let fees = FeeSchedule::load(dir)?;
@@ -247,6 +253,7 @@ fn adt_event(
 /// admission's care units over time.
 fn map_transfers(
     transfers: &(String, Vec<TransferRow>),
+    admissions: &HashMap<String, Admission>,
     shifts: &HashMap<String, Millis>,
     out: &mut Vec<SourceRecord>,
 ) -> (FileSummary, Units) {
@@ -298,23 +305,67 @@ fn map_transfers(
             }
         } else {
             let stays = units.entry(hadm.to_owned()).or_default();
-            admission(rows, &placed[k..end], stays, &mut tally);
+            let admitted = admissions
+                .get(hadm)
+                .and_then(|a| Some(a.admit? + shifts.get(&a.subject)?));
+            admission(rows, &placed[k..end], admitted, stays, &mut tally);
         }
         k = end;
     }
     (tally.finish(), units)
 }
 
-/// One admission's rows, in order: admit, transfers, discharge.
+/// The unit MIMIC-IV's `transfers` names the emergency department.
+const ED_UNIT: &str = "Emergency Department";
+
+/// When an admission that starts in the ED was decided: its `admittime` (shifted, as
+/// `admitted`), kept within its first ED stay (from the first row's `intime` to the next
+/// row's). `None` when it does not start in the ED or has no `admittime`.
+fn decision_to_admit(
+    rows: &[TransferRow],
+    group: &[(usize, Millis)],
+    admitted: Option<Millis>,
+) -> Option<Millis> {
+    let &(first, arrived) = group.first()?;
+    if rows[first].careunit != ED_UNIT {
+        return None;
+    }
+    let left = group
+        .iter()
+        .find(|&&(i, _)| rows[i].careunit != ED_UNIT)
+        .map_or(Millis::MAX, |&(_, t)| t);
+    Some(admitted?.clamp(arrived, left.max(arrived)))
+}
+
+/// One admission's rows, in order: admit, transfers, discharge; for one that starts in the
+/// ED, its decision to admit ([`decision_to_admit`]) before the first row at or after it.
 fn admission(
     rows: &[TransferRow],
     group: &[(usize, Millis)],
+    admitted: Option<Millis>,
     stays: &mut Vec<(Millis, String)>,
     tally: &mut Tally<'_>,
 ) {
+    let mut decision = decision_to_admit(rows, group, admitted);
     let mut previous: Option<&str> = None;
     for (j, &(i, t)) in group.iter().enumerate() {
         let row = &rows[i];
+        if let Some(at) = decision.filter(|&at| j > 0 && t >= at) {
+            decision = None;
+            let first = &rows[group[0].0];
+            let id = format!("mimic-admission-{}-decision", row.hadm);
+            let unit = Some(ED_UNIT);
+            let event = adt_event(
+                first,
+                id,
+                &row.hadm,
+                AdtKind::DecisionToAdmit,
+                at,
+                unit,
+                None,
+            );
+            tally.check(event, first.n, &first.rec);
+        }
         let id = format!("mimic-transfer-{}", row.transfer_id);
         let unit = Some(row.careunit.as_str());
         let event = match (j, row.eventtype.as_str()) {
@@ -340,6 +391,20 @@ fn admission(
             stays.push((t, row.careunit.clone()));
         }
         tally.check(event, row.n, &row.rec);
+    }
+    if let (Some(at), Some(&(first, _))) = (decision, group.first()) {
+        let first = &rows[first];
+        let id = format!("mimic-admission-{}-decision", first.hadm);
+        let event = adt_event(
+            first,
+            id,
+            &first.hadm,
+            AdtKind::DecisionToAdmit,
+            at,
+            Some(ED_UNIT),
+            None,
+        );
+        tally.check(event, first.n, &first.rec);
     }
 }
 
@@ -697,7 +762,7 @@ mod tests {
                 .iter()
                 .map(|a| match a.kind {
                     AdtKind::Admit => 1,
-                    AdtKind::Transfer => 0,
+                    AdtKind::Transfer | AdtKind::DecisionToAdmit => 0,
                     AdtKind::Discharge => -1,
                 })
                 .sum();
@@ -710,6 +775,19 @@ mod tests {
             );
             for w in events.windows(2) {
                 assert!(w[0].event_time <= w[1].event_time);
+            }
+            // A decision to admit is in the ED, which the patient is in at that time.
+            for (k, d) in events.iter().enumerate() {
+                if d.kind == AdtKind::DecisionToAdmit {
+                    assert_eq!(d.care_unit.as_deref(), Some(ED_UNIT));
+                    assert_eq!(events[k - 1].care_unit.as_deref(), Some(ED_UNIT));
+                }
+            }
+            let movements: Vec<&&Adt> = events
+                .iter()
+                .filter(|a| a.kind != AdtKind::DecisionToAdmit)
+                .collect();
+            for w in movements.windows(2) {
                 if w[1].kind != AdtKind::Admit {
                     assert_eq!(
                         w[1].from_care_unit, w[0].care_unit,
@@ -719,6 +797,17 @@ mod tests {
                 }
             }
         }
+        let decisions: Vec<&str> = by_encounter
+            .iter()
+            .filter(|(_, evs)| evs.iter().any(|a| a.kind == AdtKind::DecisionToAdmit))
+            .map(|(e, _)| *e)
+            .collect();
+        assert_eq!(
+            decisions.len(),
+            181,
+            "every admission that starts in the ED"
+        );
+        assert!(decisions.iter().all(|e| !e.starts_with("ed-")));
         assert!(
             by_encounter
                 .keys()
@@ -744,6 +833,15 @@ mod tests {
         );
 
         let (_, out) = replay();
+        // Admitted at its admittime, 2 h 23 min after the ED arrival: boarding from then on.
+        let decision = adts(&out)
+            .into_iter()
+            .find(|a| a.event_id == "mimic-admission-24181354-decision")
+            .expect("decision of 24181354");
+        assert_eq!(
+            decision.event_time,
+            parse_rfc3339("2025-11-12T14:38:00Z").expect("time")
+        );
         let admit = adts(&out)
             .into_iter()
             .find(|a| a.event_id == "mimic-transfer-38926302")

@@ -52,7 +52,8 @@ pub(super) fn encounters<'a>(
     events: impl Iterator<Item = &'a Adt>,
 ) -> (Vec<Encounter<'a>>, BTreeMap<&'static str, u64>) {
     let mut by_encounter: BTreeMap<&str, Vec<&Adt>> = BTreeMap::new();
-    for e in events {
+    // A decision to admit moves nobody: unit stays are made of movements only.
+    for e in events.filter(|e| e.kind != AdtKind::DecisionToAdmit) {
         by_encounter
             .entry(e.encounter_id.as_str())
             .or_default()
@@ -135,6 +136,7 @@ fn rebuild<'a>(evs: &mut [&'a Adt]) -> std::result::Result<Encounter<'a>, &'stat
                 cur.end = Some(t);
                 enc.discharged = Some(t);
             }
+            AdtKind::DecisionToAdmit => {}
         }
     }
     Ok(enc)
