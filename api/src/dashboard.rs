@@ -1,8 +1,9 @@
 //! The operations dashboard: a page at `/` over the live views, kept current by server-sent
 //! events.
 //!
-//! - `GET /` → the page: census per care unit against capacity, NEWS2 alerts (score, response,
-//!   trend, time since the last observation), ED arrivals per hour, patients in the ED and
+//! - `GET /` → the page: census per care unit against capacity, NEWS2 alerts of patients in
+//!   house (unit, score, response, trend against the score before the latest observation,
+//!   time since the last observation), ED arrivals per hour, patients in the ED and
 //!   ED boarding (boarding now, the longest wait, patients boarding per hour from the
 //!   `ed_boarding` view), no-show rate per clinic, net revenue per day (admin and billing roles only). Its script
 //!   (`/assets/dashboard.js`, no dependencies) draws SVG from a copy of the views.
@@ -276,10 +277,10 @@ async fn page(State(state): State<DashboardState>, headers: HeaderMap) -> Respon
 </section>
 <section id="alerts" aria-labelledby="alerts-title">
 <h2 id="alerts-title">NEWS2 alerts</h2>
-<p class="kpi">Patients at medium or high clinical risk: <strong id="alerts-count">0</strong></p>
+<p class="kpi">Patients in house at medium or high clinical risk: <strong id="alerts-count">0</strong></p>
 <table>
-<caption class="skip">Patients at medium or high NEWS2 clinical risk, highest score first</caption>
-<thead><tr><th scope="col">Patient</th><th scope="col">Score</th><th scope="col">Response</th><th scope="col">Trend</th><th scope="col">Since last obs.</th></tr></thead>
+<caption class="skip">Patients in house at medium or high NEWS2 clinical risk, highest score first; trend against the score before the latest observation</caption>
+<thead><tr><th scope="col">Patient</th><th scope="col">Unit</th><th scope="col">Score</th><th scope="col">Response</th><th scope="col">Trend</th><th scope="col">Since last obs.</th></tr></thead>
 <tbody id="alerts-body"></tbody>
 </table>
 </section>

@@ -120,7 +120,8 @@ async fn shown(browser: &Browser) -> Value {
                return {
                  census: q('#census-chart g[data-unit]').map(g => [g.dataset.tenant, g.dataset.unit, Number(g.dataset.patients), g.dataset.beds === '' ? null : Number(g.dataset.beds)]),
                  census_total: Number(document.getElementById('census-total').textContent.replace(/,/g, '')),
-                 alerts: q('#alerts-body tr[data-patient]').map(r => [r.dataset.tenant, r.dataset.patient, Number(r.dataset.score)]),
+                 alerts: q('#alerts-body tr[data-patient]').map(r => [r.dataset.tenant, r.dataset.patient, Number(r.dataset.score),
+                   r.dataset.previous === '' ? null : Number(r.dataset.previous), r.dataset.unit === '' ? null : r.dataset.unit]),
                  ed_now: Number(document.getElementById('ed-now').textContent.replace(/,/g, '')),
                  noshow: q('#noshow-chart g[data-clinic]').map(g => [g.dataset.clinic, Number(g.dataset.noShows), Number(g.dataset.resolved)]),
                  revenue: q('#revenue-chart g.col').map(g => [g.dataset.label, Number(g.dataset.value)]),
@@ -165,9 +166,9 @@ fn adt_from(
     Event::decode(line.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Checks the boarding tile against SQL over `ed_boarding` (ED units as the page names them):
-/// patients boarding now, and per hour shown those boarding at any time in it. Returns the
-/// page's boarding-now count and the sum of its hourly columns.
+/// Checks the ED tile against SQL (ED units as the page names them): arrivals per hour shown
+/// (`adt_hourly`), patients boarding now and per hour those boarding at any time in it
+/// (`ed_boarding`). Returns the page's boarding-now count and the sum of its hourly columns.
 async fn boarding_matches_sql(browser: &Browser, api: &Api) -> (i64, i64) {
     const ED: &str = "(care_unit = 'ED' OR lower(care_unit) LIKE '%emergency%')";
     let page = browser
@@ -176,6 +177,7 @@ async fn boarding_matches_sql(browser: &Browser, api: &Api) -> (i64, i64) {
             r#"return {
                  now: Number(document.getElementById('boarding-now').textContent.replace(/,/g, '')),
                  hours: [...document.querySelectorAll('#boarding-chart g.col')].map(g => [g.dataset.hour, Number(g.dataset.value)]),
+                 arrivals: [...document.querySelectorAll('#ed-chart g.col')].map(g => [g.dataset.hour, Number(g.dataset.value)]),
                };"#,
             vec![],
         )
@@ -188,6 +190,18 @@ async fn boarding_matches_sql(browser: &Browser, api: &Api) -> (i64, i64) {
     )
     .await;
     assert_eq!(page["now"], now[0]["n"], "boarding now");
+    // Arrivals into the ED over the same hours.
+    for h in page["arrivals"].as_array().cloned().unwrap_or_default() {
+        let start = wardstream_schemas::time::parse_rfc3339(h[0].as_str().unwrap_or_default())
+            .unwrap_or_else(|| panic!("{h}: not a time"));
+        let want = sql(
+            api,
+            None,
+            &format!("SELECT COALESCE(SUM(admissions + transfers_in), 0) AS n FROM adt_hourly WHERE {ED} AND CAST(hour AS BIGINT) = {start}"),
+        )
+        .await;
+        assert_eq!(h[1], want[0]["n"], "ED arrivals in the hour from {}", h[0]);
+    }
     let hours = page["hours"].as_array().cloned().unwrap_or_default();
     let mut total = 0;
     for h in &hours {
@@ -267,16 +281,41 @@ async fn the_page_shows_the_views_and_follows_a_new_admission_within_a_second() 
     );
     let total: i64 = census.iter().filter_map(|r| r[2].as_i64()).sum();
     assert_eq!(page["census_total"], total);
-    // NEWS2 alerts: the same patients with the same scores.
+    // NEWS2 alerts: the same patients in house, with the same units, scores and previous
+    // scores (the trend, also right after loading the page).
     let alerts: Vec<Value> = sql(
         &api,
         None,
-        "SELECT tenant_id, patient_id, score FROM alerts",
+        "SELECT tenant_id, patient_id, score, previous_score, care_unit FROM alerts",
     )
     .await
     .into_iter()
-    .map(|r| json!([r["tenant_id"], r["patient_id"], r["score"]]))
+    .map(|r| {
+        json!([
+            r["tenant_id"],
+            r["patient_id"],
+            r["score"],
+            r["previous_score"],
+            r["care_unit"]
+        ])
+    })
     .collect();
+    assert!(
+        alerts.iter().any(|a| a[3].is_i64()) && alerts.iter().all(|a| a[4].is_string()),
+        "alerts with a trend, each in a unit: {alerts:?}"
+    );
+    // Patients at risk who have been discharged are not alerts.
+    let at_risk = sql(
+        &api,
+        None,
+        "SELECT COUNT(*) AS n FROM news2 WHERE response IN ('medium', 'high')",
+    )
+    .await;
+    assert!(
+        at_risk[0]["n"].as_u64().unwrap_or_default() > alerts.len() as u64,
+        "{at_risk:?} at risk, {} alerts",
+        alerts.len()
+    );
     assert_eq!(
         sorted(page["alerts"].as_array().cloned().unwrap_or_default()),
         sorted(alerts)

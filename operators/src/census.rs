@@ -92,18 +92,32 @@ enum Side {
     Beds(u32),
 }
 
+/// Where each encounter is now: `((tenant, encounter), unit)` after its latest movement, the
+/// unit `None` once discharged. Encounters without ADT events are absent.
+pub fn encounter_locations<'s>(
+    adt: VecCollection<'s, u64, Adt>,
+) -> VecCollection<'s, u64, (EncounterKey, Option<String>)> {
+    by_encounter(adt).reduce_named("Latest location", |_enc, input, output| {
+        if let Some(((_, unit), _)) = input.last() {
+            output.push((unit.clone(), 1isize));
+        }
+    })
+}
+
 /// The `census` view: patients per care unit now, with beds where configured.
 pub fn census_view<'s>(
     adt: VecCollection<'s, u64, Adt>,
     capacity: VecCollection<'s, u64, Capacity>,
 ) -> VecCollection<'s, u64, CensusRow> {
-    let located = by_encounter(adt)
-        .reduce_named("Latest location", |_enc, input, output| {
-            if let Some(((_, Some(unit)), _)) = input.last() {
-                output.push((unit.clone(), 1isize));
-            }
-        })
-        .map(|((tenant, _enc), unit)| (tenant, unit));
+    census_from_locations(encounter_locations(adt), capacity)
+}
+
+/// The `census` view from [`encounter_locations`] (shared with the `alerts` view).
+pub fn census_from_locations<'s>(
+    locations: VecCollection<'s, u64, (EncounterKey, Option<String>)>,
+    capacity: VecCollection<'s, u64, Capacity>,
+) -> VecCollection<'s, u64, CensusRow> {
+    let located = locations.flat_map(|((tenant, _enc), unit)| unit.map(|u| (tenant, u)));
     let patients = located
         .count()
         .map(|(key, n)| (key, Side::Patients(n as i64)));

@@ -59,7 +59,7 @@ pub use boarding::BoardingRow;
 pub use census::{AdtHourlyRow, Capacity, CensusRow};
 pub use ingest::{IngestConfig, LatePolicy, Outcome};
 pub use length_of_stay::LengthOfStayRow;
-pub use news2::{News2Row, Response};
+pub use news2::{AlertRow, News2Row, Response};
 pub use no_show::NoShowRow;
 pub use revenue::RevenueRow;
 pub use views::{Views, build_views};

@@ -239,6 +239,10 @@ pub struct News2Row {
     pub temperature: Option<Milli>,
     /// Time of the most recent reading of any parameter.
     pub last_observed: Millis,
+    /// The aggregate score just before `last_observed`: over the latest reading of each
+    /// parameter earlier than it (`None` when there was none). `score` against it is the
+    /// trend a chart review reads.
+    pub previous_score: Option<u8>,
 }
 
 impl News2Row {
@@ -273,6 +277,7 @@ impl News2Row {
             consciousness: get(Parameter::Consciousness).map(acvpu_from),
             temperature: get(Parameter::Temperature).map(Milli),
             last_observed: latest.iter().map(|(_, r)| r.time).max().unwrap_or(0),
+            previous_score: None,
         };
         let scores = [
             row.respiration_rate.map(score_respiration_rate),
@@ -304,8 +309,20 @@ pub fn response(score: u8, red_flag: bool) -> Response {
 
 type Key = (String, String);
 
+/// Which reading of a parameter: its latest, or its latest strictly earlier than that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Slot {
+    Earlier,
+    Latest,
+}
+
 /// The `news2` view: one [`News2Row`] per `(tenant, patient)` from the latest reading of each
-/// parameter (latest by effective time, ties by `event_id`).
+/// parameter (latest by effective time, ties by `event_id`), with the score just before the
+/// latest observation time (`previous_score`).
+///
+/// Incremental contract: per `(patient, parameter)` a reduce over its readings keeps the
+/// latest and the latest at an earlier time (O(readings of the parameter) per change); per
+/// patient a reduce over those (at most 16 values) scores both.
 pub fn news2_view<'s>(
     vitals: VecCollection<'s, u64, VitalSign>,
 ) -> VecCollection<'s, u64, News2Row> {
@@ -328,43 +345,124 @@ pub fn news2_view<'s>(
         })
         .reduce_named("Latest reading", |_key, input, output| {
             // Values are sorted: the last is the latest by (time, event_id).
-            if let Some((latest, _)) = input.last() {
-                output.push(((*latest).clone(), 1isize));
+            if let Some(((time, id, value, encounter), _)) = input.last() {
+                output.push((
+                    (Slot::Latest, *time, id.clone(), *value, encounter.clone()),
+                    1isize,
+                ));
+                if let Some(((t, id, value, encounter), _)) =
+                    input.iter().rev().find(|((t, ..), _)| t < time)
+                {
+                    output.push((
+                        (Slot::Earlier, *t, id.clone(), *value, encounter.clone()),
+                        1isize,
+                    ));
+                }
             }
         })
-        .map(|((key, p), (time, _id, value, encounter))| (key, (p, time, value, encounter)))
+        .map(|((key, p), (slot, time, _id, value, encounter))| {
+            (key, (p, slot, time, value, encounter))
+        })
         .reduce_named("NEWS2", |key: &Key, input, output| {
+            let reading = |time: &Millis, value: &i64| Reading {
+                time: *time,
+                value: *value,
+            };
             let latest: Vec<(Parameter, Reading)> = input
                 .iter()
-                .map(|((p, time, value, _), _)| {
-                    (
-                        *p,
-                        Reading {
-                            time: *time,
-                            value: *value,
-                        },
-                    )
+                .filter(|((_, slot, ..), _)| *slot == Slot::Latest)
+                .map(|((p, _, time, value, _), _)| (*p, reading(time, value)))
+                .collect();
+            let last = latest.iter().map(|(_, r)| r.time).max().unwrap_or(0);
+            // Just before `last`: each parameter's latest if earlier, else its earlier one.
+            let latest_at_last =
+                |p: &Parameter| latest.iter().any(|(q, r)| q == p && r.time == last);
+            let before: Vec<(Parameter, Reading)> = input
+                .iter()
+                .filter(|((p, slot, time, ..), _)| match slot {
+                    Slot::Latest => *time < last,
+                    Slot::Earlier => latest_at_last(p),
                 })
+                .map(|((p, _, time, value, _), _)| (*p, reading(time, value)))
                 .collect();
             // The encounter of the most recent reading.
             let encounter = input
                 .iter()
-                .max_by_key(|((_, time, _, enc), _)| (*time, enc.clone()))
-                .map(|((_, _, _, enc), _)| enc.clone())
+                .filter(|((_, slot, ..), _)| *slot == Slot::Latest)
+                .max_by_key(|((_, _, time, _, enc), _)| (*time, enc.clone()))
+                .map(|((.., enc), _)| enc.clone())
                 .unwrap_or_default();
-            output.push((
-                News2Row::score(key.0.clone(), key.1.clone(), encounter, &latest),
-                1isize,
-            ));
+            let mut row = News2Row::score(key.0.clone(), key.1.clone(), encounter, &latest);
+            if !before.is_empty() {
+                let earlier = News2Row::score(String::new(), String::new(), String::new(), &before);
+                row.previous_score = Some(earlier.score);
+            }
+            output.push((row, 1isize));
         })
         .map(|(_, row)| row)
 }
 
-/// The `alerts` view: patients whose latest NEWS2 response is medium or high.
+/// A row of the `alerts` view: a patient's NEWS2 at medium or high clinical risk, and where
+/// the patient is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AlertRow {
+    /// The patient's latest NEWS2.
+    pub news2: News2Row,
+    /// The care unit of the observations' encounter now; `None` when no ADT event names the
+    /// encounter (e.g. a monitor feed without ADT).
+    pub care_unit: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Side {
+    Alert(News2Row),
+    Location(Option<String>),
+}
+
+/// The `alerts` view: patients whose latest NEWS2 response is medium or high (RCP 2017:
+/// urgent or emergency response), unless the encounter of their latest observation has been
+/// discharged: an alert is for someone in the hospital. `locations` is
+/// [`crate::census::encounter_locations`].
+///
+/// Incremental contract: one reduce per `(tenant, encounter)` over that encounter's alerting
+/// NEWS2 row (at most one per patient) and its location; O(1) per change.
 pub fn alerts_view<'s>(
     news2: VecCollection<'s, u64, News2Row>,
-) -> VecCollection<'s, u64, News2Row> {
-    news2.filter(|row| matches!(row.response, Response::Medium | Response::High))
+    locations: VecCollection<'s, u64, (crate::census::EncounterKey, Option<String>)>,
+) -> VecCollection<'s, u64, AlertRow> {
+    let alerting = news2
+        .filter(|row| matches!(row.response, Response::Medium | Response::High))
+        .map(|row| {
+            (
+                (row.tenant_id.clone(), row.encounter_id.clone()),
+                Side::Alert(row),
+            )
+        });
+    alerting
+        .concat(locations.map(|(key, unit)| (key, Side::Location(unit))))
+        .reduce_named("Alerts in house", |_key, input, output| {
+            let mut location = None;
+            for (side, _) in input {
+                if let Side::Location(unit) = side {
+                    location = Some(unit.clone());
+                }
+            }
+            if let Some(None) = location {
+                return; // discharged
+            }
+            for (side, _) in input {
+                if let Side::Alert(row) = side {
+                    output.push((
+                        AlertRow {
+                            news2: row.clone(),
+                            care_unit: location.clone().flatten(),
+                        },
+                        1isize,
+                    ));
+                }
+            }
+        })
+        .map(|(_, row)| row)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! All views, assembled from one ingested event collection.
 
 use crate::boarding::{BoardingRow, ed_boarding_view};
-use crate::census::{AdtHourlyRow, Capacity, CensusRow, adt_hourly_view, census_view};
+use crate::census::{
+    AdtHourlyRow, Capacity, CensusRow, adt_hourly_view, census_from_locations, encounter_locations,
+};
 use crate::length_of_stay::{LengthOfStayRow, length_of_stay_view};
-use crate::news2::{News2Row, alerts_view, news2_view};
+use crate::news2::{AlertRow, News2Row, alerts_view, news2_view};
 use crate::no_show::{NoShowRow, no_show_view};
 use crate::revenue::{RevenueRow, revenue_view};
 use differential_dataflow::VecCollection;
@@ -18,7 +20,7 @@ pub struct Views<'s> {
     /// `news2`.
     pub news2: VecCollection<'s, u64, News2Row>,
     /// `alerts`.
-    pub alerts: VecCollection<'s, u64, News2Row>,
+    pub alerts: VecCollection<'s, u64, AlertRow>,
     /// `no_show`.
     pub no_show: VecCollection<'s, u64, NoShowRow>,
     /// `revenue`.
@@ -59,10 +61,11 @@ pub fn build_views<'s>(
         }
     });
     let news2 = news2_view(vitals);
+    let locations = encounter_locations(adt.clone());
     Views {
-        census: census_view(adt.clone(), capacity),
+        census: census_from_locations(locations.clone(), capacity),
         adt_hourly: adt_hourly_view(adt.clone()),
-        alerts: alerts_view(news2.clone()),
+        alerts: alerts_view(news2.clone(), locations),
         news2,
         no_show: no_show_view(appointments),
         revenue: revenue_view(charges),

@@ -69,7 +69,7 @@ pub use statements::select;
 use statements::{InFlight, execute, insert, primitive_column, string_column};
 
 use crate::store::{ChangeReader, ChangeSet, DeadLetter, Freshness, Latencies, TABLES, ViewStore};
-use crate::view_arrow::{AlertRow, ViewRow};
+use crate::view_arrow::ViewRow;
 use crate::{Error, Result, SourceRecord};
 pub use archive::{ArchiveQueue, Archived};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -78,7 +78,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wardstream_operators::{
-    AdtHourlyRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
+    AdtHourlyRow, AlertRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow,
+    RevenueRow,
 };
 
 /// The origin ingest gives late events it dead-letters.

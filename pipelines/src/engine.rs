@@ -17,7 +17,6 @@ use crate::kafka::{KafkaConfig, KafkaSource, Positions};
 use crate::live::LiveInput;
 use crate::source::SourceRecord;
 use crate::store::{DeadLetter, Stored, ViewStore};
-use crate::view_arrow::AlertRow;
 use crate::{Error, Result};
 use differential_dataflow::input::Input;
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
@@ -485,7 +484,7 @@ pub fn run(
                 sink(views.census, &store, &probe, g);
                 sink(views.adt_hourly, &store, &probe, g);
                 sink(views.news2, &store, &probe, g);
-                sink(views.alerts.map(AlertRow), &store, &probe, g);
+                sink(views.alerts, &store, &probe, g);
                 sink(views.no_show, &store, &probe, g);
                 sink(views.revenue, &store, &probe, g);
                 sink(views.length_of_stay, &store, &probe, g);

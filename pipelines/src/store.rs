@@ -7,7 +7,7 @@
 //! current contents. A [`Snapshot`] is taken under one lock, so a query sees all views at the
 //! same frontier (no torn reads).
 
-use crate::view_arrow::{AlertRow, ViewRow};
+use crate::view_arrow::ViewRow;
 use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wardstream_operators::{
-    AdtHourlyRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome, RevenueRow,
+    AdtHourlyRow, AlertRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, Outcome,
+    RevenueRow,
 };
 use wardstream_schemas::batch::ts_type;
 use wardstream_schemas::{Millis, Reject, RejectReason, Stream};

@@ -13,7 +13,8 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 use wardstream_operators::{
-    AdtHourlyRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow, RevenueRow,
+    AdtHourlyRow, AlertRow, BoardingRow, CensusRow, LengthOfStayRow, News2Row, NoShowRow,
+    RevenueRow,
 };
 use wardstream_schemas::batch::ts_type;
 
@@ -127,6 +128,7 @@ fn news2_schema() -> SchemaRef {
         f("consciousness", DataType::Utf8, true),
         f("temperature", DataType::Float64, true),
         f("last_observed", ts_type(), false),
+        f("previous_score", DataType::Int64, true),
     ]))
 }
 
@@ -164,6 +166,9 @@ fn news2_batch(schema: SchemaRef, rows: &[&News2Row]) -> Result<RecordBatch, Arr
             opt_strs(rows.iter().map(|r| r.consciousness.map(|c| c.as_str()))),
             milli(|r| r.temperature),
             times(rows.iter().map(|r| r.last_observed)),
+            Arc::new(Int64Array::from_iter(
+                rows.iter().map(|r| r.previous_score.map(i64::from)),
+            )),
         ],
     )
 }
@@ -178,20 +183,25 @@ impl ViewRow for News2Row {
     }
 }
 
-/// Rows of the `alerts` view (same shape as `news2`, a distinct table).
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct AlertRow(pub News2Row);
-
+/// The `alerts` view: the `news2` columns of patients at medium or high risk who are not
+/// discharged, then `care_unit` (nullable: encounters without ADT events).
 impl ViewRow for AlertRow {
     const NAME: &'static str = "alerts";
     fn schema() -> SchemaRef {
-        news2_schema()
+        let mut fields: Vec<Field> = news2_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(f("care_unit", DataType::Utf8, true));
+        Arc::new(Schema::new(fields))
     }
     fn to_batch(rows: &[&Self]) -> Result<RecordBatch, ArrowError> {
-        let inner: Vec<&News2Row> = rows.iter().map(|r| &r.0).collect();
-        news2_batch(Self::schema(), &inner)
+        let inner: Vec<&News2Row> = rows.iter().map(|r| &r.news2).collect();
+        let news2 = news2_batch(news2_schema(), &inner)?;
+        let mut columns = news2.columns().to_vec();
+        columns.push(opt_strs(rows.iter().map(|r| r.care_unit.as_deref())));
+        RecordBatch::try_new(Self::schema(), columns)
     }
 }
 

@@ -136,14 +136,26 @@ pub const VIEWS: [(&str, &str, &str); 7] = [
     ("length_of_stay", LOS_VIEW, LOS_BATCH),
     ("no_show", NO_SHOW_VIEW, NO_SHOW_BATCH),
     ("revenue", REVENUE_VIEW, REVENUE_BATCH),
-    ("news2", NEWS2_VIEW, NEWS2_BATCH),
+    ("news2", NEWS2_VIEW, NEWS2_WITH_PREVIOUS),
     ("ed_boarding", BOARDING_VIEW, BOARDING_BATCH),
 ];
 
-/// The `alerts` view against the batch NEWS2 filtered to medium and high.
+/// The `alerts` view against the batch NEWS2 filtered to medium and high, less patients whose
+/// latest observation's encounter is discharged, with the encounter's unit now (NULL without
+/// ADT events).
 pub const ALERTS: (&str, &str) = (
-    "SELECT patient_id, score, response FROM alerts",
-    "SELECT patient_id, score, response FROM (BATCH) WHERE response IN ('medium', 'high')",
+    "SELECT tenant_id, patient_id, score, response, care_unit FROM alerts",
+    "
+WITH loc AS (
+  SELECT * FROM (
+    SELECT tenant_id, encounter_id, kind, care_unit,
+           ROW_NUMBER() OVER (PARTITION BY tenant_id, encounter_id
+                              ORDER BY event_time DESC, kind_rank DESC, event_id DESC) AS rn
+    FROM (SELECT *, KIND_RANK AS kind_rank FROM adt WHERE kind <> 'decision_to_admit') t) r
+  WHERE rn = 1)
+SELECT n.tenant_id, n.patient_id, n.score, n.response, l.care_unit
+FROM (BATCH) n LEFT JOIN loc l ON l.tenant_id = n.tenant_id AND l.encounter_id = n.encounter_id
+WHERE n.response IN ('medium', 'high') AND (l.kind IS NULL OR l.kind <> 'discharge')",
 );
 
 const KIND_RANK: &str = "CASE kind WHEN 'admit' THEN 0 WHEN 'decision_to_admit' THEN 1 WHEN 'transfer' THEN 2 ELSE 3 END";
@@ -281,7 +293,8 @@ FROM per GROUP BY tenant_id, day, code_system, code, care_unit, currency";
 pub const NEWS2_VIEW: &str = "SELECT tenant_id, patient_id, encounter_id, score, red_flag, response, parameters_present,
   CAST(ROUND(respiration_rate * 1000) AS BIGINT) AS rr, CAST(ROUND(spo2 * 1000) AS BIGINT) AS spo2, spo2_scale,
   supplemental_oxygen, CAST(ROUND(systolic_bp * 1000) AS BIGINT) AS sbp, CAST(ROUND(pulse * 1000) AS BIGINT) AS pulse,
-  consciousness, CAST(ROUND(temperature * 1000) AS BIGINT) AS temp, CAST(last_observed AS BIGINT) AS last_observed
+  consciousness, CAST(ROUND(temperature * 1000) AS BIGINT) AS temp, CAST(last_observed AS BIGINT) AS last_observed,
+  previous_score
   FROM news2";
 /// `news2` recomputed in SQL: latest reading per parameter, then RCP 2017 chart 1 bands.
 pub const NEWS2_BATCH: &str = "
@@ -356,8 +369,29 @@ SELECT tenant_id, patient_id, encounter_id, CAST(score AS BIGINT) AS score, red_
   temp, last_observed
 FROM t";
 
+/// `news2` recomputed with `previous_score`: [`NEWS2_BATCH`] once over every reading and once
+/// over each patient's readings before their latest reading time, joined by patient.
+pub const NEWS2_WITH_PREVIOUS: &str = "NEWS2_WITH_PREVIOUS";
+
+/// The readings before each patient's latest reading time (in place of `FROM p`).
+const EARLIER_READINGS: &str = "FROM (SELECT p.* FROM p JOIN (SELECT tenant_id AS mt, patient_id AS mp, MAX(event_time) AS t_last
+    FROM p GROUP BY tenant_id, patient_id) m ON p.tenant_id = m.mt AND p.patient_id = m.mp
+    WHERE p.event_time < m.t_last) pp) t WHERE rn = 1),";
+
 /// The batch query text with its placeholders filled in.
 pub fn batch_sql(template: &str) -> String {
+    if template == NEWS2_WITH_PREVIOUS {
+        let earlier = NEWS2_BATCH.replace("    FROM p) t WHERE rn = 1),", EARLIER_READINGS);
+        assert_ne!(
+            earlier, NEWS2_BATCH,
+            "NEWS2_BATCH reads its readings `FROM p`"
+        );
+        return format!(
+            "SELECT c.*, e.score AS previous_score FROM ({NEWS2_BATCH}) c
+             LEFT JOIN (SELECT tenant_id, patient_id, score FROM ({earlier}) x) e
+             ON c.tenant_id = e.tenant_id AND c.patient_id = e.patient_id"
+        );
+    }
     template.replace("KIND_RANK", KIND_RANK)
 }
 
@@ -389,12 +423,15 @@ pub async fn compare_all(
     let got = rows(&view_ctx, ALERTS.0).await?;
     let want = rows(
         &raw_ctx,
-        &ALERTS.1.replace("BATCH", &batch_sql(NEWS2_BATCH)),
+        &batch_sql(&ALERTS.1.replace("BATCH", NEWS2_BATCH)),
     )
     .await?;
+    compared += want.len();
     if got != want {
+        let missing: Vec<_> = want.iter().filter(|r| !got.contains(r)).take(3).collect();
+        let extra: Vec<_> = got.iter().filter(|r| !want.contains(r)).take(3).collect();
         problems.push(format!(
-            "alerts: view has {} rows, batch {}",
+            "alerts: view has {} rows, batch {}; missing from view {missing:?}; extra in view {extra:?}",
             got.len(),
             want.len()
         ));

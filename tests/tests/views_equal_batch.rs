@@ -57,6 +57,24 @@ async fn every_view_equals_batch_sql_on_real_data() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(boarding, ["181|181|181|35132|4175"]);
+    // The comparison above is not vacuous for the newer columns: most patients have a score
+    // before their latest observation, and it often differs; every eICU stay ends discharged,
+    // so none of its many patients at risk is an alert any more, while PhysioNet's (no ADT)
+    // are, without a unit.
+    let news2 = wardstream_tests::rows(
+        &wardstream_pipelines::sql::session(&snapshot)?,
+        "SELECT COUNT(*) > 1000, SUM(CASE WHEN previous_score IS NOT NULL THEN 1 ELSE 0 END) > 1000, \
+         SUM(CASE WHEN previous_score <> score THEN 1 ELSE 0 END) > 100, \
+         SUM(CASE WHEN tenant_id LIKE 'eicu%' AND response IN ('medium', 'high') THEN 1 ELSE 0 END) > 10 FROM news2",
+    )
+    .await?;
+    assert_eq!(news2, ["true|true|true|true"]);
+    let alerts = wardstream_tests::rows(
+        &wardstream_pipelines::sql::session(&snapshot)?,
+        "SELECT SUM(CASE WHEN tenant_id LIKE 'eicu%' THEN 1 ELSE 0 END), COUNT(*) > 100, COUNT(care_unit) FROM alerts",
+    )
+    .await?;
+    assert_eq!(alerts, ["0|true|0"]);
 
     // Conservation per stream and per reason: received = applied + duplicates + dead letters,
     // and the dead letters are exactly the source's rejections.

@@ -8,8 +8,6 @@
   const SVG = "http://www.w3.org/2000/svg";
   // view name -> Map(row key -> {row, n})
   const views = new Map();
-  // patient key -> the previous NEWS2 score seen (for the trend)
-  const previousScore = new Map();
   let frontier = null;
   let applied = 0;
   // Greatest event time in the views (ms): the data's "now", far from the wall clock in a replay.
@@ -29,9 +27,6 @@
         const d = delta.diffs[i];
         const cur = t.get(key);
         const n = (cur ? cur.n : 0) + d;
-        if (name === "alerts" && d < 0 && !snapshot) {
-          previousScore.set(row.tenant_id + "/" + row.patient_id, row.score);
-        }
         if (n === 0) t.delete(key);
         else t.set(key, { row, n });
       });
@@ -169,19 +164,21 @@
     const alerts = rows("alerts").sort((a, b) => b.score - a.score || a.patient_id.localeCompare(b.patient_id));
     const tbody = document.createDocumentFragment();
     for (const a of alerts) {
-      const tr = el("tr", { "data-tenant": a.tenant_id, "data-patient": a.patient_id, "data-score": String(a.score), class: "risk-" + a.response });
-      const prev = previousScore.get(a.tenant_id + "/" + a.patient_id);
-      const trend = prev === undefined ? "—" : a.score > prev ? `▲ +${a.score - prev}` : a.score < prev ? `▼ ${a.score - prev}` : "=";
+      const tr = el("tr", { "data-tenant": a.tenant_id, "data-patient": a.patient_id, "data-score": String(a.score), "data-previous": a.previous_score == null ? "" : String(a.previous_score), "data-unit": a.care_unit == null ? "" : a.care_unit, class: "risk-" + a.response });
+      // Trend: the score against the one just before the latest observation (the view's).
+      const prev = a.previous_score;
+      const trend = prev == null ? "—" : a.score > prev ? `▲ +${a.score - prev}` : a.score < prev ? `▼ ${a.score - prev}` : "=";
       const mins = Math.max(0, Math.round((now - timeOf(a.last_observed)) / 60000));
       const ago = isFinite(mins) ? (mins < 90 ? `${mins} min` : `${Math.round(mins / 60)} h`) : "—";
       tr.appendChild(el("th", { scope: "row" }, a.patient_id));
+      tr.appendChild(el("td", {}, a.care_unit == null ? "—" : a.care_unit));
       tr.appendChild(el("td", { class: "num" }, String(a.score)));
       tr.appendChild(el("td", {}, a.response + (a.red_flag ? " (red flag)" : "")));
       tr.appendChild(el("td", {}, trend));
       tr.appendChild(el("td", { class: "num", title: String(a.last_observed) }, ago));
       tbody.appendChild(tr);
     }
-    replace("alerts-body", tbody.childNodes.length ? tbody : emptyRow(5, "No patient at medium or high risk"));
+    replace("alerts-body", tbody.childNodes.length ? tbody : emptyRow(6, "No patient in house at medium or high risk"));
     setText("as-of", asOf ? "Data as of " + new Date(asOf).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "no events yet");
     setText("alerts-count", String(alerts.length));
   }
@@ -192,16 +189,29 @@
     return tr;
   }
 
+  const HOUR = 3600000;
+
+  // The 24 hours of data up to the data's now (as_of), as [start ms] oldest first.
+  function lastDay() {
+    const last = Math.floor((asOf || Date.now()) / HOUR) * HOUR;
+    return Array.from({ length: 24 }, (_, i) => last - (23 - i) * HOUR);
+  }
+
+  function hourColumn(h, value) {
+    const iso = new Date(h).toISOString();
+    return { label: iso.slice(5, 13).replace("T", " ") + "h", value, hour: iso };
+  }
+
   function renderEd() {
     // Arrivals into the ED per hour (admissions + transfers in), the last 24 hours of data.
     const byHour = new Map();
     for (const r of rows("adt_hourly")) {
       if (!isEd(r.care_unit)) continue;
-      const h = String(r.hour);
+      const h = timeOf(r.hour);
       byHour.set(h, (byHour.get(h) || 0) + r.admissions + r.transfers_in);
     }
-    const hours = [...byHour.keys()].sort().slice(-24);
-    columnChart("ed-chart", "ED arrivals per hour", hours.map((h) => ({ label: h.slice(5, 13).replace("T", " ") + "h", value: byHour.get(h) })), (v) => fmtInt.format(v));
+    const cols = lastDay().map((h) => hourColumn(h, byHour.get(h) || 0));
+    columnChart("ed-chart", "ED arrivals per hour", byHour.size ? cols : [], (v) => fmtInt.format(v));
     const inEd = rows("census").filter((u) => isEd(u.care_unit)).reduce((s, u) => s + u.patients, 0);
     setText("ed-now", fmtInt.format(inEd));
     renderBoarding();
@@ -211,19 +221,13 @@
     // Boarding (ACEP): admitted, still in the ED; from the decision to admit to leaving the
     // ED (the ed_boarding view). Patients boarding at any time in each of the 24 hours of data
     // up to the data's now (as_of), and those boarding now with the longest wait.
-    const HOUR = 3600000;
     const episodes = rows("ed_boarding").filter((b) => isEd(b.care_unit));
     const now = asOf || Date.now();
     const open = episodes.filter((b) => b.departed_at == null);
     setText("boarding-now", fmtInt.format(open.length));
     const longest = Math.max(0, ...open.map((b) => now - timeOf(b.decided_at)));
     setText("boarding-longest", open.length ? (longest / HOUR).toFixed(1) + " h" : "—");
-    const last = Math.floor(now / HOUR) * HOUR;
-    const cols = [];
-    for (let h = last - 23 * HOUR; h <= last; h += HOUR) {
-      const value = episodes.filter((b) => timeOf(b.decided_at) < h + HOUR && (b.departed_at == null || timeOf(b.departed_at) > h)).length;
-      cols.push({ label: new Date(h).toISOString().slice(5, 13).replace("T", " ") + "h", value, hour: new Date(h).toISOString() });
-    }
+    const cols = lastDay().map((h) => hourColumn(h, episodes.filter((b) => timeOf(b.decided_at) < h + HOUR && (b.departed_at == null || timeOf(b.departed_at) > h)).length));
     columnChart("boarding-chart", "Patients boarding in the ED per hour", episodes.length ? cols : [], (v) => fmtInt.format(v));
   }
 
