@@ -282,19 +282,21 @@ fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLe
 /// replays the rows published before ([`replay_published`]).
 pub fn spawn_relay(db: Db, destination: Destination) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while matches!(destination, Destination::Engine { .. }) {
-            match replay_published(&db, &destination).await {
-                Ok(pass) => {
-                    tracing::info!(
-                        events = pass.published,
-                        dead_letters = pass.dead_lettered,
-                        "outbox: replayed the events published before"
-                    );
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox replay: will retry");
-                    tokio::time::sleep(RELAY_INTERVAL).await;
+        if matches!(destination, Destination::Engine { .. }) {
+            loop {
+                match replay_published(&db, &destination).await {
+                    Ok(pass) => {
+                        tracing::info!(
+                            events = pass.published,
+                            dead_letters = pass.dead_lettered,
+                            "outbox: replayed the events published before"
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox replay: will retry");
+                        tokio::time::sleep(RELAY_INTERVAL).await;
+                    }
                 }
             }
         }

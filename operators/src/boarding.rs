@@ -54,11 +54,14 @@ impl BoardingRow {
 /// An encounter's event: `(time, kind, id)` ordering key, then the unit after it.
 type Step = ((Millis, AdtKind, String), Option<String>);
 
+/// Leaving the boarding unit: when, and to which unit (`None`: discharged).
+pub type Departure = (Millis, Option<String>);
+
 /// The boarding episode of one encounter's events, sorted: from the first decision to admit to
-/// the first later movement out of its unit.
+/// the first later movement out of its unit, as `(decided_at, unit, departure)`.
 pub fn episode<'a>(
     events: impl IntoIterator<Item = &'a Step>,
-) -> Option<(Millis, String, Option<(Millis, Option<String>)>)> {
+) -> Option<(Millis, String, Option<Departure>)> {
     let mut events = events.into_iter();
     let (decided_at, unit) = events.by_ref().find_map(|((t, kind, _), unit)| {
         (*kind == AdtKind::DecisionToAdmit)
