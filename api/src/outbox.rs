@@ -40,6 +40,9 @@ use crate::problem::Problem;
 
 /// How often the relay looks for new rows.
 pub const RELAY_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest wait between retries after failed passes (the wait doubles from
+/// [`RELAY_INTERVAL`] up to this).
+pub const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 /// Rows per relay pass.
 const BATCH: i64 = 500;
 
@@ -215,22 +218,30 @@ async fn hand_over(
     Ok(pass)
 }
 
-/// Sends `rows` to their topics and waits for the acknowledgements.
+/// Sends `rows` to their topics and waits for the acknowledgements. On an error it still
+/// waits for what it queued (so the next pass does not pile copies onto a queue still
+/// draining), then replaces the producer: an idempotent producer's fatal error is permanent.
 fn publish(publisher: &Mutex<Publisher>, rows: &[Outgoing]) -> Result<(), RelayError> {
     let mut publisher = publisher
         .lock()
         .map_err(|_| RelayError::Publisher("poisoned by an earlier panic".into()))?;
-    for row in rows {
-        match &row.event {
-            Ok(event) => publisher.send_event(event)?,
-            Err(_) => {
-                let topic = publisher.topics().of(stream_of(&row.topic)).to_owned();
-                publisher.send_raw(&topic, Some(&row.event_id), row.payload.as_bytes())?;
+    let sent = rows.iter().try_for_each(|row| match &row.event {
+        Ok(event) => publisher.send_event(event),
+        Err(_) => {
+            let topic = publisher.topics().of(stream_of(&row.topic)).to_owned();
+            publisher.send_raw(&topic, Some(&row.event_id), row.payload.as_bytes())
+        }
+    });
+    let result = sent.and(publisher.wait_acknowledged());
+    if result.is_err() {
+        match Publisher::new(publisher.config()) {
+            Ok(fresh) => *publisher = fresh,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay: could not renew the Kafka producer")
             }
         }
     }
-    publisher.wait_acknowledged()?;
-    Ok(())
+    Ok(result?)
 }
 
 /// Hands every row published before to `destination`, oldest first, in pages of 500.
@@ -278,8 +289,10 @@ fn dead_letter(topic: &str, id: &str, payload: String, reject: Reject) -> DeadLe
 }
 
 /// Runs [`relay_once`] every [`RELAY_INTERVAL`] (at once again while a pass was full) until
-/// the runtime shuts down; errors are logged and retried. For [`Destination::Engine`] it first
-/// replays the rows published before ([`replay_published`]).
+/// the runtime shuts down; errors are logged and retried after a wait that doubles up to
+/// [`MAX_RETRY_INTERVAL`]. For [`Destination::Engine`] it first replays the rows published
+/// before ([`replay_published`]); a store that relayed to the engine before and to Kafka now
+/// does not republish those rows to Kafka.
 pub fn spawn_relay(db: Db, destination: Destination) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if matches!(destination, Destination::Engine { .. }) {
@@ -300,11 +313,21 @@ pub fn spawn_relay(db: Db, destination: Destination) -> tokio::task::JoinHandle<
                 }
             }
         }
+        let mut wait = RELAY_INTERVAL;
         loop {
             match relay_once(&db, &destination).await {
-                Ok(pass) if pass.published + pass.dead_lettered >= BATCH as usize => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox relay: will retry"),
+                Ok(pass) => {
+                    wait = RELAY_INTERVAL;
+                    if pass.published + pass.dead_lettered >= BATCH as usize {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?wait, "outbox relay: will retry");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_RETRY_INTERVAL);
+                    continue;
+                }
             }
             tokio::time::sleep(RELAY_INTERVAL).await;
         }

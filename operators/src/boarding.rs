@@ -20,6 +20,7 @@
 //! (O(events of the encounter) per change); the output is at most one row per encounter.
 //! State: the applied ADT events of encounters.
 
+use crate::census::{Step, encounter_steps};
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use wardstream_schemas::time::MINUTE_MS;
@@ -51,9 +52,6 @@ impl BoardingRow {
     }
 }
 
-/// An encounter's event: `(time, kind, id)` ordering key, then the unit after it.
-type Step = ((Millis, AdtKind, String), Option<String>);
-
 /// Leaving the boarding unit: when, and to which unit (`None`: discharged).
 pub type Departure = (Millis, Option<String>);
 
@@ -80,35 +78,25 @@ pub fn episode<'a>(
 pub fn ed_boarding_view<'s>(
     adt: VecCollection<'s, u64, Adt>,
 ) -> VecCollection<'s, u64, BoardingRow> {
-    adt.map(|a| {
-        let unit = if a.kind == AdtKind::Discharge {
-            None
-        } else {
-            a.care_unit
-        };
-        (
-            (a.tenant_id, a.encounter_id),
-            ((a.event_time, a.kind, a.event_id), unit),
-        )
-    })
-    .reduce_named("Boarding", |(tenant, encounter), input, output| {
-        let steps = input.iter().map(|(step, _)| *step);
-        if let Some((decided_at, care_unit, departure)) = episode(steps) {
-            let (departed_at, to_care_unit) = departure.unzip();
-            output.push((
-                BoardingRow {
-                    tenant_id: tenant.clone(),
-                    encounter_id: encounter.clone(),
-                    care_unit,
-                    decided_at,
-                    departed_at,
-                    to_care_unit: to_care_unit.flatten(),
-                },
-                1isize,
-            ));
-        }
-    })
-    .map(|(_, row)| row)
+    encounter_steps(adt)
+        .reduce_named("Boarding", |(tenant, encounter), input, output| {
+            let steps = input.iter().map(|(step, _)| *step);
+            if let Some((decided_at, care_unit, departure)) = episode(steps) {
+                let (departed_at, to_care_unit) = departure.unzip();
+                output.push((
+                    BoardingRow {
+                        tenant_id: tenant.clone(),
+                        encounter_id: encounter.clone(),
+                        care_unit,
+                        decided_at,
+                        departed_at,
+                        to_care_unit: to_care_unit.flatten(),
+                    },
+                    1isize,
+                ));
+            }
+        })
+        .map(|(_, row)| row)
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //!
 //! ## Incremental contract
 //! Input: `Adt` updates and [`Capacity`] updates. `census` reduces per `(tenant, encounter)` to
-//! the encounter's latest event by `(event_time, kind, event_id)` (kind order admit < transfer
-//! < discharge breaks ties at one instant); an encounter whose latest event is not a discharge
-//! is in that event's care unit. It then counts per `(tenant, care unit)` and outer-joins the
+//! the encounter's latest movement by `(event_time, kind, event_id)` (kind order admit <
+//! transfer < discharge breaks ties at one instant; a decision to admit moves nobody and is
+//! left out); an encounter whose latest movement is not a discharge is in that event's care
+//! unit ([`encounter_locations`], which the `alerts` view shares). It then counts per `(tenant, care unit)` and outer-joins the
 //! bed counts (a reduce over both sides, so units with beds and no patients show 0, and units
 //! with patients and no configured beds show no occupancy). A change costs O(events of that
 //! encounter) + O(1). `adt_hourly` counts events per `(tenant, care unit, hour)`: O(1) per change.
@@ -68,12 +69,24 @@ pub type AdtOrder = (Millis, AdtKind, String);
 /// `(tenant, encounter)`.
 pub type EncounterKey = (String, String);
 
+/// One event of an encounter: its ordering key and the care unit after it (`None` after a
+/// discharge).
+pub type Step = (AdtOrder, Option<String>);
+
 /// An encounter's movements (admit, transfer, discharge; a decision to admit moves nobody
-/// and is left out) as `((tenant, encounter), (order key, care unit after the event))`.
+/// and is left out) as `((tenant, encounter), step)`.
 pub fn by_encounter<'s>(
     adt: VecCollection<'s, u64, Adt>,
-) -> VecCollection<'s, u64, (EncounterKey, (AdtOrder, Option<String>))> {
-    adt.filter(|a| a.kind != AdtKind::DecisionToAdmit).map(|a| {
+) -> VecCollection<'s, u64, (EncounterKey, Step)> {
+    encounter_steps(adt.filter(|a| a.kind != AdtKind::DecisionToAdmit))
+}
+
+/// Every ADT event of an encounter, decisions to admit included, as `((tenant, encounter),
+/// step)`.
+pub fn encounter_steps<'s>(
+    adt: VecCollection<'s, u64, Adt>,
+) -> VecCollection<'s, u64, (EncounterKey, Step)> {
+    adt.map(|a| {
         let unit = if a.kind == AdtKind::Discharge {
             None
         } else {

@@ -13,11 +13,13 @@
 //!
 //! ## Incremental contract
 //! Input: `VitalSign` updates `(event, time, ±1)`. Stage 1 reduces per
-//! `(tenant, patient, parameter)` to the latest reading by `(effective time, event_id)`; stage 2
-//! reduces each patient's ≤ 8 latest readings to one [`News2Row`]. A change costs
-//! O(readings of that patient and parameter) in stage 1 and O(1) in stage 2. State: the
-//! arrangements hold every reading applied (bounded by retention, not yet by time — see the
-//! ADR on state bounds).
+//! `(tenant, patient, parameter)` to the latest reading by `(effective time, event_id)` and the
+//! latest at an earlier time; stage 2 reduces each patient's ≤ 16 such readings to one
+//! [`News2Row`], scored at its latest observation and just before it (`previous_score`). A
+//! change costs O(readings of that patient and parameter) in stage 1 and O(1) in stage 2. The
+//! `alerts` view adds one reduce per `(tenant, encounter)` over the alerting row and the
+//! encounter's location (O(1)). State: the arrangements hold every reading applied (bounded by
+//! retention, not yet by time — see the ADR on state bounds).
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
@@ -240,7 +242,7 @@ pub struct News2Row {
     /// Time of the most recent reading of any parameter.
     pub last_observed: Millis,
     /// The aggregate score just before `last_observed`: over the latest reading of each
-    /// parameter earlier than it (`None` when there was none). `score` against it is the
+    /// parameter earlier than it (`None` when no scored parameter had one). `score` against it is the
     /// trend a chart review reads.
     pub previous_score: Option<u8>,
 }
@@ -393,8 +395,9 @@ pub fn news2_view<'s>(
                 .map(|((.., enc), _)| enc.clone())
                 .unwrap_or_default();
             let mut row = News2Row::score(key.0.clone(), key.1.clone(), encounter, &latest);
-            if !before.is_empty() {
-                let earlier = News2Row::score(String::new(), String::new(), String::new(), &before);
+            // No scored parameter before (e.g. only an SpO2 scale): no previous score.
+            let earlier = News2Row::score(String::new(), String::new(), String::new(), &before);
+            if earlier.parameters_present > 0 {
                 row.previous_score = Some(earlier.score);
             }
             output.push((row, 1isize));

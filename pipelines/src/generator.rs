@@ -586,7 +586,8 @@ mod tests {
     }
 
     /// Replays ADT events: per-unit occupancy within beds, beds not shared, and every
-    /// encounter goes admit, transfer*, discharge with `from_care_unit` = the previous unit.
+    /// encounter goes admit, transfer*, discharge with `from_care_unit` = the previous unit; a
+    /// decision to admit names the patient's current unit and bed.
     #[derive(Default)]
     struct AdtCheck {
         place: HashMap<String, (String, String)>,

@@ -52,6 +52,10 @@ fn times(it: impl Iterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampMillisecondArray::from_iter_values(it).with_timezone("UTC"))
 }
 
+fn opt_times(it: impl Iterator<Item = Option<i64>>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from_iter(it).with_timezone("UTC"))
+}
+
 impl ViewRow for CensusRow {
     const NAME: &'static str = "census";
     fn schema() -> SchemaRef {
@@ -335,10 +339,7 @@ impl ViewRow for BoardingRow {
                 strs(rows.iter().map(|r| r.encounter_id.as_str())),
                 strs(rows.iter().map(|r| r.care_unit.as_str())),
                 times(rows.iter().map(|r| r.decided_at)),
-                Arc::new(
-                    TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.departed_at))
-                        .with_timezone("UTC"),
-                ),
+                opt_times(rows.iter().map(|r| r.departed_at)),
                 opt_strs(rows.iter().map(|r| r.to_care_unit.as_deref())),
                 Arc::new(Int64Array::from_iter(
                     rows.iter().map(|r| r.boarding_minutes()),

@@ -42,7 +42,8 @@ pub enum RejectReason {
     BookedAfterAppointment,
     /// The patient's age is negative or above 130 years.
     InvalidAge,
-    /// An ADT event lacks the care unit its kind requires (admit/transfer need one).
+    /// An ADT event lacks the care unit its kind requires (admit, decision to admit and
+    /// transfer need one).
     MissingCareUnit,
     /// The code has no price in the configured fee schedule / DRG weights (replay mapping).
     UnpricedCode,

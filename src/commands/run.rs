@@ -357,7 +357,11 @@ pub fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let _ = shutdown_tx.send(());
-    runtime.block_on(server)??;
+    let served = runtime.block_on(server);
+    // The outbox relay may be waiting for Kafka's acknowledgements in a blocking task: do not
+    // wait for it (up to message.timeout.ms); what it has not stamped goes out on the next run.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    served??;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `wardstream serve`: the transactional API (tenants, auth, patients, providers,
 //! appointments, invoices, audit, and federated learning when enabled) on its store, without
-//! the engine. With Kafka (`--kafka` or `[kafka] brokers`) its outbox relay publishes every
+//! the engine. With Kafka (`--kafka BROKERS`) its outbox relay publishes every
 //! domain event to the input topics, for any `wardstream run --kafka` to read; without, the
 //! outbox keeps them until a `wardstream run` on the same store relays them into its views.
 
@@ -20,8 +20,8 @@ pub struct ServeArgs {
     #[arg(long)]
     listen: Option<String>,
     /// Publish the outbox's events to the Kafka topics on these brokers (`bootstrap.servers`;
-    /// default: [kafka] brokers). Without Kafka the events wait in the outbox for a
-    /// `wardstream run` on the same store.
+    /// topic names and client settings from [kafka]). Without it the events wait in the
+    /// outbox for a `wardstream run` on the same store.
     #[arg(long, value_name = "BROKERS")]
     kafka: Option<String>,
 }
@@ -43,8 +43,7 @@ pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .block_on(tokio::net::TcpListener::bind(&listen))
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let brokers = args.kafka.or_else(|| config.kafka.brokers.clone());
-    if let Some(brokers) = brokers {
+    if let Some(brokers) = args.kafka {
         let kafka = config.kafka.config(Some(&brokers))?;
         let destination = outbox_to_kafka(&kafka, &config)?;
         let _guard = runtime.enter();
@@ -57,7 +56,7 @@ pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
             "wardstream: serving the API at http://{addr} (no engine: the views stay empty; `wardstream run` on the same store relays the outbox into them)"
         );
     }
-    runtime.block_on(wardstream_api::serve(
+    let served = runtime.block_on(wardstream_api::serve(
         listener,
         Arc::new(ViewStore::new()),
         Some(accounts),
@@ -65,6 +64,10 @@ pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         async {
             let _ = tokio::signal::ctrl_c().await;
         },
-    ))?;
+    ));
+    // The outbox relay may be waiting for Kafka's acknowledgements in a blocking task: do not
+    // wait for it (up to message.timeout.ms); what it has not stamped goes out next time.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served?;
     Ok(())
 }

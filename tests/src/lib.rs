@@ -388,7 +388,7 @@ pub fn batch_sql(template: &str) -> String {
         );
         return format!(
             "SELECT c.*, e.score AS previous_score FROM ({NEWS2_BATCH}) c
-             LEFT JOIN (SELECT tenant_id, patient_id, score FROM ({earlier}) x) e
+             LEFT JOIN (SELECT tenant_id, patient_id, score FROM ({earlier}) x WHERE parameters_present > 0) e
              ON c.tenant_id = e.tenant_id AND c.patient_id = e.patient_id"
         );
     }

@@ -444,6 +444,13 @@ impl Generator {
                 continue;
             };
             self.emit_adt(slot, AdtKind::Admit, None);
+            let boarding_in_ed = self.patients[slot as usize].as_ref().is_some_and(|p| {
+                p.waiting_for.is_some() && self.units[p.unit].line == ServiceLine::Emergency
+            });
+            if boarding_in_ed {
+                // Decided during the warm-up: announced now, so boarding counts from here.
+                self.emit_adt(slot, AdtKind::DecisionToAdmit, None);
+            }
             self.schedule_first_vitals(slot, encounter);
         }
         // Boarders keep their place in the queues and their timeouts.

@@ -184,6 +184,11 @@ impl Publisher {
         Ok(())
     }
 
+    /// The settings this publisher was made with.
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+
     /// The topic names this publisher writes to.
     pub fn topics(&self) -> &super::Topics {
         &self.config.topics

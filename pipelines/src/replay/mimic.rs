@@ -347,24 +347,20 @@ fn admission(
     tally: &mut Tally<'_>,
 ) {
     let mut decision = decision_to_admit(rows, group, admitted);
+    // The decision, attributed to the admission's first (ED) row.
+    let decide = |at: Millis, tally: &mut Tally<'_>| {
+        let first = &rows[group[0].0];
+        let id = format!("mimic-admission-{}-decision", first.hadm);
+        let kind = AdtKind::DecisionToAdmit;
+        let event = adt_event(first, id, &first.hadm, kind, at, Some(ED_UNIT), None);
+        tally.check(event, first.n, &first.rec);
+    };
     let mut previous: Option<&str> = None;
     for (j, &(i, t)) in group.iter().enumerate() {
         let row = &rows[i];
         if let Some(at) = decision.filter(|&at| j > 0 && t >= at) {
             decision = None;
-            let first = &rows[group[0].0];
-            let id = format!("mimic-admission-{}-decision", row.hadm);
-            let unit = Some(ED_UNIT);
-            let event = adt_event(
-                first,
-                id,
-                &row.hadm,
-                AdtKind::DecisionToAdmit,
-                at,
-                unit,
-                None,
-            );
-            tally.check(event, first.n, &first.rec);
+            decide(at, tally);
         }
         let id = format!("mimic-transfer-{}", row.transfer_id);
         let unit = Some(row.careunit.as_str());
@@ -392,19 +388,8 @@ fn admission(
         }
         tally.check(event, row.n, &row.rec);
     }
-    if let (Some(at), Some(&(first, _))) = (decision, group.first()) {
-        let first = &rows[first];
-        let id = format!("mimic-admission-{}-decision", first.hadm);
-        let event = adt_event(
-            first,
-            id,
-            &first.hadm,
-            AdtKind::DecisionToAdmit,
-            at,
-            Some(ED_UNIT),
-            None,
-        );
-        tally.check(event, first.n, &first.rec);
+    if let Some(at) = decision {
+        decide(at, tally);
     }
 }
 
