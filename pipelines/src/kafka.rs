@@ -555,6 +555,9 @@ impl KafkaSource {
                         continue;
                     };
                     let key = (topic.to_owned(), m.partition());
+                    // Anything delivered, even a message before the position that is skipped
+                    // below, shows the partition is being read: it is not idle.
+                    self.last_message.insert(key.clone(), Instant::now());
                     let next = self.next.get(&key).copied().unwrap_or(-1);
                     if Self::started_late(
                         &self.consumer,
@@ -576,7 +579,6 @@ impl KafkaSource {
                         Some(next) => *next = m.offset() + 1,
                         None => continue,
                     }
-                    self.last_message.insert(key.clone(), Instant::now());
                     if let Some(t) = m.timestamp().to_millis() {
                         self.created.push(t);
                     }
@@ -623,20 +625,26 @@ impl KafkaSource {
     /// Partitions read to their end that sent nothing for [`KafkaConfig::idle_timeout`]:
     /// they do not hold back watermarks. End offsets come from librdkafka's statistics
     /// (every 500 ms, from its fetch responses), so this never waits on the broker.
+    ///
+    /// A partition that has delivered nothing in this run is idle only when it is empty: a
+    /// broker may report less than a partition's true end (tansu 0.6 reports its last record
+    /// batch's base + 1), so a resumed position at or past that figure proves nothing until
+    /// a fetch has come back. Before that, a partition judged idle would let the other
+    /// partitions carry its tenants' watermarks past its unread events, which would then be
+    /// dead-lettered as late.
     fn idle_partitions(&mut self) -> BTreeSet<(String, i32)> {
         let mut idle = BTreeSet::new();
         let positions: Vec<((String, i32), i64)> =
             self.next.iter().map(|(k, n)| (k.clone(), *n)).collect();
         for (k, next) in &positions {
-            let quiet = self
-                .last_message
-                .get(k)
-                .is_none_or(|t| t.elapsed() >= self.config.idle_timeout);
-            if !quiet {
-                continue;
-            }
             let high = self.consumer.context().end_offset(k);
-            if high.is_some_and(|h| *next >= h || (h == 0 && *next < 0)) {
+            let at_end = match self.last_message.get(k) {
+                Some(t) => {
+                    t.elapsed() >= self.config.idle_timeout && high.is_some_and(|h| *next >= h)
+                }
+                None => high == Some(0) && *next < 0,
+            };
+            if at_end {
                 idle.insert(k.clone());
             }
         }

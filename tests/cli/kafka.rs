@@ -94,8 +94,16 @@ fn a_kafka_run_killed_mid_stream_resumes_to_the_embedded_replays_views() {
         "the killed run must not have finished"
     );
 
-    // Restart: it resumes from the checkpoints and reads to the end.
-    run_ok(&mut kafka_run("5000"));
+    // Restart: it resumes from the checkpoints and reads to the end, judging nothing late
+    // (a resumed partition not read yet must hold its tenants' watermarks back).
+    let dead = out.join("dead-letters.ndjson");
+    run_ok(kafka_run("5000").arg("--dead-letters").arg(&dead));
+    let late = std::fs::read_to_string(&dead)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(r#""reason":"late""#))
+        .count();
+    assert_eq!(late, 0, "events judged late after the restart");
     let got = views(&out.join("kafka"));
     let want = views(&out.join("embedded"));
     assert_eq!(got.len(), 8, "eight views written");
