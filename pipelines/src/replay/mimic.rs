@@ -689,7 +689,7 @@ mod tests {
                 adt.events,
                 adt.rejected_total()
             ),
-            (TRANSFERS, 1_190, 1_190 + 54, 0)
+            (TRANSFERS, 1_190, 1_190 + 54 + 181, 0)
         );
         assert!(adt.skipped.is_empty());
         assert_eq!((drg.rows, drg.events), (454, 231));
@@ -707,11 +707,12 @@ mod tests {
             BTreeMap::from([(RejectReason::UnpricedCode, 45)])
         );
 
-        let kinds = adts(&out).iter().fold([0; 3], |mut k, a| {
+        let kinds = adts(&out).iter().fold([0; 4], |mut k, a| {
             k[a.kind as usize] += 1;
             k
         });
-        assert_eq!(kinds, [275 + 54, 1_190 - 275 - 275 - 54, 275 + 54]);
+        // Admits, decisions to admit, transfers, discharges.
+        assert_eq!(kinds, [275 + 54, 181, 1_190 - 275 - 275 - 54, 275 + 54]);
 
         // Unpriced charges keep their raw row: the two retired DRGs.
         let mut unpriced_drgs: Vec<String> = out
