@@ -25,6 +25,7 @@ pub mod explain;
 pub mod forecast;
 pub mod lns;
 pub mod mip;
+mod patterns;
 pub mod problem;
 pub mod report;
 mod runs;
@@ -32,7 +33,7 @@ pub mod staffing;
 
 pub use check::{Evaluation, Violation, evaluate};
 pub use error::{Error, Result};
-pub use mip::{Search, Solution, SolveOptions, Status, solve};
+pub use mip::{Formulation, Search, Solution, SolveOptions, Status, solve};
 pub use problem::{
     Agency, AgencyBooking, Assignment, Contract, Cover, Employee, Pay, Problem, Request, Roster,
     ShiftType, Skills, Unit, Weights,

@@ -310,6 +310,7 @@ pub fn solve_with_search(
             build_seconds: first.build_seconds,
             variables: first.variables,
             constraints: first.constraints,
+            formulation: first.formulation,
         },
         report,
     ))

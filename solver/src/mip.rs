@@ -23,6 +23,7 @@ use good_lp::solvers::highs::highs;
 use good_lp::{Expression, ProblemVariables, SolverModel, Variable, constraint, variable};
 use serde::Serialize;
 
+use crate::patterns::Pattern;
 use crate::problem::{AgencyBooking, Assignment, Problem, Roster};
 use crate::runs::{RunAutomaton, starts_weekend, weekend_cap};
 use crate::{Error, Result};
@@ -47,6 +48,25 @@ pub struct SolveOptions {
     /// How to use the time: one MIP solve, or MIP → neighbourhood search → MIP
     /// ([`crate::lns::solve_with_search`]).
     pub search: Search,
+    /// Which MIP to build.
+    pub formulation: Formulation,
+}
+
+/// Which MIP [`solve`] builds. Both hold the same rosters at the same costs; they differ in
+/// the strength of their linear relaxation and in size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Formulation {
+    /// Patterns when the nurses have at most [`PATTERN_LIMIT`] legal schedules in all,
+    /// otherwise compact.
+    #[default]
+    Auto,
+    /// One binary per nurse, day, shift and unit, with the run automaton's flow: grows
+    /// linearly with the instance.
+    Compact,
+    /// One binary per nurse and legal schedule ([`crate::patterns`]): a much tighter
+    /// relaxation, for horizons short enough to list every schedule.
+    Patterns,
 }
 
 /// How [`crate::optimise`] spends the time limit.
@@ -71,6 +91,7 @@ impl Default for SolveOptions {
             warm_start: None,
             highs_options: Vec::new(),
             search: Search::Mip,
+            formulation: Formulation::Auto,
         }
     }
 }
@@ -112,6 +133,8 @@ pub struct Solution {
     pub variables: usize,
     /// Model size: rows.
     pub constraints: usize,
+    /// The formulation solved ([`Formulation::Compact`] or [`Formulation::Patterns`]).
+    pub formulation: Formulation,
 }
 
 /// What a column stands for, to read the roster back and to build warm starts.
@@ -134,6 +157,8 @@ enum Role {
     Overtime(usize, usize),
     FairNights,
     FairWeekends,
+    /// Employee `e` works pattern `p` of [`crate::patterns::enumerate`]'s list.
+    Pattern(usize, usize),
 }
 
 struct Columns {
@@ -148,363 +173,75 @@ impl Columns {
     }
 }
 
+/// The MIP under construction: columns, objective (plus a constant HiGHS does not see) and
+/// rows.
+struct Model {
+    cols: Columns,
+    objective: Expression,
+    constant: f64,
+    rows: Vec<good_lp::Constraint>,
+}
+
+/// Work columns per `(day, shift, unit)` slot: `(employee, column)`, each counting one nurse.
+type BySlot = Vec<Vec<(usize, Variable)>>;
+
+/// Auto picks patterns when all nurses together have at most this many legal schedules.
+/// Curtois & Qu Instance1 has 785 (8 nurses, 14 days, one shift type) and solves in 0.17 s
+/// as patterns against 1.7 s compact; Instance2 has 37,088 and solves faster compact
+/// (about 6 s against 15 s), so the limit sits between them.
+pub const PATTERN_LIMIT: usize = 10_000;
+
+/// [`Formulation::Patterns`] gives up beyond this many schedules (listing them costs memory
+/// in proportion: about 0.7 KB each on a 28-day horizon).
+pub const MAX_PATTERNS: usize = 500_000;
+
 /// Builds the MIP for `problem` and solves it.
 ///
 /// # Errors
-/// [`Error::Invalid`] when the problem fails [`Problem::validate`]; [`Error::Solver`] when
-/// HiGHS reports an error status (not for infeasibility or limits, which are [`Status`]es).
+/// [`Error::Invalid`] when the problem fails [`Problem::validate`], or when
+/// [`Formulation::Patterns`] is asked for and the nurses have more than [`MAX_PATTERNS`]
+/// legal schedules; [`Error::Solver`] when HiGHS reports an error status (not for
+/// infeasibility or limits, which are [`Status`]es).
 pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     problem.validate()?;
     let started = Instant::now();
-    let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
-    // Index of a (day, shift, unit) slot in per-slot vectors.
-    let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
-    let mut cols = Columns {
-        vars: ProblemVariables::new(),
-        roles: Vec::new(),
+    let patterns = match options.formulation {
+        Formulation::Compact => None,
+        Formulation::Auto => crate::patterns::enumerate(problem, PATTERN_LIMIT),
+        Formulation::Patterns => Some(
+            crate::patterns::enumerate(problem, MAX_PATTERNS).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the nurses have more than {MAX_PATTERNS} legal schedules in all: \
+                     use the compact formulation"
+                ))
+            })?,
+        ),
     };
-    let mut objective = Expression::with_capacity(problem.employees.len() * days * 2);
-    let mut constant = 0.0;
-    let mut rows: Vec<good_lp::Constraint> = Vec::new();
-
-    // x[e][d] = [(shift, unit, var)]
-    let mut x: Vec<Vec<Vec<(usize, usize, Variable)>>> =
-        Vec::with_capacity(problem.employees.len());
-    for (ei, e) in problem.employees.iter().enumerate() {
-        let mut per_day = Vec::with_capacity(days);
-        for d in 0..days {
-            let mut here = Vec::new();
-            for &u in &e.units {
-                if !problem.eligible(ei, d, u) {
-                    continue;
-                }
-                for s in 0..n_shifts {
-                    if e.contract.max_shifts[s] == 0 {
-                        continue;
-                    }
-                    let a = Assignment {
-                        employee: ei,
-                        day: d,
-                        shift: s,
-                        unit: u,
-                    };
-                    let v = cols.add(variable().binary(), Role::Work(a));
-                    let pay = e.pay.hourly * f64::from(problem.shifts[s].minutes) / 60.0;
-                    if pay != 0.0 {
-                        objective.add_mul(pay, v);
-                    }
-                    here.push((s, u, v));
-                }
-            }
-            per_day.push(here);
-        }
-        x.push(per_day);
-    }
-    let shift_expr = |e: usize, d: usize, s: usize| -> Expression {
-        let mut ex = Expression::with_capacity(n_units);
-        for &(s2, _, v) in &x[e][d] {
-            if s2 == s {
-                ex.add_mul(1.0, v);
-            }
-        }
-        ex
+    let mut model = Model {
+        cols: Columns {
+            vars: ProblemVariables::new(),
+            roles: Vec::new(),
+        },
+        objective: Expression::with_capacity(problem.employees.len() * problem.days * 2),
+        constant: 0.0,
+        rows: Vec::new(),
     };
-    let day_expr = |e: usize, d: usize| -> Expression {
-        let mut ex = Expression::with_capacity(x[e][d].len());
-        for &(_, _, v) in &x[e][d] {
-            ex.add_mul(1.0, v);
-        }
-        ex
+    let by_slot = match &patterns {
+        Some(patterns) => model.add_patterns(problem, patterns),
+        None => model.add_compact(problem),
     };
-
-    let weekend_count = problem.weekend_count();
-    let mut fair_nights = None;
-    let mut fair_weekends = None;
-    if problem.weights.fairness_nights > 0.0 {
-        let z = cols.add(variable().min(0.0), Role::FairNights);
-        objective.add_mul(problem.weights.fairness_nights, z);
-        fair_nights = Some(z);
-    }
-    if problem.weights.fairness_weekends > 0.0 {
-        let z = cols.add(variable().min(0.0), Role::FairWeekends);
-        objective.add_mul(problem.weights.fairness_weekends, z);
-        fair_weekends = Some(z);
-    }
-
-    for (ei, e) in problem.employees.iter().enumerate() {
-        let c = &e.contract;
-        let w: Vec<Expression> = (0..days).map(|d| day_expr(ei, d)).collect();
-        for d in 0..days {
-            if x[ei][d].len() > 1 {
-                rows.push(constraint!(w[d].clone() <= 1));
-            }
-        }
-        // Rotation, aggregated per successor shift t.
-        for d in 0..days.saturating_sub(1) {
-            for t in 0..n_shifts {
-                if !x[ei][d + 1].iter().any(|&(s2, _, _)| s2 == t) {
-                    continue;
-                }
-                let mut ex = shift_expr(ei, d + 1, t);
-                let mut any = false;
-                for s in 0..n_shifts {
-                    if problem.shifts[s].forbidden_next.contains(&t) {
-                        for &(s2, _, v) in &x[ei][d] {
-                            if s2 == s {
-                                ex.add_mul(1.0, v);
-                                any = true;
-                            }
-                        }
-                    }
-                }
-                if any {
-                    rows.push(constraint!(ex <= 1));
-                }
-            }
-        }
-        // Shifts per type and total minutes.
-        let mut minutes = Expression::with_capacity(days * n_shifts);
-        for s in 0..n_shifts {
-            let mut count = Expression::with_capacity(days);
-            for here in &x[ei] {
-                for &(s2, _, v) in here {
-                    if s2 == s {
-                        count.add_mul(1.0, v);
-                        minutes.add_mul(f64::from(problem.shifts[s].minutes), v);
-                    }
-                }
-            }
-            if (c.max_shifts[s] as usize) < days {
-                rows.push(constraint!(count <= f64::from(c.max_shifts[s])));
-            }
-        }
-        if c.max_minutes != u32::MAX {
-            rows.push(constraint!(minutes.clone() <= f64::from(c.max_minutes)));
-        }
-        if c.min_minutes > 0 {
-            rows.push(constraint!(minutes >= f64::from(c.min_minutes)));
-        }
-        // Consecutive-days rules as one unit of flow through the run automaton (see
-        // [`crate::runs`]): the flow into working states on day d is the shifts worked on d.
-        // When the contract limits weekends to a few, the graph's nodes also count the
-        // weekends worked so far, so paths that work too many weekends do not exist.
-        let automaton = RunAutomaton::new(c, days);
-        let cap = weekend_cap(c, weekend_count);
-        let counts = |d: usize, prev_working: bool, working: bool| -> u32 {
-            u32::from(cap.is_some() && working && starts_weekend(problem, d, prev_working))
-        };
-        // Nodes of day d: (state, weekends worked) → flow through it.
-        let mut layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
-        let mut starts = Expression::with_capacity(2);
-        for &s in &automaton.initial {
-            let on = automaton.states[s].working();
-            let u = counts(0, false, on);
-            if (on && x[ei][0].is_empty()) || cap.is_some_and(|cap| u > cap) {
-                continue;
-            }
-            let v = cols.add(variable().min(0.0).max(1.0), Role::RunStart(ei, s, u));
-            layer.entry((s, u)).or_default().add_mul(1.0, v);
-            starts.add_mul(1.0, v);
-        }
-        rows.push(constraint!(starts == 1));
-        for d in 0..days {
-            let mut working = Expression::with_capacity(layer.len());
-            let mut next_layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
-            for (&(s, u), occupancy) in &layer {
-                let on = automaton.states[s].working();
-                if on {
-                    working += occupancy.clone();
-                }
-                if d + 1 == days {
-                    continue;
-                }
-                let mut out = Expression::with_capacity(2);
-                for &t in &automaton.next[s] {
-                    let t_on = automaton.states[t].working();
-                    let u2 = u + counts(d + 1, on, t_on);
-                    if (t_on && x[ei][d + 1].is_empty()) || cap.is_some_and(|cap| u2 > cap) {
-                        continue;
-                    }
-                    let v = cols.add(
-                        variable().min(0.0).max(1.0),
-                        Role::Run(ei, d, (s, u), (t, u2)),
-                    );
-                    out.add_mul(1.0, v);
-                    next_layer.entry((t, u2)).or_default().add_mul(1.0, v);
-                }
-                rows.push(constraint!(occupancy.clone() == out));
-            }
-            rows.push(constraint!(working == w[d].clone()));
-            layer = next_layer;
-        }
-        // Weekends.
-        let limit_weekends = (c.max_weekends as usize) < weekend_count;
-        if limit_weekends || fair_weekends.is_some() {
-            let mut total = Expression::with_capacity(weekend_count);
-            for k in 0..weekend_count {
-                let y = cols.add(variable().binary(), Role::Weekend(ei, k));
-                for d in (0..days).filter(|&d| problem.weekend_of(d) == Some(k)) {
-                    rows.push(constraint!(w[d].clone() <= y));
-                }
-                total.add_mul(1.0, y);
-            }
-            if limit_weekends {
-                rows.push(constraint!(total.clone() <= f64::from(c.max_weekends)));
-            }
-            if let Some(z) = fair_weekends {
-                rows.push(constraint!(total <= z));
-            }
-        }
-        if let Some(z) = fair_nights {
-            let mut nights = Expression::with_capacity(days);
-            for here in &x[ei] {
-                for &(s, _, v) in here {
-                    if problem.shifts[s].night {
-                        nights.add_mul(1.0, v);
-                    }
-                }
-            }
-            rows.push(constraint!(nights <= z));
-        }
-        // Requests.
-        for r in &e.on_requests {
-            constant += r.weight;
-            for &(s, _, v) in &x[ei][r.day] {
-                if s == r.shift {
-                    objective.add_mul(-r.weight, v);
-                }
-            }
-        }
-        for r in &e.off_requests {
-            for &(s, _, v) in &x[ei][r.day] {
-                if s == r.shift {
-                    objective.add_mul(r.weight, v);
-                }
-            }
-        }
-        // Weekly overtime.
-        if e.pay.hourly > 0.0 && e.pay.regular_week_minutes != u32::MAX {
-            let premium = e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0;
-            for (wi, week) in (0..days).collect::<Vec<_>>().chunks(7).enumerate() {
-                let ot = cols.add(variable().min(0.0), Role::Overtime(ei, wi));
-                objective.add_mul(premium, ot);
-                let mut worked = Expression::with_capacity(7 * n_shifts);
-                for &d in week {
-                    for &(s, _, v) in &x[ei][d] {
-                        worked.add_mul(f64::from(problem.shifts[s].minutes), v);
-                    }
-                }
-                rows.push(constraint!(
-                    worked - ot <= f64::from(e.pay.regular_week_minutes)
-                ));
-            }
-        }
-    }
-
-    // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
-    let mut agency: Vec<Option<Variable>> = vec![None; days * n_shifts * n_units];
-    if let Some(ag) = &problem.agency {
-        for cover in problem
-            .covers
-            .iter()
-            .filter(|c| c.hard && ag.skills.has_any(c.skills))
-        {
-            for &(d, s) in &cover.slots {
-                let slot = &mut agency[slot_of(d, s, cover.unit)];
-                if slot.is_none() && ag.max_per_shift > 0 {
-                    let v = cols.add(
-                        variable()
-                            .integer()
-                            .min(0.0)
-                            .max(f64::from(ag.max_per_shift)),
-                        Role::Agency(d, s, cover.unit),
-                    );
-                    objective.add_mul(ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0, v);
-                    *slot = Some(v);
-                }
-            }
-        }
-    }
-
-    // Covers, over an index of work columns by (day, shift, unit).
-    let mut by_slot: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); days * n_shifts * n_units];
-    for (ei, per_day) in x.iter().enumerate() {
-        for (d, here) in per_day.iter().enumerate() {
-            for &(s, u, v) in here {
-                by_slot[slot_of(d, s, u)].push((ei, v));
-            }
-        }
-    }
-    for (ci, cover) in problem.covers.iter().enumerate() {
-        let mut count = Expression::with_capacity(problem.employees.len());
-        for &(d, s) in &cover.slots {
-            for &(ei, v) in &by_slot[slot_of(d, s, cover.unit)] {
-                if problem.employees[ei].skills.has_any(cover.skills) {
-                    count.add_mul(1.0, v);
-                }
-            }
-            if problem
-                .agency
-                .as_ref()
-                .is_some_and(|ag| ag.skills.has_any(cover.skills))
-                && let Some(v) = agency[slot_of(d, s, cover.unit)]
-            {
-                count.add_mul(1.0, v);
-            }
-        }
-        if cover.hard {
-            rows.push(constraint!(count.clone() >= f64::from(cover.min)));
-        } else if cover.min > 0 && cover.under_weight > 0.0 {
-            let under = cols.add(
-                variable().min(0.0).max(f64::from(cover.min)),
-                Role::Under(ci),
-            );
-            objective.add_mul(cover.under_weight, under);
-            rows.push(constraint!(count.clone() + under >= f64::from(cover.min)));
-        }
-        if cover.over_weight > 0.0 {
-            let over = cols.add(variable().min(0.0), Role::Over(ci));
-            objective.add_mul(cover.over_weight, over);
-            rows.push(constraint!(count - over <= f64::from(cover.preferred_max)));
-        }
-    }
-
-    // Changes to the published roster.
-    if let Some(published) = &problem.published
-        && problem.weights.change > 0.0
-    {
-        let before: HashSet<Assignment> = published.assignments.iter().copied().collect();
-        for (employee, per_day) in x.iter().enumerate() {
-            for (day, here) in per_day.iter().enumerate() {
-                for &(shift, unit, v) in here {
-                    let a = Assignment {
-                        employee,
-                        day,
-                        shift,
-                        unit,
-                    };
-                    if before.contains(&a) {
-                        constant += problem.weights.change;
-                        objective.add_mul(-problem.weights.change, v);
-                    } else {
-                        objective.add_mul(problem.weights.change, v);
-                    }
-                }
-            }
-        }
-        // Published assignments the model cannot hold any more are changes too.
-        for a in &before {
-            let held = a.employee < x.len()
-                && a.day < days
-                && x[a.employee][a.day]
-                    .iter()
-                    .any(|&(s, u, _)| s == a.shift && u == a.unit);
-            if !held {
-                constant += problem.weights.change;
-            }
-        }
-    }
-
+    model.add_covers(problem, &by_slot);
+    let formulation = if patterns.is_some() {
+        Formulation::Patterns
+    } else {
+        Formulation::Compact
+    };
+    let Model {
+        cols,
+        objective,
+        constant,
+        rows,
+    } = model;
     let roles = cols.roles;
     let n_cols = roles.len();
     let n_rows = rows.len();
@@ -528,7 +265,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         set_text_option(&mut inner, key, value)?;
     }
     if let Some(start) = &options.warm_start {
-        let values = warm_start_columns(problem, &roles, start);
+        let values = warm_start_columns(problem, &roles, patterns.as_deref(), start);
         inner
             .try_set_solution(Some(&values), None, None, None)
             .map_err(|e| Error::Solver(format!("warm start: {e:?}")))?;
@@ -557,7 +294,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     };
     let (roster, objective) = if feasible && status != Status::Infeasible {
         let columns = solved.get_solution();
-        let roster = read_roster(&roles, columns.columns());
+        let roster = read_roster(&roles, patterns.as_deref(), columns.columns());
         (Some(roster), Some(solved.objective_value() + constant))
     } else {
         (None, None)
@@ -578,7 +315,472 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         build_seconds,
         variables: n_cols,
         constraints: n_rows,
+        formulation,
     })
+}
+
+impl Model {
+    /// Fairness maxima: the most nights and the most weekends of any nurse, when weighted.
+    fn fairness(&mut self, problem: &Problem) -> (Option<Variable>, Option<Variable>) {
+        let mut column = |weight: f64, role: Role| {
+            (weight > 0.0).then(|| {
+                let z = self.cols.add(variable().min(0.0), role);
+                self.objective.add_mul(weight, z);
+                z
+            })
+        };
+        (
+            column(problem.weights.fairness_nights, Role::FairNights),
+            column(problem.weights.fairness_weekends, Role::FairWeekends),
+        )
+    }
+
+    /// The compact formulation: one binary per nurse, day, shift and unit, and one unit of
+    /// flow per nurse through the run automaton.
+    fn add_compact(&mut self, problem: &Problem) -> BySlot {
+        let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
+        // Index of a (day, shift, unit) slot in per-slot vectors.
+        let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
+        // x[e][d] = [(shift, unit, var)]
+        let mut x: Vec<Vec<Vec<(usize, usize, Variable)>>> =
+            Vec::with_capacity(problem.employees.len());
+        for (ei, e) in problem.employees.iter().enumerate() {
+            let mut per_day = Vec::with_capacity(days);
+            for d in 0..days {
+                let mut here = Vec::new();
+                for &u in &e.units {
+                    if !problem.eligible(ei, d, u) {
+                        continue;
+                    }
+                    for s in 0..n_shifts {
+                        if e.contract.max_shifts[s] == 0 {
+                            continue;
+                        }
+                        let a = Assignment {
+                            employee: ei,
+                            day: d,
+                            shift: s,
+                            unit: u,
+                        };
+                        let v = self.cols.add(variable().binary(), Role::Work(a));
+                        let pay = e.pay.hourly * f64::from(problem.shifts[s].minutes) / 60.0;
+                        if pay != 0.0 {
+                            self.objective.add_mul(pay, v);
+                        }
+                        here.push((s, u, v));
+                    }
+                }
+                per_day.push(here);
+            }
+            x.push(per_day);
+        }
+        let shift_expr = |e: usize, d: usize, s: usize| -> Expression {
+            let mut ex = Expression::with_capacity(n_units);
+            for &(s2, _, v) in &x[e][d] {
+                if s2 == s {
+                    ex.add_mul(1.0, v);
+                }
+            }
+            ex
+        };
+        let day_expr = |e: usize, d: usize| -> Expression {
+            let mut ex = Expression::with_capacity(x[e][d].len());
+            for &(_, _, v) in &x[e][d] {
+                ex.add_mul(1.0, v);
+            }
+            ex
+        };
+
+        let weekend_count = problem.weekend_count();
+        let (fair_nights, fair_weekends) = self.fairness(problem);
+
+        for (ei, e) in problem.employees.iter().enumerate() {
+            let c = &e.contract;
+            let w: Vec<Expression> = (0..days).map(|d| day_expr(ei, d)).collect();
+            for d in 0..days {
+                if x[ei][d].len() > 1 {
+                    self.rows.push(constraint!(w[d].clone() <= 1));
+                }
+            }
+            // Rotation, aggregated per successor shift t.
+            for d in 0..days.saturating_sub(1) {
+                for t in 0..n_shifts {
+                    if !x[ei][d + 1].iter().any(|&(s2, _, _)| s2 == t) {
+                        continue;
+                    }
+                    let mut ex = shift_expr(ei, d + 1, t);
+                    let mut any = false;
+                    for s in 0..n_shifts {
+                        if problem.shifts[s].forbidden_next.contains(&t) {
+                            for &(s2, _, v) in &x[ei][d] {
+                                if s2 == s {
+                                    ex.add_mul(1.0, v);
+                                    any = true;
+                                }
+                            }
+                        }
+                    }
+                    if any {
+                        self.rows.push(constraint!(ex <= 1));
+                    }
+                }
+            }
+            // Shifts per type and total minutes.
+            let mut minutes = Expression::with_capacity(days * n_shifts);
+            for s in 0..n_shifts {
+                let mut count = Expression::with_capacity(days);
+                for here in &x[ei] {
+                    for &(s2, _, v) in here {
+                        if s2 == s {
+                            count.add_mul(1.0, v);
+                            minutes.add_mul(f64::from(problem.shifts[s].minutes), v);
+                        }
+                    }
+                }
+                if (c.max_shifts[s] as usize) < days {
+                    self.rows
+                        .push(constraint!(count <= f64::from(c.max_shifts[s])));
+                }
+            }
+            if c.max_minutes != u32::MAX {
+                self.rows
+                    .push(constraint!(minutes.clone() <= f64::from(c.max_minutes)));
+            }
+            if c.min_minutes > 0 {
+                self.rows
+                    .push(constraint!(minutes >= f64::from(c.min_minutes)));
+            }
+            // Consecutive-days rules as one unit of flow through the run automaton (see
+            // [`crate::runs`]): the flow into working states on day d is the shifts worked on d.
+            // When the contract limits weekends to a few, the graph's nodes also count the
+            // weekends worked so far, so paths that work too many weekends do not exist.
+            let automaton = RunAutomaton::new(c, days);
+            let cap = weekend_cap(c, weekend_count);
+            let counts = |d: usize, prev_working: bool, working: bool| -> u32 {
+                u32::from(cap.is_some() && working && starts_weekend(problem, d, prev_working))
+            };
+            // Nodes of day d: (state, weekends worked) → flow through it.
+            let mut layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
+            let mut starts = Expression::with_capacity(2);
+            for &s in &automaton.initial {
+                let on = automaton.states[s].working();
+                let u = counts(0, false, on);
+                if (on && x[ei][0].is_empty()) || cap.is_some_and(|cap| u > cap) {
+                    continue;
+                }
+                let v = self
+                    .cols
+                    .add(variable().min(0.0).max(1.0), Role::RunStart(ei, s, u));
+                layer.entry((s, u)).or_default().add_mul(1.0, v);
+                starts.add_mul(1.0, v);
+            }
+            self.rows.push(constraint!(starts == 1));
+            for d in 0..days {
+                let mut working = Expression::with_capacity(layer.len());
+                let mut next_layer: BTreeMap<(usize, u32), Expression> = BTreeMap::new();
+                for (&(s, u), occupancy) in &layer {
+                    let on = automaton.states[s].working();
+                    if on {
+                        working += occupancy.clone();
+                    }
+                    if d + 1 == days {
+                        continue;
+                    }
+                    let mut out = Expression::with_capacity(2);
+                    for &t in &automaton.next[s] {
+                        let t_on = automaton.states[t].working();
+                        let u2 = u + counts(d + 1, on, t_on);
+                        if (t_on && x[ei][d + 1].is_empty()) || cap.is_some_and(|cap| u2 > cap) {
+                            continue;
+                        }
+                        let v = self.cols.add(
+                            variable().min(0.0).max(1.0),
+                            Role::Run(ei, d, (s, u), (t, u2)),
+                        );
+                        out.add_mul(1.0, v);
+                        next_layer.entry((t, u2)).or_default().add_mul(1.0, v);
+                    }
+                    self.rows.push(constraint!(occupancy.clone() == out));
+                }
+                self.rows.push(constraint!(working == w[d].clone()));
+                layer = next_layer;
+            }
+            // Weekends.
+            let limit_weekends = (c.max_weekends as usize) < weekend_count;
+            if limit_weekends || fair_weekends.is_some() {
+                let mut total = Expression::with_capacity(weekend_count);
+                for k in 0..weekend_count {
+                    let y = self.cols.add(variable().binary(), Role::Weekend(ei, k));
+                    for d in (0..days).filter(|&d| problem.weekend_of(d) == Some(k)) {
+                        self.rows.push(constraint!(w[d].clone() <= y));
+                    }
+                    total.add_mul(1.0, y);
+                }
+                if limit_weekends {
+                    self.rows
+                        .push(constraint!(total.clone() <= f64::from(c.max_weekends)));
+                }
+                if let Some(z) = fair_weekends {
+                    self.rows.push(constraint!(total <= z));
+                }
+            }
+            if let Some(z) = fair_nights {
+                let mut nights = Expression::with_capacity(days);
+                for here in &x[ei] {
+                    for &(s, _, v) in here {
+                        if problem.shifts[s].night {
+                            nights.add_mul(1.0, v);
+                        }
+                    }
+                }
+                self.rows.push(constraint!(nights <= z));
+            }
+            // Requests.
+            for r in &e.on_requests {
+                self.constant += r.weight;
+                for &(s, _, v) in &x[ei][r.day] {
+                    if s == r.shift {
+                        self.objective.add_mul(-r.weight, v);
+                    }
+                }
+            }
+            for r in &e.off_requests {
+                for &(s, _, v) in &x[ei][r.day] {
+                    if s == r.shift {
+                        self.objective.add_mul(r.weight, v);
+                    }
+                }
+            }
+            // Weekly overtime.
+            if e.pay.hourly > 0.0 && e.pay.regular_week_minutes != u32::MAX {
+                let premium = e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0;
+                for (wi, week) in (0..days).collect::<Vec<_>>().chunks(7).enumerate() {
+                    let ot = self.cols.add(variable().min(0.0), Role::Overtime(ei, wi));
+                    self.objective.add_mul(premium, ot);
+                    let mut worked = Expression::with_capacity(7 * n_shifts);
+                    for &d in week {
+                        for &(s, _, v) in &x[ei][d] {
+                            worked.add_mul(f64::from(problem.shifts[s].minutes), v);
+                        }
+                    }
+                    self.rows.push(constraint!(
+                        worked - ot <= f64::from(e.pay.regular_week_minutes)
+                    ));
+                }
+            }
+        }
+
+        // Changes to the published roster.
+        if let Some(published) = &problem.published
+            && problem.weights.change > 0.0
+        {
+            let before: HashSet<Assignment> = published.assignments.iter().copied().collect();
+            for (employee, per_day) in x.iter().enumerate() {
+                for (day, here) in per_day.iter().enumerate() {
+                    for &(shift, unit, v) in here {
+                        let a = Assignment {
+                            employee,
+                            day,
+                            shift,
+                            unit,
+                        };
+                        if before.contains(&a) {
+                            self.constant += problem.weights.change;
+                            self.objective.add_mul(-problem.weights.change, v);
+                        } else {
+                            self.objective.add_mul(problem.weights.change, v);
+                        }
+                    }
+                }
+            }
+            // Published assignments the model cannot hold any more are changes too.
+            for a in &before {
+                let held = a.employee < x.len()
+                    && a.day < days
+                    && x[a.employee][a.day]
+                        .iter()
+                        .any(|&(s, u, _)| s == a.shift && u == a.unit);
+                if !held {
+                    self.constant += problem.weights.change;
+                }
+            }
+        }
+
+        let mut by_slot: BySlot = vec![Vec::new(); days * n_shifts * n_units];
+        for (ei, per_day) in x.iter().enumerate() {
+            for (d, here) in per_day.iter().enumerate() {
+                for &(s, u, v) in here {
+                    by_slot[slot_of(d, s, u)].push((ei, v));
+                }
+            }
+        }
+        by_slot
+    }
+
+    /// The pattern formulation ([`crate::patterns`]): one binary per nurse and legal
+    /// schedule, exactly one per nurse; each schedule's own costs (pay, overtime, requests,
+    /// changes to the published roster) are its objective coefficient.
+    fn add_patterns(&mut self, problem: &Problem, patterns: &[Vec<Pattern>]) -> BySlot {
+        let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
+        let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
+        let (fair_nights, fair_weekends) = self.fairness(problem);
+        let mut by_slot: BySlot = vec![Vec::new(); days * n_shifts * n_units];
+        for (e, list) in patterns.iter().enumerate() {
+            let mut one = Expression::with_capacity(list.len());
+            let mut nights = Expression::with_capacity(list.len());
+            let mut weekends = Expression::with_capacity(list.len());
+            for (p, pattern) in list.iter().enumerate() {
+                let v = self.cols.add(variable().binary(), Role::Pattern(e, p));
+                one.add_mul(1.0, v);
+                let cost = pattern_cost(problem, e, pattern);
+                if cost != 0.0 {
+                    self.objective.add_mul(cost, v);
+                }
+                for (d, work) in pattern.iter().enumerate() {
+                    if let Some((s, u)) = *work {
+                        by_slot[slot_of(d, s, u)].push((e, v));
+                    }
+                }
+                let n = pattern
+                    .iter()
+                    .flatten()
+                    .filter(|&&(s, _)| problem.shifts[s].night)
+                    .count();
+                nights.add_mul(n as f64, v);
+                weekends.add_mul(weekends_worked(problem, pattern) as f64, v);
+            }
+            self.rows.push(constraint!(one == 1));
+            if let Some(z) = fair_nights {
+                self.rows.push(constraint!(nights <= z));
+            }
+            if let Some(z) = fair_weekends {
+                self.rows.push(constraint!(weekends <= z));
+            }
+        }
+        by_slot
+    }
+
+    /// Agency columns and the cover rows (hard, or soft with under and over slacks) over the
+    /// work columns of each slot.
+    fn add_covers(&mut self, problem: &Problem, by_slot: &BySlot) {
+        let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
+        let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
+        // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
+        let mut agency: Vec<Option<Variable>> = vec![None; days * n_shifts * n_units];
+        if let Some(ag) = &problem.agency {
+            for cover in problem
+                .covers
+                .iter()
+                .filter(|c| c.hard && ag.skills.has_any(c.skills))
+            {
+                for &(d, s) in &cover.slots {
+                    let slot = &mut agency[slot_of(d, s, cover.unit)];
+                    if slot.is_none() && ag.max_per_shift > 0 {
+                        let v = self.cols.add(
+                            variable()
+                                .integer()
+                                .min(0.0)
+                                .max(f64::from(ag.max_per_shift)),
+                            Role::Agency(d, s, cover.unit),
+                        );
+                        self.objective
+                            .add_mul(ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0, v);
+                        *slot = Some(v);
+                    }
+                }
+            }
+        }
+
+        for (ci, cover) in problem.covers.iter().enumerate() {
+            let mut count = Expression::with_capacity(problem.employees.len());
+            for &(d, s) in &cover.slots {
+                for &(ei, v) in &by_slot[slot_of(d, s, cover.unit)] {
+                    if problem.employees[ei].skills.has_any(cover.skills) {
+                        count.add_mul(1.0, v);
+                    }
+                }
+                if problem
+                    .agency
+                    .as_ref()
+                    .is_some_and(|ag| ag.skills.has_any(cover.skills))
+                    && let Some(v) = agency[slot_of(d, s, cover.unit)]
+                {
+                    count.add_mul(1.0, v);
+                }
+            }
+            if cover.hard {
+                self.rows
+                    .push(constraint!(count.clone() >= f64::from(cover.min)));
+            } else if cover.min > 0 && cover.under_weight > 0.0 {
+                let under = self.cols.add(
+                    variable().min(0.0).max(f64::from(cover.min)),
+                    Role::Under(ci),
+                );
+                self.objective.add_mul(cover.under_weight, under);
+                self.rows
+                    .push(constraint!(count.clone() + under >= f64::from(cover.min)));
+            }
+            if cover.over_weight > 0.0 {
+                let over = self.cols.add(variable().min(0.0), Role::Over(ci));
+                self.objective.add_mul(cover.over_weight, over);
+                self.rows
+                    .push(constraint!(count - over <= f64::from(cover.preferred_max)));
+            }
+        }
+    }
+}
+
+/// The costs `pattern` carries by itself for nurse `e`: regular pay, the weekly overtime
+/// premium, requests not granted and changes to the published roster — the checker's
+/// per-nurse terms ([`crate::evaluate`]).
+fn pattern_cost(problem: &Problem, e: usize, pattern: &Pattern) -> f64 {
+    let nurse = &problem.employees[e];
+    let minutes = |d: usize| pattern[d].map_or(0, |(s, _)| problem.shifts[s].minutes);
+    let mut cost = nurse.pay.hourly * f64::from((0..problem.days).map(minutes).sum::<u32>()) / 60.0;
+    if nurse.pay.hourly > 0.0 && nurse.pay.regular_week_minutes != u32::MAX {
+        let premium = nurse.pay.hourly * (nurse.pay.overtime_multiplier - 1.0) / 60.0;
+        for week in (0..problem.days).collect::<Vec<_>>().chunks(7) {
+            let worked: u32 = week.iter().map(|&d| minutes(d)).sum();
+            cost += premium * f64::from(worked.saturating_sub(nurse.pay.regular_week_minutes));
+        }
+    }
+    let works = |d: usize, s: usize| pattern[d].is_some_and(|(t, _)| t == s);
+    for r in &nurse.on_requests {
+        if !works(r.day, r.shift) {
+            cost += r.weight;
+        }
+    }
+    for r in &nurse.off_requests {
+        if works(r.day, r.shift) {
+            cost += r.weight;
+        }
+    }
+    if let Some(published) = &problem.published
+        && problem.weights.change > 0.0
+    {
+        let before: HashSet<(usize, usize, usize)> = published
+            .assignments
+            .iter()
+            .filter(|a| a.employee == e)
+            .map(|a| (a.day, a.shift, a.unit))
+            .collect();
+        let after: HashSet<(usize, usize, usize)> = pattern
+            .iter()
+            .enumerate()
+            .filter_map(|(d, w)| w.map(|(s, u)| (d, s, u)))
+            .collect();
+        cost += problem.weights.change * before.symmetric_difference(&after).count() as f64;
+    }
+    cost
+}
+
+/// Weekends in which `pattern` works at least one day.
+fn weekends_worked(problem: &Problem, pattern: &Pattern) -> usize {
+    (0..problem.days)
+        .filter(|&d| pattern[d].is_some())
+        .filter_map(|d| problem.weekend_of(d))
+        .collect::<HashSet<_>>()
+        .len()
 }
 
 /// `|objective − bound| / |objective|` (0 when they agree to 1e-6), as HiGHS reports it.
@@ -591,11 +793,24 @@ pub(crate) fn relative_gap(objective: Option<f64>, bound: Option<f64>) -> Option
     })
 }
 
-fn read_roster(roles: &[Role], values: &[f64]) -> Roster {
+fn read_roster(roles: &[Role], patterns: Option<&[Vec<Pattern>]>, values: &[f64]) -> Roster {
     let mut roster = Roster::default();
     for (role, &value) in roles.iter().zip(values) {
         match *role {
             Role::Work(a) if value > 0.5 => roster.assignments.push(a),
+            Role::Pattern(employee, p) if value > 0.5 => {
+                let pattern = patterns.map_or(&[][..], |all| &all[employee][p][..]);
+                roster
+                    .assignments
+                    .extend(pattern.iter().enumerate().filter_map(|(day, work)| {
+                        work.map(|(shift, unit)| Assignment {
+                            employee,
+                            day,
+                            shift,
+                            unit,
+                        })
+                    }));
+            }
             Role::Agency(day, shift, unit) if value > 0.5 => roster.agency.push(AgencyBooking {
                 day,
                 shift,
@@ -646,8 +861,20 @@ fn set_text_option(model: &mut highs::Model, key: &str, value: &str) -> Result<(
 /// Column values for a warm start: the roster's assignments and agency bookings, and every
 /// auxiliary column (weekends, slacks, overtime, fairness maxima) at the value the roster
 /// implies, so HiGHS receives a complete point.
-fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<f64> {
+fn warm_start_columns(
+    problem: &Problem,
+    roles: &[Role],
+    patterns: Option<&[Vec<Pattern>]>,
+    start: &Roster,
+) -> Vec<f64> {
     let work: HashSet<&Assignment> = start.assignments.iter().collect();
+    // Each nurse's schedule in the start, as a pattern.
+    let mut schedules: Vec<Pattern> = vec![vec![None; problem.days]; problem.employees.len()];
+    for a in &start.assignments {
+        if a.employee < schedules.len() && a.day < problem.days {
+            schedules[a.employee][a.day] = Some((a.shift, a.unit));
+        }
+    }
     let days = problem.days;
     let mut worked = vec![vec![None; days]; problem.employees.len()];
     for a in &start.assignments {
@@ -692,6 +919,9 @@ fn warm_start_columns(problem: &Problem, roles: &[Role], start: &Roster) -> Vec<
         .iter()
         .map(|role| match *role {
             Role::Work(a) => f64::from(u8::from(work.contains(&a))),
+            Role::Pattern(e, p) => f64::from(u8::from(
+                patterns.is_some_and(|all| all[e][p] == schedules[e]),
+            )),
             Role::Agency(d, s, u) => start
                 .agency
                 .iter()

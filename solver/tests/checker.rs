@@ -3,8 +3,22 @@
 
 use wardstream_solver::benchmark;
 use wardstream_solver::{
-    Assignment, Roster, SolveOptions, Status, Violation, evaluate, problem::Problem, solve,
+    Assignment, Formulation, Roster, SolveOptions, Status, Violation, evaluate, problem::Problem,
+    solve,
 };
+
+/// Both MIP formulations: every model test runs on each.
+const FORMULATIONS: [Formulation; 2] = [Formulation::Compact, Formulation::Patterns];
+
+fn solve_as(problem: &Problem, formulation: Formulation) -> wardstream_solver::Solution {
+    let options = SolveOptions {
+        formulation,
+        ..SolveOptions::default()
+    };
+    let solution = solve(problem, &options).expect("solves");
+    assert_eq!(solution.formulation, formulation);
+    solution
+}
 
 /// 14 days from a Monday, shifts E (480 min) and N (600 min, may not be followed by E),
 /// two nurses: A works at most 5 days in a row, at least 2, needs 2 days off, 1 weekend.
@@ -154,19 +168,33 @@ fn soft_terms_follow_the_benchmark_definitions() {
 
 #[test]
 fn the_mip_objective_equals_the_checker_score() {
-    let p = small();
-    let s = solve(&p, &SolveOptions::default()).expect("solves");
-    assert_eq!(s.status, Status::Optimal);
-    let r = s.roster.expect("roster");
-    let e = evaluate(&p, &r);
-    assert!(e.feasible(), "{:?}", e.violations);
-    let objective = s.objective.expect("objective");
-    assert!(
-        (objective - e.total).abs() < 1e-6,
-        "{objective} vs {}",
-        e.total
-    );
-    assert!(s.bound.expect("bound") <= objective + 1e-6);
+    // B's contract in SMALL allows too many schedules to list; at most 2,000 minutes it
+    // allows about 20,000.
+    let tight = benchmark::parse(
+        "tight",
+        &SMALL.replace("B,E=14|N=14,6000,", "B,E=14|N=14,2000,"),
+        "<test>",
+    )
+    .expect("parses");
+    let cases = [
+        (small(), Formulation::Compact),
+        (tight.clone(), Formulation::Compact),
+        (tight, Formulation::Patterns),
+    ];
+    for (p, formulation) in cases {
+        let s = solve_as(&p, formulation);
+        assert_eq!(s.status, Status::Optimal);
+        let r = s.roster.expect("roster");
+        let e = evaluate(&p, &r);
+        assert!(e.feasible(), "{formulation:?}: {:?}", e.violations);
+        let objective = s.objective.expect("objective");
+        assert!(
+            (objective - e.total).abs() < 1e-6,
+            "{formulation:?}: {objective} vs {}",
+            e.total
+        );
+        assert!(s.bound.expect("bound") <= objective + 1e-6);
+    }
 }
 
 #[test]
@@ -207,7 +235,8 @@ proptest::proptest! {
 
     /// The MIP can staff exactly a given work pattern (one nurse, every other day a day off,
     /// a cover of 1 on each worked day) iff the checker passes the pattern: the model's run,
-    /// rest and weekend rules say what the checker's say, for random contracts.
+    /// rest and weekend rules say what the checker's say, for random contracts, in both
+    /// formulations.
     #[test]
     fn the_mip_staffs_exactly_the_patterns_the_checker_passes(
         days in 3usize..15,
@@ -232,9 +261,13 @@ proptest::proptest! {
         let problem = benchmark::parse("pattern", &text, "<proptest>").expect("parses");
         let work: Vec<Option<usize>> = on.iter().map(|&b| b.then_some(0)).collect();
         let legal = wardstream_solver::check::contract_violations(&problem, 0, &work).is_empty();
-        let solution = solve(&problem, &SolveOptions::default()).expect("solves");
-        proptest::prop_assert_eq!(solution.status, Status::Optimal);
-        let objective = solution.objective.unwrap_or(f64::NAN);
-        proptest::prop_assert_eq!(objective.abs() < 0.5, legal, "objective {} for {:?}", objective, on);
+        for formulation in FORMULATIONS {
+            let solution = solve_as(&problem, formulation);
+            proptest::prop_assert_eq!(solution.status, Status::Optimal);
+            let objective = solution.objective.unwrap_or(f64::NAN);
+            proptest::prop_assert_eq!(
+                objective.abs() < 0.5, legal, "{:?}: objective {} for {:?}", formulation, objective, on
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions};
 use wardstream_solver::report::{StaffingReport, money};
 use wardstream_solver::{
-    Roster, RosterFile, Search, SolveOptions, benchmark, evaluate, optimise, recommend,
+    Formulation, Roster, RosterFile, Search, SolveOptions, benchmark, evaluate, optimise, recommend,
 };
 
 /// Arguments of `optimize`.
@@ -61,6 +61,11 @@ pub struct OptimizeArgs {
     /// rosters on large instances).
     #[arg(long, value_enum, default_value_t = SearchArg::Mip)]
     search: SearchArg,
+    /// Which MIP to build: `auto` (patterns when every nurse's legal schedules can be listed,
+    /// at most 50,000 in all; otherwise compact), `compact` (one binary per nurse, day and
+    /// shift) or `patterns` (one binary per nurse and schedule: a much tighter relaxation).
+    #[arg(long, value_enum, default_value_t = FormulationArg::Auto)]
+    formulation: FormulationArg,
     /// HiGHS threads.
     #[arg(long, default_value_t = 1)]
     threads: u32,
@@ -88,6 +93,13 @@ enum SearchArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormulationArg {
+    Auto,
+    Compact,
+    Patterns,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     Table,
     Json,
@@ -106,6 +118,11 @@ pub fn run(config: Config, args: OptimizeArgs) -> anyhow::Result<()> {
         search: match args.search {
             SearchArg::Mip => Search::Mip,
             SearchArg::Lns => Search::Lns,
+        },
+        formulation: match args.formulation {
+            FormulationArg::Auto => Formulation::Auto,
+            FormulationArg::Compact => Formulation::Compact,
+            FormulationArg::Patterns => Formulation::Patterns,
         },
     };
     let result = match &args.benchmark {
@@ -142,6 +159,7 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
                 "build_seconds": solution.build_seconds,
                 "variables": solution.variables,
                 "constraints": solution.constraints,
+                "formulation": solution.formulation,
                 "checker": eval,
                 "search": search,
                 "best_known": best,
@@ -152,12 +170,13 @@ fn run_benchmark(path: &Path, options: &SolveOptions, args: &OptimizeArgs) -> an
             let f = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.0}"));
             println!("instance     {}", problem.name);
             println!(
-                "size         {} days, {} nurses, {} shift types; {} columns, {} rows",
+                "size         {} days, {} nurses, {} shift types; {} columns, {} rows ({:?})",
                 problem.days,
                 problem.employees.len(),
                 problem.shifts.len(),
                 solution.variables,
-                solution.constraints
+                solution.constraints,
+                solution.formulation,
             );
             println!("status       {:?}", solution.status);
             println!("objective    {}", f(solution.objective));

@@ -3,7 +3,9 @@
 //! re-scores the roster to the solver's objective.
 
 use std::path::PathBuf;
-use wardstream_solver::{Roster, SolveOptions, Status, benchmark, evaluate, lns, solve};
+use wardstream_solver::{
+    Formulation, Roster, SolveOptions, Status, benchmark, evaluate, lns, solve,
+};
 
 fn instance(name: &str) -> PathBuf {
     wardstream_tests::data_dir()
@@ -11,7 +13,9 @@ fn instance(name: &str) -> PathBuf {
         .join(format!("{name}.txt"))
 }
 
-fn reaches_proven_optimum(name: &str) {
+/// Solves `name` as `formulation` says and checks the proven optimum; returns the
+/// formulation solved.
+fn reaches_proven_optimum(name: &str, formulation: Formulation) -> Formulation {
     let path = instance(name);
     let problem = benchmark::load(&path).expect("instance parses");
     let best = benchmark::best_known(&path)
@@ -22,6 +26,7 @@ fn reaches_proven_optimum(name: &str) {
         &problem,
         &SolveOptions {
             time_limit: 300.0,
+            formulation,
             ..SolveOptions::default()
         },
     )
@@ -46,21 +51,29 @@ fn reaches_proven_optimum(name: &str) {
         bound <= objective + 1e-6 && objective - bound < 1.0,
         "{name}: bound {bound}"
     );
+    solution.formulation
 }
 
 #[test]
 fn instance1_reaches_its_proven_optimum() {
-    reaches_proven_optimum("Instance1");
+    // 785 legal schedules: the default lists them all and solves the pattern form.
+    let chosen = reaches_proven_optimum("Instance1", Formulation::Auto);
+    assert_eq!(chosen, Formulation::Patterns);
+    reaches_proven_optimum("Instance1", Formulation::Compact);
 }
 
 #[test]
 fn instance2_reaches_its_proven_optimum() {
-    reaches_proven_optimum("Instance2");
+    // 37,088 legal schedules: the default solves the compact form; the pattern form, asked
+    // for, reaches the same optimum.
+    let chosen = reaches_proven_optimum("Instance2", Formulation::Auto);
+    assert_eq!(chosen, Formulation::Compact);
+    reaches_proven_optimum("Instance2", Formulation::Patterns);
 }
 
 #[test]
 fn instance3_reaches_its_proven_optimum() {
-    reaches_proven_optimum("Instance3");
+    reaches_proven_optimum("Instance3", Formulation::Auto);
 }
 
 #[test]

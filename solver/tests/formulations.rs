@@ -1,0 +1,222 @@
+//! The compact and the pattern formulation are the same model: on random benchmark problems
+//! and on hospital staffing plans (units, skills, agency, overtime, fairness, changes to a
+//! published roster) they reach the same optimum, and the checker scores each roster to
+//! its solver's objective.
+
+use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions};
+use wardstream_solver::problem::Problem;
+use wardstream_solver::{
+    Formulation, RosterFile, Solution, SolveOptions, Status, benchmark, evaluate, solve,
+};
+
+fn solve_as(problem: &Problem, formulation: Formulation) -> Solution {
+    let options = SolveOptions {
+        formulation,
+        time_limit: 120.0,
+        ..SolveOptions::default()
+    };
+    let solution = solve(problem, &options).expect("solves");
+    assert_eq!(solution.formulation, formulation);
+    solution
+}
+
+/// Solves `problem` both ways and checks they agree; returns the pattern solution.
+fn agree(problem: &Problem) -> Result<Solution, String> {
+    let compact = solve_as(problem, Formulation::Compact);
+    let patterns = solve_as(problem, Formulation::Patterns);
+    if compact.status != patterns.status {
+        return Err(format!(
+            "compact {:?} vs patterns {:?}",
+            compact.status, patterns.status
+        ));
+    }
+    if compact.status != Status::Optimal {
+        return Ok(patterns);
+    }
+    let mut objectives = Vec::new();
+    for s in [&compact, &patterns] {
+        let roster = s
+            .roster
+            .as_ref()
+            .ok_or("an optimal solve without a roster")?;
+        let e = evaluate(problem, roster);
+        if !e.feasible() {
+            return Err(format!("{:?}: {:?}", s.formulation, e.violations));
+        }
+        let objective = s.objective.ok_or("no objective")?;
+        if (objective - e.total).abs() > 1e-6 {
+            return Err(format!(
+                "{:?}: solver {objective} vs checker {}",
+                s.formulation, e.total
+            ));
+        }
+        objectives.push(objective);
+    }
+    if (objectives[0] - objectives[1]).abs() > 1e-6 {
+        return Err(format!(
+            "compact {} vs patterns {}",
+            objectives[0], objectives[1]
+        ));
+    }
+    Ok(patterns)
+}
+
+/// Two units for 5 days from Monday 2026-11-23: ICU (1:2) and med-surg (1:5), ICU nurses
+/// floating to med-surg, agency for the ICU, night fairness and overtime past 20 hours a week
+/// (a 5-day horizon allows 34 of a contract's 48 hours).
+fn roster_file(icu_census: u32) -> String {
+    format!(
+        r#"
+name = "formulations"
+start = "2026-11-23"
+[rules]
+census_z = 0.0
+agency_hourly = 15000
+agency_max_per_shift = 3
+fairness_nights = 200
+regular_week_hours = 20
+[[shifts]]
+id = "D"
+start = "07:00"
+hours = 12
+[[shifts]]
+id = "N"
+start = "19:00"
+hours = 12
+night = true
+not_followed_by = ["D"]
+[[units]]
+name = "ICU"
+kind = "icu"
+beds = 6
+census = {icu_census}
+charge_nurse = false
+[[units]]
+name = "MS"
+kind = "med_surg"
+beds = 20
+census = 6
+charge_nurse = false
+[contracts.ft]
+hours_per_week = [0, 48]
+max_consecutive = 3
+[[staff]]
+prefix = "ICU"
+count = 6
+skills = ["RN", "ICU"]
+units = ["ICU", "MS"]
+contract = "ft"
+hourly = 7000
+[[staff]]
+prefix = "MS"
+count = 6
+skills = ["RN"]
+units = ["MS"]
+contract = "ft"
+hourly = 6000
+[[staff]]
+prefix = "LVN"
+count = 4
+skills = ["LVN"]
+units = ["MS"]
+contract = "ft"
+hourly = 3500
+"#
+    )
+}
+
+fn staffing_problem(icu_census: u32) -> Problem {
+    RosterFile::parse(&roster_file(icu_census), "<test>")
+        .expect("parses")
+        .plan(5, &CensusSnapshot::default(), &ForecastOptions::default())
+        .expect("plans")
+        .problem
+}
+
+#[test]
+fn a_staffing_plan_and_its_replan_reach_the_same_optimum() {
+    let problem = staffing_problem(3);
+    let first = agree(&problem).expect("formulations agree");
+    assert_eq!(first.status, Status::Optimal);
+    // Six ICU nurses at four shifts a week cannot staff 3 a shift: agency is in the optimum.
+    assert!(!first.roster.as_ref().expect("roster").agency.is_empty());
+    // The census rises: re-plan against the published roster, with changes penalised.
+    let mut replan = staffing_problem(5);
+    replan.published = Some(first.roster.clone().expect("roster"));
+    let again = agree(&replan).expect("formulations agree on the re-plan");
+    assert_eq!(again.status, Status::Optimal);
+    let roster = again.roster.expect("roster");
+    assert!(evaluate(&replan, &roster).breakdown.changes > 0.0);
+    // Warm-started from the published roster, both forms reach that optimum again.
+    for formulation in [Formulation::Compact, Formulation::Patterns] {
+        let options = SolveOptions {
+            formulation,
+            warm_start: replan.published.clone(),
+            ..SolveOptions::default()
+        };
+        let warm = solve(&replan, &options).expect("solves");
+        assert_eq!(warm.status, Status::Optimal);
+        let (a, b) = (
+            warm.objective.expect("objective"),
+            again.objective.expect("objective"),
+        );
+        assert!(
+            (a - b).abs() < 1e-6,
+            "{formulation:?}: warm {a} vs cold {b}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Random 7-day benchmark problems (three nurses, day and night shifts, night → day
+    /// forbidden, random contracts, days off, requests and covers): both formulations give
+    /// the same status and optimum.
+    #[test]
+    fn random_benchmark_problems_reach_the_same_optimum(
+        contracts in proptest::collection::vec(
+            (1u32..6, 0u32..4, 2u32..5, 0u32..3, 2u32..5, 1u32..3, 1u32..3, 0u32..3),
+            3,
+        ),
+        days_off in proptest::collection::vec(0usize..10, 3),
+        requests in proptest::collection::vec((0usize..3, 0usize..7, proptest::bool::ANY, 1u32..4), 0..6),
+        covers in proptest::collection::vec((0u32..3, 0u32..2, 1u32..100), 14),
+    ) {
+        let mut text = String::from(
+            "SECTION_HORIZON\n7\nSECTION_SHIFTS\nD,480,\nN,600,D\nSECTION_STAFF\n",
+        );
+        for (i, &(d, n, max_min, min_min, max_run, min_run, min_off, weekends)) in
+            contracts.iter().enumerate()
+        {
+            text += &format!(
+                "E{i},D={d}|N={n},{},{},{max_run},{min_run},{min_off},{weekends}\n",
+                max_min * 1000,
+                min_min * 480,
+            );
+        }
+        text += "SECTION_DAYS_OFF\n";
+        for (i, &d) in days_off.iter().enumerate() {
+            if d < 7 {
+                text += &format!("E{i},{d}\n");
+            }
+        }
+        let (on, off): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.2);
+        text += "SECTION_SHIFT_ON_REQUESTS\n";
+        for &(e, d, _, w) in &on {
+            text += &format!("E{e},{d},D,{w}\n");
+        }
+        text += "SECTION_SHIFT_OFF_REQUESTS\n";
+        for &(e, d, _, w) in &off {
+            text += &format!("E{e},{d},N,{w}\n");
+        }
+        text += "SECTION_COVER\n";
+        for (k, &(min, over, under)) in covers.iter().enumerate() {
+            let shift = if k % 2 == 0 { "D" } else { "N" };
+            text += &format!("{},{shift},{min},{under},{over}\n", k / 2);
+        }
+        let problem = benchmark::parse("random", &text, "<proptest>")
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        agree(&problem).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+}
