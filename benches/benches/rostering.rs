@@ -6,9 +6,11 @@
 //! with a fixed seed, then the checker re-scores the roster. One row per instance: median,
 //! min and max wall time per solve (model building included), the objective, the best-known
 //! value from `best_known.csv`, the checker's score and hard violations (so a fast but wrong
-//! solver shows), and the model's size. The target is Instance1 in ≤ 0.2 s.
+//! solver shows), the formulation [`wardstream_solver::Formulation::Auto`] picked and the
+//! model's size. The target is Instance1 in ≤ 0.2 s.
 //!
-//! Run: `cargo bench -p wardstream-benches --bench rostering [-- INSTANCE…]`.
+//! Run: `cargo bench -p wardstream-benches --bench rostering [-- INSTANCE…]` (release), or
+//! with `--profile dev` to reuse the test build (the solver and HiGHS are optimised there too).
 
 use std::time::Duration;
 use wardstream_benches::data_dir;
@@ -36,9 +38,9 @@ fn main() -> anyhow::Result<()> {
     };
     let dir = data_dir().join("nurse-rostering-curtois-qu");
     println!(
-        "| instance | solves | median | min | max | status | objective | best known | checker | violations | columns × rows |"
+        "| instance | solves | median | min | max | status | objective | best known | checker | violations | formulation | columns × rows |"
     );
-    println!("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|");
     for name in &instances {
         let path = dir.join(format!("{name}.txt"));
         let problem = benchmark::load(&path)?;
@@ -63,7 +65,7 @@ fn main() -> anyhow::Result<()> {
         let eval = solution.roster.as_ref().map(|r| evaluate(&problem, r));
         let f = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.0}"));
         println!(
-            "| {name} | {} | {:.3} s | {:.3} s | {:.3} s | {:?} | {} | {} | {} | {} | {} × {} |",
+            "| {name} | {} | {:.3} s | {:.3} s | {:.3} s | {:?} | {} | {} | {} | {} | {:?} | {} × {} |",
             times.len(),
             times[times.len() / 2].as_secs_f64(),
             times[0].as_secs_f64(),
@@ -73,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             f(best.as_ref().map(|b| b.upper)),
             f(eval.as_ref().map(|e| e.total)),
             eval.as_ref().map_or(0, |e| e.violations.len()),
+            solution.formulation,
             solution.variables,
             solution.constraints,
         );

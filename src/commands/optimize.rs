@@ -62,8 +62,9 @@ pub struct OptimizeArgs {
     #[arg(long, value_enum, default_value_t = SearchArg::Mip)]
     search: SearchArg,
     /// Which MIP to build: `auto` (patterns when every nurse's legal schedules can be listed,
-    /// at most 50,000 in all; otherwise compact), `compact` (one binary per nurse, day and
-    /// shift) or `patterns` (one binary per nurse and schedule: a much tighter relaxation).
+    /// at most 2,000 in all; otherwise compact), `compact` (one binary per nurse, day and
+    /// shift) or `patterns` (one binary per nurse and schedule: a much tighter relaxation,
+    /// up to 500,000 schedules).
     #[arg(long, value_enum, default_value_t = FormulationArg::Auto)]
     formulation: FormulationArg,
     /// HiGHS threads.

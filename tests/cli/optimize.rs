@@ -30,6 +30,8 @@ fn benchmark_instance1_reports_optimum_bound_gap_and_best_known() {
     );
     let v = json(&out);
     assert_eq!(v["status"], "optimal");
+    // 785 legal schedules: the default lists them and solves the pattern formulation.
+    assert_eq!(v["formulation"], "patterns");
     let near =
         |x: &serde_json::Value, want: f64| (x.as_f64().unwrap_or(f64::NAN) - want).abs() < 1e-6;
     assert!(near(&v["objective"], 607.0), "{}", v["objective"]);
