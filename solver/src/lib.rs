@@ -20,6 +20,7 @@
 
 pub mod benchmark;
 pub mod check;
+pub mod colgen;
 mod error;
 pub mod explain;
 pub mod forecast;

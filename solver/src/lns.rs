@@ -311,6 +311,7 @@ pub fn solve_with_search(
             variables: first.variables,
             constraints: first.constraints,
             formulation: first.formulation,
+            pricing: first.pricing.clone(),
         },
         report,
     ))

@@ -67,6 +67,10 @@ pub enum Formulation {
     /// One binary per nurse and legal schedule ([`crate::patterns`]): a much tighter
     /// relaxation, for horizons short enough to list every schedule.
     Patterns,
+    /// The pattern model's relaxation by column generation, then a MIP over the generated
+    /// schedules ([`crate::colgen`]): the pattern model's bound for any staff, and rosters
+    /// that are optimal only when they meet it.
+    PriceAndBranch,
 }
 
 /// How [`crate::optimise`] spends the time limit.
@@ -133,8 +137,11 @@ pub struct Solution {
     pub variables: usize,
     /// Model size: rows.
     pub constraints: usize,
-    /// The formulation solved ([`Formulation::Compact`] or [`Formulation::Patterns`]).
+    /// The formulation solved (never [`Formulation::Auto`]).
     pub formulation: Formulation,
+    /// What column generation did, for [`Formulation::PriceAndBranch`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<crate::colgen::PricingReport>,
 }
 
 /// What a column stands for, to read the roster back and to build warm starts.
@@ -175,15 +182,34 @@ impl Columns {
 
 /// The MIP under construction: columns, objective (plus a constant HiGHS does not see) and
 /// rows.
-struct Model {
+pub(crate) struct Model {
     cols: Columns,
-    objective: Expression,
+    pub(crate) objective: Expression,
     constant: f64,
     rows: Vec<good_lp::Constraint>,
+    /// What the pattern and cover rows stand for, by row index (for column generation).
+    pub(crate) tags: Vec<(usize, RowTag)>,
+}
+
+/// Price of a nurse short on a hard cover in column generation's relaxed master, per nurse
+/// and shift: above any schedule's cost.
+pub(crate) const ARTIFICIAL: f64 = 1e9;
+
+/// A row of the pattern model, as column generation prices it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RowTag {
+    /// `Σ_p λ[e,p] = 1`.
+    Convexity(usize),
+    /// A row of cover `c` counting its nurses (the minimum or the preferred maximum).
+    Cover(usize),
+    /// Nights of employee `e` ≤ the fairness maximum.
+    FairNights(usize),
+    /// Weekends of employee `e` ≤ the fairness maximum.
+    FairWeekends(usize),
 }
 
 /// Work columns per `(day, shift, unit)` slot: `(employee, column)`, each counting one nurse.
-type BySlot = Vec<Vec<(usize, Variable)>>;
+pub(crate) type BySlot = Vec<Vec<(usize, Variable)>>;
 
 /// Auto picks patterns when all nurses together have at most this many legal schedules.
 /// Measured (debug build, one thread): Curtois & Qu Instance1 has 785 and solves in 0.17 s
@@ -205,9 +231,12 @@ pub const MAX_PATTERNS: usize = 500_000;
 /// infeasibility or limits, which are [`Status`]es).
 pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     problem.validate()?;
+    if options.formulation == Formulation::PriceAndBranch {
+        return crate::colgen::solve(problem, options).map(|(s, _)| s);
+    }
     let started = Instant::now();
     let patterns = match options.formulation {
-        Formulation::Compact => None,
+        Formulation::Compact | Formulation::PriceAndBranch => None,
         Formulation::Auto => crate::patterns::enumerate(problem, PATTERN_LIMIT),
         Formulation::Patterns => Some(
             crate::patterns::enumerate(problem, MAX_PATTERNS).ok_or_else(|| {
@@ -218,30 +247,45 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
             })?,
         ),
     };
-    let mut model = Model {
-        cols: Columns {
-            vars: ProblemVariables::new(),
-            roles: Vec::new(),
-        },
-        objective: Expression::with_capacity(problem.employees.len() * problem.days * 2),
-        constant: 0.0,
-        rows: Vec::new(),
-    };
+    let mut model = Model::new(problem);
     let by_slot = match &patterns {
-        Some(patterns) => model.add_patterns(problem, patterns),
+        Some(patterns) => model.add_patterns(problem, patterns, false),
         None => model.add_compact(problem),
     };
-    model.add_covers(problem, &by_slot);
+    model.add_covers(problem, &by_slot, false);
     let formulation = if patterns.is_some() {
         Formulation::Patterns
     } else {
         Formulation::Compact
     };
+    run(
+        problem,
+        model,
+        patterns.as_deref(),
+        options,
+        started,
+        formulation,
+    )
+    .map(|(s, _)| s)
+}
+
+/// Hands `model` to HiGHS under `options` and reads the answer: the solution (its roster
+/// read through `patterns` when the model has pattern columns) and HiGHS's row duals (empty
+/// when it has none), in the order the rows were added.
+pub(crate) fn run(
+    problem: &Problem,
+    model: Model,
+    patterns: Option<&[Vec<Pattern>]>,
+    options: &SolveOptions,
+    started: Instant,
+    formulation: Formulation,
+) -> Result<(Solution, Vec<f64>)> {
     let Model {
         cols,
         objective,
         constant,
         rows,
+        ..
     } = model;
     let roles = cols.roles;
     let n_cols = roles.len();
@@ -268,7 +312,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         set_text_option(&mut inner, key, value)?;
     }
     if let Some(start) = &options.warm_start {
-        let values = warm_start_columns(problem, &roles, patterns.as_deref(), start);
+        let values = warm_start_columns(problem, &roles, patterns, start);
         inner
             .try_set_solution(Some(&values), None, None, None)
             .map_err(|e| Error::Solver(format!("warm start: {e:?}")))?;
@@ -297,10 +341,15 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     };
     let (roster, objective) = if feasible && status != Status::Infeasible {
         let columns = solved.get_solution();
-        let roster = read_roster(&roles, patterns.as_deref(), columns.columns());
+        let roster = read_roster(&roles, patterns, columns.columns());
         (Some(roster), Some(solved.objective_value() + constant))
     } else {
         (None, None)
+    };
+    let duals = if solved.get_solution().dual_rows().len() == n_rows {
+        solved.get_solution().dual_rows().to_vec()
+    } else {
+        Vec::new()
     };
     let bound = solved
         .double_info_value(c"mip_dual_bound")
@@ -308,21 +357,43 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
         .filter(|b| b.is_finite())
         .map(|b| b + constant);
     let gap = relative_gap(objective, bound);
-    Ok(Solution {
-        status,
-        roster,
-        objective,
-        bound,
-        gap,
-        seconds: started.elapsed().as_secs_f64(),
-        build_seconds,
-        variables: n_cols,
-        constraints: n_rows,
-        formulation,
-    })
+    Ok((
+        Solution {
+            status,
+            roster,
+            objective,
+            bound,
+            gap,
+            seconds: started.elapsed().as_secs_f64(),
+            build_seconds,
+            variables: n_cols,
+            constraints: n_rows,
+            formulation,
+            pricing: None,
+        },
+        duals,
+    ))
 }
 
 impl Model {
+    pub(crate) fn new(problem: &Problem) -> Model {
+        Model {
+            cols: Columns {
+                vars: ProblemVariables::new(),
+                roles: Vec::new(),
+            },
+            objective: Expression::with_capacity(problem.employees.len() * problem.days * 2),
+            constant: 0.0,
+            rows: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    fn push_tagged(&mut self, tag: RowTag, row: good_lp::Constraint) {
+        self.tags.push((self.rows.len(), tag));
+        self.rows.push(row);
+    }
+
     /// Fairness maxima: the most nights and the most weekends of any nurse, when weighted.
     fn fairness(&mut self, problem: &Problem) -> (Option<Variable>, Option<Variable>) {
         let mut column = |weight: f64, role: Role| {
@@ -340,7 +411,7 @@ impl Model {
 
     /// The compact formulation: one binary per nurse, day, shift and unit, and one unit of
     /// flow per nurse through the run automaton.
-    fn add_compact(&mut self, problem: &Problem) -> BySlot {
+    pub(crate) fn add_compact(&mut self, problem: &Problem) -> BySlot {
         let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
         // Index of a (day, shift, unit) slot in per-slot vectors.
         let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
@@ -623,7 +694,12 @@ impl Model {
     /// The pattern formulation ([`crate::patterns`]): one binary per nurse and legal
     /// schedule, exactly one per nurse; each schedule's own costs (pay, overtime, requests,
     /// changes to the published roster) are its objective coefficient.
-    fn add_patterns(&mut self, problem: &Problem, patterns: &[Vec<Pattern>]) -> BySlot {
+    pub(crate) fn add_patterns(
+        &mut self,
+        problem: &Problem,
+        patterns: &[Vec<Pattern>],
+        relax: bool,
+    ) -> BySlot {
         let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
         let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
         let (fair_nights, fair_weekends) = self.fairness(problem);
@@ -633,7 +709,14 @@ impl Model {
             let mut nights = Expression::with_capacity(list.len());
             let mut weekends = Expression::with_capacity(list.len());
             for (p, pattern) in list.iter().enumerate() {
-                let v = self.cols.add(variable().binary(), Role::Pattern(e, p));
+                // No upper bound in the relaxation: the convexity row implies it, and a
+                // column resting at a bound could keep a negative reduced cost.
+                let def = if relax {
+                    variable().min(0.0)
+                } else {
+                    variable().binary()
+                };
+                let v = self.cols.add(def, Role::Pattern(e, p));
                 one.add_mul(1.0, v);
                 let cost = pattern_cost(problem, e, pattern);
                 if cost != 0.0 {
@@ -652,12 +735,12 @@ impl Model {
                 nights.add_mul(n as f64, v);
                 weekends.add_mul(weekends_worked(problem, pattern) as f64, v);
             }
-            self.rows.push(constraint!(one == 1));
+            self.push_tagged(RowTag::Convexity(e), constraint!(one == 1));
             if let Some(z) = fair_nights {
-                self.rows.push(constraint!(nights <= z));
+                self.push_tagged(RowTag::FairNights(e), constraint!(nights <= z));
             }
             if let Some(z) = fair_weekends {
-                self.rows.push(constraint!(weekends <= z));
+                self.push_tagged(RowTag::FairWeekends(e), constraint!(weekends <= z));
             }
         }
         by_slot
@@ -665,7 +748,7 @@ impl Model {
 
     /// Agency columns and the cover rows (hard, or soft with under and over slacks) over the
     /// work columns of each slot.
-    fn add_covers(&mut self, problem: &Problem, by_slot: &BySlot) {
+    pub(crate) fn add_covers(&mut self, problem: &Problem, by_slot: &BySlot, relax: bool) {
         let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
         let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
         // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
@@ -679,13 +762,9 @@ impl Model {
                 for &(d, s) in &cover.slots {
                     let slot = &mut agency[slot_of(d, s, cover.unit)];
                     if slot.is_none() && ag.max_per_shift > 0 {
-                        let v = self.cols.add(
-                            variable()
-                                .integer()
-                                .min(0.0)
-                                .max(f64::from(ag.max_per_shift)),
-                            Role::Agency(d, s, cover.unit),
-                        );
+                        let def = variable().min(0.0).max(f64::from(ag.max_per_shift));
+                        let def = if relax { def } else { def.integer() };
+                        let v = self.cols.add(def, Role::Agency(d, s, cover.unit));
                         self.objective
                             .add_mul(ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0, v);
                         *slot = Some(v);
@@ -711,23 +790,39 @@ impl Model {
                     count.add_mul(1.0, v);
                 }
             }
-            if cover.hard {
-                self.rows
-                    .push(constraint!(count.clone() >= f64::from(cover.min)));
+            if cover.hard && relax {
+                // Column generation's master starts without columns that staff every hard
+                // cover: an artificial slack at a prohibitive price keeps it feasible (and
+                // its value a lower bound).
+                let artificial = self.cols.add(variable().min(0.0), Role::Under(ci));
+                self.objective.add_mul(ARTIFICIAL, artificial);
+                self.push_tagged(
+                    RowTag::Cover(ci),
+                    constraint!(count.clone() + artificial >= f64::from(cover.min)),
+                );
+            } else if cover.hard {
+                self.push_tagged(
+                    RowTag::Cover(ci),
+                    constraint!(count.clone() >= f64::from(cover.min)),
+                );
             } else if cover.min > 0 && cover.under_weight > 0.0 {
                 let under = self.cols.add(
                     variable().min(0.0).max(f64::from(cover.min)),
                     Role::Under(ci),
                 );
                 self.objective.add_mul(cover.under_weight, under);
-                self.rows
-                    .push(constraint!(count.clone() + under >= f64::from(cover.min)));
+                self.push_tagged(
+                    RowTag::Cover(ci),
+                    constraint!(count.clone() + under >= f64::from(cover.min)),
+                );
             }
             if cover.over_weight > 0.0 {
                 let over = self.cols.add(variable().min(0.0), Role::Over(ci));
                 self.objective.add_mul(cover.over_weight, over);
-                self.rows
-                    .push(constraint!(count - over <= f64::from(cover.preferred_max)));
+                self.push_tagged(
+                    RowTag::Cover(ci),
+                    constraint!(count - over <= f64::from(cover.preferred_max)),
+                );
             }
         }
     }
@@ -736,7 +831,7 @@ impl Model {
 /// The costs `pattern` carries by itself for nurse `e`: regular pay, the weekly overtime
 /// premium, requests not granted and changes to the published roster — the checker's
 /// per-nurse terms ([`crate::evaluate`]).
-fn pattern_cost(problem: &Problem, e: usize, pattern: &Pattern) -> f64 {
+pub(crate) fn pattern_cost(problem: &Problem, e: usize, pattern: &Pattern) -> f64 {
     let nurse = &problem.employees[e];
     let minutes = |d: usize| pattern[d].map_or(0, |(s, _)| problem.shifts[s].minutes);
     let mut cost = nurse.pay.hourly * f64::from((0..problem.days).map(minutes).sum::<u32>()) / 60.0;

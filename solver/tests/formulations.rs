@@ -1,12 +1,13 @@
 //! The compact and the pattern formulation are the same model: on random benchmark problems
 //! and on hospital staffing plans (units, skills, agency, overtime, fairness, changes to a
 //! published roster) they reach the same optimum, and the checker scores each roster to
-//! its solver's objective.
+//! its solver's objective. Price-and-branch's bound and roster bracket that optimum, and its
+//! column generation converges to the relaxation over every schedule.
 
 use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions};
 use wardstream_solver::problem::Problem;
 use wardstream_solver::{
-    Formulation, RosterFile, Solution, SolveOptions, Status, benchmark, evaluate, solve,
+    Formulation, RosterFile, Solution, SolveOptions, Status, benchmark, colgen, evaluate, solve,
 };
 
 fn solve_as(problem: &Problem, formulation: Formulation) -> Solution {
@@ -59,6 +60,60 @@ fn agree(problem: &Problem) -> Result<Solution, String> {
         ));
     }
     Ok(patterns)
+}
+
+/// Price-and-branch against the proven `optimum`: its bound is at most the optimum, its
+/// roster (checker-feasible, scored to its objective) at least; it claims optimality only at
+/// the optimum; converged, its master value is the pattern relaxation over every schedule.
+fn price_and_branch_holds(problem: &Problem, optimum: &Solution) -> Result<(), String> {
+    let (s, report) = colgen::solve(
+        problem,
+        &SolveOptions {
+            formulation: Formulation::PriceAndBranch,
+            time_limit: 120.0,
+            ..SolveOptions::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if optimum.status != Status::Optimal {
+        return Ok(());
+    }
+    let best = optimum.objective.ok_or("no objective")?;
+    let bound = s.bound.ok_or("no bound")?;
+    if bound > best + 1e-6 {
+        return Err(format!("bound {bound} above the optimum {best}"));
+    }
+    let roster = s.roster.as_ref().ok_or("no roster")?;
+    let e = evaluate(problem, roster);
+    let objective = s.objective.ok_or("no objective")?;
+    if !e.feasible() || (e.total - objective).abs() > 1e-6 || objective < best - 1e-6 {
+        return Err(format!(
+            "roster {objective} (checker {}, {:?}) vs optimum {best}",
+            e.total, e.violations
+        ));
+    }
+    if s.status == Status::Optimal && (objective - best).abs() > 1e-6 {
+        return Err(format!("optimal at {objective}, optimum {best}"));
+    }
+    if !report.converged {
+        return Err("column generation did not converge".into());
+    }
+    let full = colgen::pattern_relaxation(problem, 1_000_000)
+        .map_err(|e| e.to_string())?
+        .ok_or("pattern relaxation")?;
+    let master = report.master_value.ok_or("no master value")?;
+    if (master - full).abs() > 1e-6 * full.abs().max(1.0) {
+        return Err(format!(
+            "master {master} vs every schedule's relaxation {full}"
+        ));
+    }
+    // Converged, no schedule prices below zero: the bound is the master's value.
+    if bound < master - 1e-6 * master.abs().max(1.0) {
+        return Err(format!(
+            "converged, yet bound {bound} below master {master}"
+        ));
+    }
+    Ok(())
 }
 
 /// Two units for 5 days from Monday 2026-11-23: ICU (1:2) and med-surg (1:5), ICU nurses
@@ -138,6 +193,7 @@ fn a_staffing_plan_and_its_replan_reach_the_same_optimum() {
     let problem = staffing_problem(3);
     let first = agree(&problem).expect("formulations agree");
     assert_eq!(first.status, Status::Optimal);
+    price_and_branch_holds(&problem, &first).expect("price-and-branch");
     // Six ICU nurses at four shifts a week cannot staff 3 a shift: agency is in the optimum.
     assert!(!first.roster.as_ref().expect("roster").agency.is_empty());
     // The census rises: re-plan against the published roster, with changes penalised.
@@ -145,6 +201,7 @@ fn a_staffing_plan_and_its_replan_reach_the_same_optimum() {
     replan.published = Some(first.roster.clone().expect("roster"));
     let again = agree(&replan).expect("formulations agree on the re-plan");
     assert_eq!(again.status, Status::Optimal);
+    price_and_branch_holds(&replan, &again).expect("price-and-branch on the re-plan");
     let roster = again.roster.expect("roster");
     assert!(evaluate(&replan, &roster).breakdown.changes > 0.0);
     // Warm-started from the published roster, both forms reach that optimum again.
@@ -217,6 +274,8 @@ proptest::proptest! {
         }
         let problem = benchmark::parse("random", &text, "<proptest>")
             .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
-        agree(&problem).map_err(proptest::test_runner::TestCaseError::fail)?;
+        let optimum = agree(&problem).map_err(proptest::test_runner::TestCaseError::fail)?;
+        price_and_branch_holds(&problem, &optimum)
+            .map_err(proptest::test_runner::TestCaseError::fail)?;
     }
 }

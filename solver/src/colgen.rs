@@ -1,0 +1,404 @@
+//! Column generation for the pattern model, then a MIP over the generated schedules
+//! (price-and-branch), for staffs whose legal schedules are too many to list.
+//!
+//! The master is [`crate::mip`]'s pattern model over the schedules found so far, its linear
+//! relaxation solved by HiGHS. Its duals price a new schedule for nurse `e`:
+//!
+//! `reduced cost = own cost − π_e − Σ_c y_c · (slots of cover c the schedule staffs)
+//!                 − ν_e · nights − ω_e · weekends`
+//!
+//! with `π` the convexity duals, `y` the cover rows' and `ν, ω ≤ 0` the fairness rows'. The
+//! cheapest schedule of each nurse at those prices is a one-nurse compact MIP (the run
+//! automaton and every contract rule of [`crate::mip`]) whose objective carries the duals:
+//! `−y` on each slot's work column, and the fairness duals as that nurse's fairness weights.
+//! Schedules of negative reduced cost join the master; when no nurse has one, the master's
+//! relaxation equals the pattern model's (the Dantzig–Wolfe bound). At every round
+//! `master value + Σ_e min(0, cheapest reduced cost of e)` is a valid lower bound
+//! (Lasdon 1970, *Optimization Theory for Large Systems*, §3; Vanderbeck & Wolsey 1996), and
+//! when every cost is an integer it rounds up. The roster is the best of a MIP over the
+//! generated schedules, which proves optimality only when it meets that bound — the method is
+//! the price-and-branch heuristic (Barnhart et al., *Branch-and-price: column generation
+//! for solving huge integer programs*, Oper. Res. 46 (1998) 316–329), not branch-and-price.
+//!
+//! Hard covers start with an artificial slack at [`crate::mip::ARTIFICIAL`] per nurse, so the
+//! first masters are feasible before any schedule staffs them.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+use crate::mip::{
+    Formulation, Model, RowTag, Solution, SolveOptions, Status, pattern_cost, relative_gap, run,
+};
+use crate::patterns::Pattern;
+use crate::problem::{Problem, Roster};
+
+/// Share of the time limit column generation may use before the last MIP.
+const PRICING_SHARE: f64 = 0.6;
+
+/// What a column generation run did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PricingReport {
+    /// Master LP solves.
+    pub rounds: usize,
+    /// Schedules generated (initial ones included).
+    pub columns: usize,
+    /// Whether pricing found no improving schedule (the master's relaxation is the
+    /// pattern model's).
+    pub converged: bool,
+    /// The master relaxation's last value.
+    pub master_value: Option<f64>,
+    /// The best lower bound found.
+    pub bound: Option<f64>,
+    /// Seconds in column generation (the last MIP excluded).
+    pub seconds: f64,
+}
+
+/// Duals of one master solve, by what they price.
+struct Prices {
+    convexity: Vec<f64>,
+    cover: Vec<f64>,
+    nights: Vec<f64>,
+    weekends: Vec<f64>,
+}
+
+impl Prices {
+    fn read(problem: &Problem, tags: &[(usize, RowTag)], duals: &[f64]) -> Prices {
+        let n = problem.employees.len();
+        let mut p = Prices {
+            convexity: vec![0.0; n],
+            cover: vec![0.0; problem.covers.len()],
+            nights: vec![0.0; n],
+            weekends: vec![0.0; n],
+        };
+        for &(row, tag) in tags {
+            let y = duals[row];
+            match tag {
+                RowTag::Convexity(e) => p.convexity[e] += y,
+                RowTag::Cover(c) => p.cover[c] += y,
+                RowTag::FairNights(e) => p.nights[e] += y,
+                RowTag::FairWeekends(e) => p.weekends[e] += y,
+            }
+        }
+        p
+    }
+
+    /// Reduced cost of `pattern` for nurse `e` (the formula in the module docs).
+    fn reduced_cost(&self, problem: &Problem, e: usize, pattern: &Pattern) -> f64 {
+        let mut rc = pattern_cost(problem, e, pattern) - self.convexity[e];
+        for (d, w) in pattern.iter().enumerate() {
+            if let Some((s, u)) = *w {
+                rc -= self.slot_price(problem, e, d, s, u);
+                if problem.shifts[s].night {
+                    rc -= self.nights[e];
+                }
+            }
+        }
+        let weekends: HashSet<usize> = (0..problem.days)
+            .filter(|&d| pattern[d].is_some())
+            .filter_map(|d| problem.weekend_of(d))
+            .collect();
+        rc - self.weekends[e] * weekends.len() as f64
+    }
+
+    /// `Σ y_c` over the covers nurse `e` counts toward when working `(d, s, u)`.
+    fn slot_price(&self, problem: &Problem, e: usize, d: usize, s: usize, u: usize) -> f64 {
+        let skills = problem.employees[e].skills;
+        problem
+            .covers
+            .iter()
+            .zip(&self.cover)
+            .filter(|(c, _)| c.unit == u && skills.has_any(c.skills) && c.slots.contains(&(d, s)))
+            .map(|(_, y)| y)
+            .sum()
+    }
+}
+
+/// Whether every cost the objective can carry is an integer, so a lower bound rounds up.
+fn integral_costs(problem: &Problem) -> bool {
+    let int = |x: f64| (x - x.round()).abs() < 1e-9;
+    let pay = problem.employees.iter().all(|e| {
+        e.pay.hourly == 0.0
+            || (problem
+                .shifts
+                .iter()
+                .all(|s| int(e.pay.hourly * f64::from(s.minutes) / 60.0))
+                && int(e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0))
+    });
+    let requests = problem
+        .employees
+        .iter()
+        .flat_map(|e| e.on_requests.iter().chain(&e.off_requests))
+        .all(|r| int(r.weight));
+    let covers = problem
+        .covers
+        .iter()
+        .all(|c| int(c.under_weight) && int(c.over_weight));
+    let agency = problem.agency.as_ref().is_none_or(|a| {
+        problem
+            .shifts
+            .iter()
+            .all(|s| int(a.hourly * f64::from(s.minutes) / 60.0))
+    });
+    let w = &problem.weights;
+    pay && requests
+        && covers
+        && agency
+        && int(w.fairness_nights)
+        && int(w.fairness_weekends)
+        && int(w.change)
+}
+
+/// The cheapest schedule of nurse `e` at `prices`: a one-nurse compact MIP with the duals in
+/// its objective. Returns the schedule (if HiGHS found one) and a lower bound on the least
+/// reduced cost.
+fn price(
+    problem: &Problem,
+    e: usize,
+    prices: &Prices,
+    options: &SolveOptions,
+    seconds: f64,
+) -> Result<(Option<Pattern>, Option<f64>)> {
+    let started = Instant::now();
+    let mut one = problem.clone();
+    one.employees = vec![problem.employees[e].clone()];
+    one.covers = Vec::new();
+    one.agency = None;
+    one.weights.fairness_nights = (-prices.nights[e]).max(0.0);
+    one.weights.fairness_weekends = (-prices.weekends[e]).max(0.0);
+    one.published = problem
+        .published
+        .as_ref()
+        .map(|p| crate::lns::restrict(p, &[e]));
+    let mut model = Model::new(&one);
+    let by_slot = model.add_compact(&one);
+    let (n_shifts, n_units) = (one.shifts.len(), one.units.len());
+    for (slot, work) in by_slot.iter().enumerate() {
+        let (d, s, u) = (
+            slot / (n_shifts * n_units),
+            (slot / n_units) % n_shifts,
+            slot % n_units,
+        );
+        let y = prices.slot_price(problem, e, d, s, u);
+        if y != 0.0 {
+            for &(_, v) in work {
+                model.objective.add_mul(-y, v);
+            }
+        }
+    }
+    let opts = SolveOptions {
+        time_limit: seconds,
+        relative_gap: 0.0,
+        log_file: None,
+        warm_start: None,
+        ..options.clone()
+    };
+    let (solution, _) = run(&one, model, None, &opts, started, Formulation::Compact)?;
+    let pattern = solution.roster.map(|r| {
+        let mut p: Pattern = vec![None; problem.days];
+        for a in r.assignments {
+            p[a.day] = Some((a.shift, a.unit));
+        }
+        p
+    });
+    let bound = match solution.status {
+        Status::Optimal => solution.objective,
+        Status::Infeasible => None,
+        _ => solution.bound,
+    };
+    Ok((pattern, bound.map(|b| b - prices.convexity[e])))
+}
+
+/// The schedules of `roster` for each nurse that the contract allows.
+fn schedules_of(problem: &Problem, roster: &Roster) -> Vec<Option<Pattern>> {
+    let mut out: Vec<Pattern> = vec![vec![None; problem.days]; problem.employees.len()];
+    for a in &roster.assignments {
+        if a.employee < out.len() && a.day < problem.days {
+            out[a.employee][a.day] = Some((a.shift, a.unit));
+        }
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(e, p)| {
+            let legal = p
+                .iter()
+                .enumerate()
+                .all(|(d, w)| w.is_none_or(|(_, u)| problem.eligible(e, d, u)))
+                && crate::check::contract_violations(
+                    problem,
+                    e,
+                    &p.iter().map(|w| w.map(|(s, _)| s)).collect::<Vec<_>>(),
+                )
+                .is_empty();
+            legal.then_some(p)
+        })
+        .collect()
+}
+
+/// Column generation, then a MIP over the generated schedules, within `options.time_limit`
+/// (about 60% for generation). Starts from `options.warm_start`'s schedules when given.
+///
+/// # Errors
+/// [`crate::Error::Solver`] when HiGHS fails.
+pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, PricingReport)> {
+    problem.validate()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(options.time_limit.max(0.0));
+    let pricing_until =
+        started + Duration::from_secs_f64(options.time_limit.max(0.0) * PRICING_SHARE);
+    let left = |until: Instant| {
+        until
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+    };
+    let n = problem.employees.len();
+    let mut columns: Vec<Vec<Pattern>> = vec![Vec::new(); n];
+    let mut seen: Vec<HashSet<Pattern>> = vec![HashSet::new(); n];
+    let mut add = |e: usize, p: Pattern, columns: &mut Vec<Vec<Pattern>>| {
+        if seen[e].insert(p.clone()) {
+            columns[e].push(p);
+            true
+        } else {
+            false
+        }
+    };
+    if let Some(start) = &options.warm_start {
+        for (e, p) in schedules_of(problem, start).into_iter().enumerate() {
+            if let Some(p) = p {
+                add(e, p, &mut columns);
+            }
+        }
+    }
+    let mut report = PricingReport::default();
+    let round_up = integral_costs(problem);
+    let mut best_bound: Option<f64> = None;
+    // Round 0 prices at zero duals: each nurse's cheapest schedule alone.
+    let mut prices = Prices {
+        convexity: vec![0.0; n],
+        cover: vec![0.0; problem.covers.len()],
+        nights: vec![0.0; n],
+        weekends: vec![0.0; n],
+    };
+    let mut master_value: Option<f64> = None;
+    loop {
+        let mut added = 0usize;
+        let mut least = Some(0.0f64);
+        for e in 0..n {
+            let seconds = left(pricing_until);
+            if seconds <= 0.0 {
+                least = None;
+                break;
+            }
+            let (pattern, rc_bound) = price(problem, e, &prices, options, seconds)?;
+            match (least, rc_bound) {
+                (Some(l), Some(b)) => least = Some(l + b.min(0.0)),
+                _ => least = None,
+            }
+            if let Some(p) = pattern
+                && (columns[e].is_empty() || prices.reduced_cost(problem, e, &p) < -1e-6)
+                && add(e, p, &mut columns)
+            {
+                added += 1;
+            }
+        }
+        if let (Some(z), Some(l)) = (master_value, least) {
+            let mut b = z + l;
+            if round_up {
+                b = (b - 1e-6).ceil();
+            }
+            best_bound = Some(best_bound.map_or(b, |x: f64| x.max(b)));
+        }
+        if master_value.is_some() && added == 0 && least.is_some() {
+            report.converged = true;
+            break;
+        }
+        if left(pricing_until) <= 0.0 || columns.iter().any(Vec::is_empty) {
+            break;
+        }
+        // The master's relaxation over the schedules so far.
+        let mut model = Model::new(problem);
+        let by_slot = model.add_patterns(problem, &columns, true);
+        model.add_covers(problem, &by_slot, true);
+        let tags = model.tags.clone();
+        let opts = SolveOptions {
+            time_limit: left(pricing_until),
+            log_file: None,
+            warm_start: None,
+            ..options.clone()
+        };
+        let (lp, duals) = run(
+            problem,
+            model,
+            Some(&columns),
+            &opts,
+            Instant::now(),
+            Formulation::Patterns,
+        )?;
+        report.rounds += 1;
+        if lp.status != Status::Optimal || duals.is_empty() {
+            break;
+        }
+        master_value = lp.objective;
+        prices = Prices::read(problem, &tags, &duals);
+    }
+    report.columns = columns.iter().map(Vec::len).sum();
+    report.master_value = master_value;
+    report.bound = best_bound;
+    report.seconds = started.elapsed().as_secs_f64();
+
+    // The MIP over the generated schedules.
+    let mut model = Model::new(problem);
+    let by_slot = model.add_patterns(problem, &columns, false);
+    model.add_covers(problem, &by_slot, false);
+    let opts = SolveOptions {
+        time_limit: left(deadline),
+        ..options.clone()
+    };
+    let (mut solution, _) = run(
+        problem,
+        model,
+        Some(&columns),
+        &opts,
+        Instant::now(),
+        Formulation::PriceAndBranch,
+    )?;
+    solution.seconds = started.elapsed().as_secs_f64();
+    solution.pricing = Some(report.clone());
+    // HiGHS's bound holds for the generated schedules only; the pricing bound holds for all.
+    solution.bound = best_bound;
+    solution.gap = relative_gap(solution.objective, solution.bound);
+    solution.status = match (solution.status, solution.objective, best_bound) {
+        (Status::Optimal, Some(z), Some(b)) if z <= b + 1e-6 => Status::Optimal,
+        (Status::Optimal | Status::TimeLimit, Some(_), _) => Status::TimeLimit,
+        // Infeasible over the generated schedules says nothing about the others.
+        (_, None, _) => Status::NoSolution,
+        (s, _, _) => s,
+    };
+    Ok((solution, report))
+}
+
+/// The pattern model's linear relaxation over every legal schedule, listed
+/// ([`crate::patterns`]): the value column generation converges to. `None` when the nurses
+/// have more than `limit` schedules, or when HiGHS does not solve it to optimality.
+///
+/// # Errors
+/// [`crate::Error::Solver`] when HiGHS fails.
+pub fn pattern_relaxation(problem: &Problem, limit: usize) -> Result<Option<f64>> {
+    let Some(all) = crate::patterns::enumerate(problem, limit) else {
+        return Ok(None);
+    };
+    let mut model = Model::new(problem);
+    let by_slot = model.add_patterns(problem, &all, true);
+    model.add_covers(problem, &by_slot, true);
+    let (lp, _) = run(
+        problem,
+        model,
+        Some(&all),
+        &SolveOptions::default(),
+        Instant::now(),
+        Formulation::Patterns,
+    )?;
+    Ok((lp.status == Status::Optimal)
+        .then_some(lp.objective)
+        .flatten())
+}
