@@ -22,7 +22,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::Result;
 use crate::check::{evaluate, staffed};
-use crate::mip::{SolveOptions, solve};
+use crate::mip::{Formulation, SolveOptions, solve};
 use crate::problem::{Problem, Roster};
 
 /// What a search did.
@@ -121,6 +121,11 @@ fn re_solve(
         relative_gap: 0.0,
         log_file: None,
         warm_start: Some(restrict(roster, free)),
+        // A few nurses: listing or the compact model beats generating columns.
+        formulation: match options.formulation {
+            Formulation::PriceAndBranch => Formulation::Auto,
+            f => f,
+        },
         ..options.clone()
     };
     let solution = solve(&sub, &opts)?;

@@ -236,7 +236,7 @@ mod tests {
             );
             let problem = crate::benchmark::parse("p", &text, "proptest")
                 .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
-            let mut listed = enumerate(&problem, usize::MAX).unwrap().remove(0);
+            let mut listed = enumerate(&problem, usize::MAX).expect("no limit").remove(0);
             listed.sort();
             proptest::prop_assert_eq!(listed, brute_force(&problem, 0));
         }
@@ -246,7 +246,7 @@ mod tests {
     fn stops_past_the_limit() {
         let text = "SECTION_HORIZON\n10\nSECTION_SHIFTS\nD,480,\n\
                     SECTION_STAFF\nA,D=10,100000,0,10,1,1,10\nSECTION_COVER\n";
-        let problem = crate::benchmark::parse("p", text, "test").unwrap();
+        let problem = crate::benchmark::parse("p", text, "test").expect("parses");
         assert_eq!(enumerate(&problem, 1024).map(|p| p[0].len()), Some(1024));
         assert!(enumerate(&problem, 1023).is_none());
     }

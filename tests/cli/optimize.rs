@@ -52,6 +52,33 @@ fn benchmark_instance1_reports_optimum_bound_gap_and_best_known() {
 }
 
 #[test]
+fn price_and_branch_proves_instance2_with_the_pattern_bound() {
+    let file = data_dir().join("nurse-rostering-curtois-qu/Instance2.txt");
+    let out = run_ok(
+        bin()
+            .args([
+                "optimize",
+                "--format",
+                "json",
+                "--quiet",
+                "--time-limit",
+                "120",
+            ])
+            .args(["--formulation", "price-and-branch", "--benchmark"])
+            .arg(&file),
+    );
+    let v = json(&out);
+    assert_eq!(v["formulation"], "price_and_branch");
+    assert_eq!(v["pricing"]["converged"], true, "{}", v["pricing"]);
+    // Column generation's bound is the optimum (828), and the roster over the generated
+    // schedules meets it.
+    assert_eq!(v["status"], "optimal", "{}", v["pricing"]);
+    assert_eq!(v["bound"].as_f64(), Some(828.0));
+    assert_eq!(v["checker"]["total"].as_f64(), Some(828.0));
+    assert_eq!(v["checker"]["violations"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
 fn staffing_from_the_generator_census_meets_every_ratio() {
     let roster = Path::new(env!("CARGO_MANIFEST_DIR")).join("solver/rosters/critical-care.toml");
     let out = run_ok(
