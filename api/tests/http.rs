@@ -370,6 +370,27 @@ async fn staffing_recommendations_plan_on_the_live_census() {
     assert_eq!(lns["report"]["status"], "optimal", "{lns}");
     assert_eq!(lns["report"]["cost"]["total"].as_f64(), Some(cost));
 
+    // Column generation, asked for, says so and brackets the optimum.
+    let (status, _, body) = post(
+        url.clone(),
+        request(
+            icu_roster(16, ""),
+            serde_json::json!({ "formulation": "price_and_branch", "time_limit_seconds": 20 }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let pnb: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(pnb["report"]["formulation"], "price_and_branch", "{pnb}");
+    let optimum = report["objective"].as_f64().unwrap_or(f64::NAN);
+    let objective = pnb["report"]["objective"].as_f64().unwrap_or(f64::NAN);
+    let bound = pnb["report"]["bound"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        bound <= optimum + 1e-6 && objective >= optimum - 1e-6,
+        "bound {bound}, roster {objective}, optimum {optimum}"
+    );
+    assert_eq!(pnb["report"]["violations"], serde_json::json!([]));
+
     // Two nurses cannot staff an ICU around the clock and there is no agency: explained.
     let (status, _, body) = post(
         url.clone(),
@@ -410,6 +431,15 @@ async fn staffing_recommendations_plan_on_the_live_census() {
         ("not json".to_owned(), 400, "bad_request", "body must be"),
         (
             request(icu_roster(16, ""), serde_json::json!({ "search": "magic" })),
+            400,
+            "bad_request",
+            "unknown variant",
+        ),
+        (
+            request(
+                icu_roster(16, ""),
+                serde_json::json!({ "formulation": "magic" }),
+            ),
             400,
             "bad_request",
             "unknown variant",

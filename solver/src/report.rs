@@ -71,6 +71,8 @@ pub struct StaffingReport {
     pub gap: Option<f64>,
     /// Solve seconds.
     pub seconds: f64,
+    /// The MIP formulation solved ([`crate::Formulation`]; `auto` resolves to one).
+    pub formulation: crate::Formulation,
     /// `nurse → [shift@unit or "" per day]`.
     pub roster: Vec<(String, Vec<String>)>,
     /// The roster as assignments (to publish and re-plan from).
@@ -192,6 +194,7 @@ pub fn report(
         bound: solution.bound,
         gap: solution.gap,
         seconds: solution.seconds,
+        formulation: solution.formulation,
         roster: Vec::new(),
         assignments: solution.roster.clone(),
         coverage: Vec::new(),
