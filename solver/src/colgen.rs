@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 use crate::mip::{
-    ARTIFICIAL, Formulation, Model, RowTag, Solution, SolveOptions, Status, pattern_cost,
-    relative_gap, run,
+    Formulation, Model, RowTag, Solution, SolveOptions, Status, pattern_cost, relative_gap, run,
 };
 use crate::patterns::Pattern;
 use crate::problem::{Problem, Roster};
@@ -155,6 +154,14 @@ fn integral_costs(problem: &Problem) -> bool {
         && int(w.change)
 }
 
+/// Relative tolerance on reduced costs and bounds (costs reach 1e7 in cents).
+const EPSILON: f64 = 1e-7;
+
+/// Whether pricing proved that nurse has no schedule of negative reduced cost.
+fn proven(p: &Priced) -> bool {
+    p.infeasible || p.bound.is_some_and(|b| b >= -p.tolerance)
+}
+
 /// One nurse's pricing: the schedule found, a lower bound on the least reduced cost, and
 /// whether the nurse has no legal schedule at all.
 #[derive(Clone)]
@@ -162,6 +169,8 @@ struct Priced {
     pattern: Option<Pattern>,
     bound: Option<f64>,
     infeasible: bool,
+    /// What counts as zero for this nurse's reduced cost.
+    tolerance: f64,
 }
 
 /// The cheapest schedule of nurse `e` at `prices`: a one-nurse compact MIP with the duals in
@@ -174,7 +183,6 @@ fn price(
     options: &SolveOptions,
     seconds: f64,
 ) -> Result<Priced> {
-    let started = Instant::now();
     let mut one = problem.clone();
     one.employees = vec![problem.employees[e].clone()];
     one.covers = Vec::new();
@@ -214,7 +222,14 @@ fn price(
         highs_options,
         ..options.clone()
     };
-    let (solution, _) = run(&one, model, None, &opts, started, Formulation::Compact)?;
+    let (solution, _) = run(
+        &one,
+        model,
+        None,
+        &opts,
+        Instant::now(),
+        Formulation::Compact,
+    )?;
     let pattern = solution.roster.map(|r| {
         let mut p: Pattern = vec![None; problem.days];
         for a in r.assignments {
@@ -222,8 +237,9 @@ fn price(
         }
         p
     });
+    // HiGHS's proven dual bound, not the incumbent: a caller's gap option can stop a solve
+    // "optimal" above the true minimum.
     let bound = match solution.status {
-        Status::Optimal => solution.objective,
         Status::Infeasible => None,
         _ => solution.bound,
     };
@@ -231,17 +247,20 @@ fn price(
         pattern,
         bound: bound.map(|b| b - prices.convexity[e]),
         infeasible: solution.status == Status::Infeasible,
+        tolerance: EPSILON * prices.convexity[e].abs().max(1.0),
     })
 }
 
-/// [`price`]s every nurse, on `options.threads` threads (one HiGHS thread each), each for at
-/// most `cap` seconds and all before `until`; `None` for a nurse not priced in time.
+/// [`price`]s every nurse marked in `todo`, on `options.threads` threads (one HiGHS thread
+/// each), each for at most `cap` seconds and all before `until`; `None` for a nurse not
+/// priced (not to do, or out of time).
 fn price_all(
     problem: &Problem,
     prices: &Prices,
     options: &SolveOptions,
     until: Instant,
     cap: f64,
+    todo: &[bool],
 ) -> Result<Vec<Option<Priced>>> {
     let n = problem.employees.len();
     let workers = (options.threads.max(1) as usize).min(n.max(1));
@@ -249,7 +268,7 @@ fn price_all(
         let seconds = until
             .saturating_duration_since(Instant::now())
             .as_secs_f64();
-        if seconds <= 0.0 {
+        if !todo[e] || seconds <= 0.0 {
             return Ok(None);
         }
         price(problem, e, prices, options, seconds.min(cap)).map(Some)
@@ -296,7 +315,11 @@ fn price_all(
 fn schedules_of(problem: &Problem, roster: &Roster) -> Vec<Option<Pattern>> {
     let mut out: Vec<Pattern> = vec![vec![None; problem.days]; problem.employees.len()];
     for a in &roster.assignments {
-        if a.employee < out.len() && a.day < problem.days {
+        if a.employee < out.len()
+            && a.day < problem.days
+            && a.shift < problem.shifts.len()
+            && a.unit < problem.units.len()
+        {
             out[a.employee][a.day] = Some((a.shift, a.unit));
         }
     }
@@ -363,58 +386,54 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         weekends: vec![0.0; n],
     };
     let mut master_value: Option<f64> = None;
+    let mut artificial = 0.0;
     let mut cap = PRICE_SECONDS;
     // A nurse without any legal schedule: the problem is infeasible.
     let mut no_schedule: Option<usize> = None;
+    // Each nurse's last pricing at the current prices (`None`: to price).
+    let mut priced: Vec<Option<Priced>> = vec![None; n];
     loop {
+        let todo: Vec<bool> = priced
+            .iter()
+            .map(|p| !p.as_ref().is_some_and(proven))
+            .collect();
+        let fresh = price_all(problem, &prices, options, pricing_until, cap, &todo)?;
         let mut added = 0usize;
-        let mut least = Some(0.0f64);
-        let priced = price_all(problem, &prices, options, pricing_until, cap)?;
-        for (e, priced) in priced.into_iter().enumerate() {
-            let Some(Priced {
-                pattern,
-                bound: rc_bound,
-                infeasible,
-            }) = priced
-            else {
-                least = None;
-                continue;
-            };
-            if infeasible {
+        for (e, result) in fresh.into_iter().enumerate() {
+            let Some(result) = result else { continue };
+            if result.infeasible {
                 no_schedule = Some(e);
             }
-            match (least, rc_bound) {
-                (Some(l), Some(b)) => least = Some(l + b.min(0.0)),
-                _ => least = None,
-            }
-            if let Some(p) = pattern
-                && (columns[e].is_empty() || prices.reduced_cost(problem, e, &p) < -1e-6)
-                && add(e, p, &mut columns)
+            if let Some(p) = &result.pattern
+                && (columns[e].is_empty() || prices.reduced_cost(problem, e, p) < -result.tolerance)
+                && add(e, p.clone(), &mut columns)
             {
                 added += 1;
             }
+            priced[e] = Some(result);
         }
+        // Lagrangian bound: the master's value plus each nurse's least reduced cost.
+        let least: Option<f64> = priced
+            .iter()
+            .map(|p| p.as_ref().and_then(|p| p.bound).map(|b| b.min(0.0)))
+            .sum();
         if let (Some(z), Some(l)) = (master_value, least) {
             let mut b = z + l;
             if round_up {
-                b = (b - 1e-6).ceil();
+                b = (b - EPSILON * b.abs().max(1.0)).ceil();
             }
             best_bound = Some(best_bound.map_or(b, |x: f64| x.max(b)));
         }
-        if master_value.is_some() && added == 0 {
-            if least.is_some_and(|l| l > -1e-6) {
-                report.converged = true;
-                break;
-            }
-            // Nothing new, but some nurse's pricing stopped at the cap without proof: give
-            // it more time.
-            cap *= 4.0;
+        if master_value.is_some() && priced.iter().all(|p| p.as_ref().is_some_and(proven)) {
+            report.converged = true;
+            break;
         }
         if left(pricing_until) <= 0.0 || no_schedule.is_some() {
             break;
         }
-        if columns.iter().any(Vec::is_empty) {
-            // A nurse's pricing stopped at the cap before finding any schedule.
+        if (master_value.is_some() && added == 0) || columns.iter().any(Vec::is_empty) {
+            // Nothing new at these prices (the master would not change), or a nurse still
+            // without any schedule: price the nurses without proof again, with more time.
             cap *= 4.0;
             continue;
         }
@@ -429,7 +448,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
             warm_start: None,
             ..options.clone()
         };
-        let (lp, duals) = run(
+        let (lp, extra) = run(
             problem,
             model,
             Some(&columns),
@@ -438,11 +457,13 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
             Formulation::Patterns,
         )?;
         report.rounds += 1;
-        if lp.status != Status::Optimal || duals.is_empty() {
+        if lp.status != Status::Optimal || extra.duals.is_empty() {
             break;
         }
         master_value = lp.objective;
-        prices = Prices::read(problem, &tags, &duals);
+        artificial = extra.artificial;
+        prices = Prices::read(problem, &tags, &extra.duals);
+        priced = vec![None; n];
     }
     report.columns = columns.iter().map(Vec::len).sum();
     report.master_value = master_value;
@@ -451,7 +472,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
 
     // No legal schedule for a nurse, or hard covers the relaxation can meet only with the
     // artificial slack: no roster exists.
-    let short = report.converged && master_value.is_some_and(|z| z >= ARTIFICIAL * 0.5);
+    let short = report.converged && artificial > 1e-6;
     if no_schedule.is_some() || short {
         let solution = Solution {
             status: Status::Infeasible,
@@ -491,7 +512,9 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     solution.bound = best_bound;
     solution.gap = relative_gap(solution.objective, solution.bound);
     solution.status = match (solution.status, solution.objective, best_bound) {
-        (Status::Optimal, Some(z), Some(b)) if z <= b + 1e-6 => Status::Optimal,
+        (Status::Optimal, Some(z), Some(b)) if z <= b + EPSILON * z.abs().max(1.0) => {
+            Status::Optimal
+        }
         (Status::Optimal | Status::TimeLimit, Some(_), _) => Status::TimeLimit,
         // Infeasible over the generated schedules says nothing about the others.
         (_, None, _) => Status::NoSolution,

@@ -166,6 +166,8 @@ enum Role {
     FairWeekends,
     /// Employee `e` works pattern `p` of [`crate::patterns::enumerate`]'s list.
     Pattern(usize, usize),
+    /// Nurses missing on hard cover `c` in column generation's relaxed master.
+    Artificial(usize),
 }
 
 struct Columns {
@@ -192,7 +194,8 @@ pub(crate) struct Model {
 }
 
 /// Price of a nurse short on a hard cover in column generation's relaxed master, per nurse
-/// and shift: above any schedule's cost.
+/// and shift. Meant to exceed any roster's total cost, so a relaxation that can do without
+/// it does; whether it did is read from the artificial columns themselves.
 pub(crate) const ARTIFICIAL: f64 = 1e9;
 
 /// A row of the pattern model, as column generation prices it.
@@ -270,8 +273,8 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
 }
 
 /// Hands `model` to HiGHS under `options` and reads the answer: the solution (its roster
-/// read through `patterns` when the model has pattern columns) and HiGHS's row duals (empty
-/// when it has none), in the order the rows were added.
+/// read through `patterns` when the model has pattern columns) and the [`Extra`] column
+/// generation needs.
 pub(crate) fn run(
     problem: &Problem,
     model: Model,
@@ -279,7 +282,7 @@ pub(crate) fn run(
     options: &SolveOptions,
     started: Instant,
     formulation: Formulation,
-) -> Result<(Solution, Vec<f64>)> {
+) -> Result<(Solution, Extra)> {
     let Model {
         cols,
         objective,
@@ -346,11 +349,18 @@ pub(crate) fn run(
     } else {
         (None, None)
     };
-    let duals = if solved.get_solution().dual_rows().len() == n_rows {
-        solved.get_solution().dual_rows().to_vec()
+    let answer = solved.get_solution();
+    let duals = if answer.dual_rows().len() == n_rows {
+        answer.dual_rows().to_vec()
     } else {
         Vec::new()
     };
+    let artificial: f64 = roles
+        .iter()
+        .zip(answer.columns())
+        .filter(|(r, _)| matches!(r, Role::Artificial(_)))
+        .map(|(_, v)| *v)
+        .sum();
     let bound = solved
         .double_info_value(c"mip_dual_bound")
         .ok()
@@ -371,8 +381,16 @@ pub(crate) fn run(
             formulation,
             pricing: None,
         },
-        duals,
+        Extra { duals, artificial },
     ))
+}
+
+/// What [`run`] reads beyond the [`Solution`], for column generation.
+pub(crate) struct Extra {
+    /// HiGHS's row duals in the order the rows were added (empty when it has none).
+    pub(crate) duals: Vec<f64>,
+    /// Nurses missing on hard covers in all: the artificial columns' sum.
+    pub(crate) artificial: f64,
 }
 
 impl Model {
@@ -704,6 +722,16 @@ impl Model {
         let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
         let (fair_nights, fair_weekends) = self.fairness(problem);
         let mut by_slot: BySlot = vec![Vec::new(); days * n_shifts * n_units];
+        // Published assignments of nurses the problem no longer has are changes whatever the
+        // roster (as in the compact model and the checker).
+        if let Some(published) = &problem.published {
+            let gone = published
+                .assignments
+                .iter()
+                .filter(|a| a.employee >= patterns.len())
+                .count();
+            self.constant += problem.weights.change * gone as f64;
+        }
         for (e, list) in patterns.iter().enumerate() {
             let mut one = Expression::with_capacity(list.len());
             let mut nights = Expression::with_capacity(list.len());
@@ -794,7 +822,7 @@ impl Model {
                 // Column generation's master starts without columns that staff every hard
                 // cover: an artificial slack at a prohibitive price keeps it feasible (and
                 // its value a lower bound).
-                let artificial = self.cols.add(variable().min(0.0), Role::Under(ci));
+                let artificial = self.cols.add(variable().min(0.0), Role::Artificial(ci));
                 self.objective.add_mul(ARTIFICIAL, artificial);
                 self.push_tagged(
                     RowTag::Cover(ci),
@@ -1034,7 +1062,7 @@ fn warm_start_columns(
                 })))
             }
             Role::Weekend(e, k) => f64::from(u8::from(weekends(e).contains(&k))),
-            Role::Under(c) => f64::from(
+            Role::Under(c) | Role::Artificial(c) => f64::from(
                 problem.covers[c]
                     .min
                     .saturating_sub(crate::check::staffed(problem, start, c)),

@@ -351,6 +351,15 @@ impl Problem {
                     return bad(format!("employee {}: request outside the horizon", e.id));
                 }
             }
+            let paid_overtime = e.pay.hourly > 0.0 && e.pay.regular_week_minutes != u32::MAX;
+            if paid_overtime
+                && (e.pay.overtime_multiplier < 1.0 || !e.pay.overtime_multiplier.is_finite())
+            {
+                return bad(format!(
+                    "employee {}: overtime multiplier {} below 1",
+                    e.id, e.pay.overtime_multiplier
+                ));
+            }
         }
         for c in &self.covers {
             if c.unit >= self.units.len()
@@ -359,6 +368,10 @@ impl Problem {
                     .any(|&(d, s)| d >= self.days || s >= self.shifts.len())
             {
                 return bad(format!("cover {}: unknown day, shift or unit", c.label));
+            }
+            let distinct: std::collections::HashSet<_> = c.slots.iter().collect();
+            if distinct.len() != c.slots.len() {
+                return bad(format!("cover {}: a day and shift listed twice", c.label));
             }
         }
         Ok(())

@@ -224,6 +224,34 @@ fn a_staffing_plan_and_its_replan_reach_the_same_optimum() {
     }
 }
 
+#[test]
+fn price_and_branch_says_infeasible_when_hard_covers_need_the_artificial_slack() {
+    // Two ICU nurses and no agency cannot staff the ICU's hard ratio covers.
+    let text = roster_file(3)
+        .replace("agency_hourly = 15000\nagency_max_per_shift = 3\n", "")
+        .replace("prefix = \"ICU\"\ncount = 6", "prefix = \"ICU\"\ncount = 2");
+    let problem = RosterFile::parse(&text, "<test>")
+        .expect("parses")
+        .plan(5, &CensusSnapshot::default(), &ForecastOptions::default())
+        .expect("plans")
+        .problem;
+    assert_eq!(
+        solve_as(&problem, Formulation::Compact).status,
+        Status::Infeasible
+    );
+    let (s, report) = colgen::solve(
+        &problem,
+        &SolveOptions {
+            formulation: Formulation::PriceAndBranch,
+            ..SolveOptions::default()
+        },
+    )
+    .expect("answers");
+    assert!(report.converged);
+    assert_eq!(s.status, Status::Infeasible);
+    assert!(s.roster.is_none());
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 

@@ -156,6 +156,19 @@ fn agency_fills_what_own_staff_cannot_and_is_recommended_in_words() {
 }
 
 #[test]
+fn an_overtime_multiplier_below_one_is_refused() {
+    let text = file(18, 4, "overtime_multiplier = 0.5");
+    let err = RosterFile::parse(&text, "<test>")
+        .expect("parses")
+        .plan(7, &CensusSnapshot::default(), &ForecastOptions::default())
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("overtime multiplier 0.5 below 1"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_infeasible_request_is_explained() {
     // No charge-qualified nurse for the ICU at all.
     let p = plan(&file(18, 0, ""));
