@@ -393,9 +393,12 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     // Each nurse's last pricing at the current prices (`None`: to price).
     let mut priced: Vec<Option<Priced>> = vec![None; n];
     loop {
+        // A nurse still without any schedule is priced again even when its bound says no
+        // schedule is cheaper: the bound alone does not give a column.
         let todo: Vec<bool> = priced
             .iter()
-            .map(|p| !p.as_ref().is_some_and(proven))
+            .zip(&columns)
+            .map(|(p, c)| c.is_empty() || !p.as_ref().is_some_and(proven))
             .collect();
         let fresh = price_all(problem, &prices, options, pricing_until, cap, &todo)?;
         let mut added = 0usize;
