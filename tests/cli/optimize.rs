@@ -52,7 +52,7 @@ fn benchmark_instance1_reports_optimum_bound_gap_and_best_known() {
 }
 
 #[test]
-fn price_and_branch_proves_instance2_with_the_pattern_bound() {
+fn price_and_branch_reaches_instance2s_optimum_as_its_bound() {
     let file = data_dir().join("nurse-rostering-curtois-qu/Instance2.txt");
     let out = run_ok(
         bin()
@@ -70,11 +70,19 @@ fn price_and_branch_proves_instance2_with_the_pattern_bound() {
     let v = json(&out);
     assert_eq!(v["formulation"], "price_and_branch");
     assert_eq!(v["pricing"]["converged"], true, "{}", v["pricing"]);
-    // Column generation's bound is the optimum (828), and the roster over the generated
-    // schedules meets it.
-    assert_eq!(v["status"], "optimal", "{}", v["pricing"]);
+    // Column generation's bound is the optimum (828). The roster over the generated
+    // schedules met it in every run here, but which schedules are generated can depend on
+    // pricing time caps under load, so only "at least the bound" is asserted, and
+    // "optimal" only together with meeting it.
     assert_eq!(v["bound"].as_f64(), Some(828.0));
-    assert_eq!(v["checker"]["total"].as_f64(), Some(828.0));
+    let total = v["checker"]["total"].as_f64().unwrap_or(f64::NAN);
+    assert!(total >= 828.0 - 1e-6, "{total}");
+    assert!((v["objective"].as_f64().unwrap_or(f64::NAN) - total).abs() < 1e-6);
+    assert_eq!(
+        v["status"] == "optimal",
+        (total - 828.0).abs() < 1e-6,
+        "{v}"
+    );
     assert_eq!(v["checker"]["violations"].as_array().map(Vec::len), Some(0));
 }
 
