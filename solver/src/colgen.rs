@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 use crate::mip::{
-    Formulation, Model, RowTag, Solution, SolveOptions, Status, pattern_cost, relative_gap, run,
+    Formulation, Model, RowTag, Solution, SolveOptions, Status, nights_worked, pattern_cost,
+    relative_gap, run, weekends_worked,
 };
 use crate::patterns::Pattern;
-use crate::problem::{Problem, Roster};
+use crate::problem::Problem;
 
 /// Share of the time limit column generation may use before the last MIP.
 const PRICING_SHARE: f64 = 0.6;
@@ -60,22 +61,46 @@ pub struct PricingReport {
 }
 
 /// Duals of one master solve, by what they price.
-struct Prices {
+struct Prices<'a> {
+    /// The covers counting each `(day, shift, unit)` slot ([`Problem::slot`]), built once.
+    covers_at: &'a [Vec<usize>],
     convexity: Vec<f64>,
     cover: Vec<f64>,
     nights: Vec<f64>,
     weekends: Vec<f64>,
 }
 
-impl Prices {
-    fn read(problem: &Problem, tags: &[(usize, RowTag)], duals: &[f64]) -> Prices {
+/// The covers counting each `(day, shift, unit)` slot, by [`Problem::slot`].
+fn covers_at(problem: &Problem) -> Vec<Vec<usize>> {
+    let mut at = vec![Vec::new(); problem.slot_count()];
+    for (c, cover) in problem.covers.iter().enumerate() {
+        for &(d, s) in &cover.slots {
+            at[problem.slot(d, s, cover.unit)].push(c);
+        }
+    }
+    at
+}
+
+impl<'a> Prices<'a> {
+    /// All duals zero: each nurse's own cost alone.
+    fn zero(problem: &Problem, covers_at: &'a [Vec<usize>]) -> Prices<'a> {
         let n = problem.employees.len();
-        let mut p = Prices {
+        Prices {
+            covers_at,
             convexity: vec![0.0; n],
             cover: vec![0.0; problem.covers.len()],
             nights: vec![0.0; n],
             weekends: vec![0.0; n],
-        };
+        }
+    }
+
+    fn read(
+        problem: &Problem,
+        covers_at: &'a [Vec<usize>],
+        tags: &[(usize, RowTag)],
+        duals: &[f64],
+    ) -> Prices<'a> {
+        let mut p = Prices::zero(problem, covers_at);
         for &(row, tag) in tags {
             let y = duals[row];
             match tag {
@@ -90,31 +115,25 @@ impl Prices {
 
     /// Reduced cost of `pattern` for nurse `e` (the formula in the module docs).
     fn reduced_cost(&self, problem: &Problem, e: usize, pattern: &Pattern) -> f64 {
-        let mut rc = pattern_cost(problem, e, pattern) - self.convexity[e];
+        let mut rc = pattern_cost(problem, e, pattern)
+            - self.convexity[e]
+            - self.nights[e] * nights_worked(problem, pattern) as f64
+            - self.weekends[e] * weekends_worked(problem, pattern) as f64;
         for (d, w) in pattern.iter().enumerate() {
             if let Some((s, u)) = *w {
                 rc -= self.slot_price(problem, e, d, s, u);
-                if problem.shifts[s].night {
-                    rc -= self.nights[e];
-                }
             }
         }
-        let weekends: HashSet<usize> = (0..problem.days)
-            .filter(|&d| pattern[d].is_some())
-            .filter_map(|d| problem.weekend_of(d))
-            .collect();
-        rc - self.weekends[e] * weekends.len() as f64
+        rc
     }
 
     /// `Σ y_c` over the covers nurse `e` counts toward when working `(d, s, u)`.
     fn slot_price(&self, problem: &Problem, e: usize, d: usize, s: usize, u: usize) -> f64 {
         let skills = problem.employees[e].skills;
-        problem
-            .covers
+        self.covers_at[problem.slot(d, s, u)]
             .iter()
-            .zip(&self.cover)
-            .filter(|(c, _)| c.unit == u && skills.has_any(c.skills) && c.slots.contains(&(d, s)))
-            .map(|(_, y)| y)
+            .filter(|&&c| skills.has_any(problem.covers[c].skills))
+            .map(|&c| self.cover[c])
             .sum()
     }
 }
@@ -195,17 +214,15 @@ fn price(
         .map(|p| crate::lns::restrict(p, &[e]));
     let mut model = Model::new(&one);
     let by_slot = model.add_compact(&one);
-    let (n_shifts, n_units) = (one.shifts.len(), one.units.len());
-    for (slot, work) in by_slot.iter().enumerate() {
-        let (d, s, u) = (
-            slot / (n_shifts * n_units),
-            (slot / n_units) % n_shifts,
-            slot % n_units,
-        );
-        let y = prices.slot_price(problem, e, d, s, u);
-        if y != 0.0 {
-            for &(_, v) in work {
-                model.objective.add_mul(-y, v);
+    for d in 0..one.days {
+        for s in 0..one.shifts.len() {
+            for u in 0..one.units.len() {
+                let y = prices.slot_price(problem, e, d, s, u);
+                if y != 0.0 {
+                    for &(_, v) in &by_slot[one.slot(d, s, u)] {
+                        model.objective.add_mul(-y, v);
+                    }
+                }
             }
         }
     }
@@ -230,13 +247,9 @@ fn price(
         Instant::now(),
         Formulation::Compact,
     )?;
-    let pattern = solution.roster.map(|r| {
-        let mut p: Pattern = vec![None; problem.days];
-        for a in r.assignments {
-            p[a.day] = Some((a.shift, a.unit));
-        }
-        p
-    });
+    let pattern = solution
+        .roster
+        .and_then(|r| crate::patterns::of_roster(&one, &r).pop());
     // HiGHS's proven dual bound, not the incumbent: a caller's gap option can stop a solve
     // "optimal" above the true minimum.
     let bound = match solution.status {
@@ -311,36 +324,6 @@ fn price_all(
     Ok(out)
 }
 
-/// The schedules of `roster` for each nurse that the contract allows.
-fn schedules_of(problem: &Problem, roster: &Roster) -> Vec<Option<Pattern>> {
-    let mut out: Vec<Pattern> = vec![vec![None; problem.days]; problem.employees.len()];
-    for a in &roster.assignments {
-        if a.employee < out.len()
-            && a.day < problem.days
-            && a.shift < problem.shifts.len()
-            && a.unit < problem.units.len()
-        {
-            out[a.employee][a.day] = Some((a.shift, a.unit));
-        }
-    }
-    out.into_iter()
-        .enumerate()
-        .map(|(e, p)| {
-            let legal = p
-                .iter()
-                .enumerate()
-                .all(|(d, w)| w.is_none_or(|(_, u)| problem.eligible(e, d, u)))
-                && crate::check::contract_violations(
-                    problem,
-                    e,
-                    &p.iter().map(|w| w.map(|(s, _)| s)).collect::<Vec<_>>(),
-                )
-                .is_empty();
-            legal.then_some(p)
-        })
-        .collect()
-}
-
 /// Column generation, then a MIP over the generated schedules, within `options.time_limit`
 /// (about 60% for generation). Starts from `options.warm_start`'s schedules when given.
 ///
@@ -369,8 +352,13 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         }
     };
     if let Some(start) = &options.warm_start {
-        for (e, p) in schedules_of(problem, start).into_iter().enumerate() {
-            if let Some(p) = p {
+        // The start's schedules that are legal (a schedule breaking a rule cannot be a
+        // column).
+        for (e, p) in crate::patterns::of_roster(problem, start)
+            .into_iter()
+            .enumerate()
+        {
+            if crate::patterns::is_legal(problem, e, &p) {
                 add(e, p, &mut columns);
             }
         }
@@ -379,12 +367,8 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     let round_up = integral_costs(problem);
     let mut best_bound: Option<f64> = None;
     // Round 0 prices at zero duals: each nurse's cheapest schedule alone.
-    let mut prices = Prices {
-        convexity: vec![0.0; n],
-        cover: vec![0.0; problem.covers.len()],
-        nights: vec![0.0; n],
-        weekends: vec![0.0; n],
-    };
+    let covers_at = covers_at(problem);
+    let mut prices = Prices::zero(problem, &covers_at);
     let mut master_value: Option<f64> = None;
     let mut artificial = 0.0;
     let mut cap = PRICE_SECONDS;
@@ -465,7 +449,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         }
         master_value = lp.objective;
         artificial = extra.artificial;
-        prices = Prices::read(problem, &tags, &extra.duals);
+        prices = Prices::read(problem, &covers_at, &tags, &extra.duals);
         priced = vec![None; n];
     }
     report.columns = columns.iter().map(Vec::len).sum();

@@ -431,8 +431,6 @@ impl Model {
     /// flow per nurse through the run automaton.
     pub(crate) fn add_compact(&mut self, problem: &Problem) -> BySlot {
         let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
-        // Index of a (day, shift, unit) slot in per-slot vectors.
-        let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
         // x[e][d] = [(shift, unit, var)]
         let mut x: Vec<Vec<Vec<(usize, usize, Variable)>>> =
             Vec::with_capacity(problem.employees.len());
@@ -698,11 +696,11 @@ impl Model {
             }
         }
 
-        let mut by_slot: BySlot = vec![Vec::new(); days * n_shifts * n_units];
+        let mut by_slot: BySlot = vec![Vec::new(); problem.slot_count()];
         for (ei, per_day) in x.iter().enumerate() {
             for (d, here) in per_day.iter().enumerate() {
                 for &(s, u, v) in here {
-                    by_slot[slot_of(d, s, u)].push((ei, v));
+                    by_slot[problem.slot(d, s, u)].push((ei, v));
                 }
             }
         }
@@ -718,10 +716,8 @@ impl Model {
         patterns: &[Vec<Pattern>],
         relax: bool,
     ) -> BySlot {
-        let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
-        let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
         let (fair_nights, fair_weekends) = self.fairness(problem);
-        let mut by_slot: BySlot = vec![Vec::new(); days * n_shifts * n_units];
+        let mut by_slot: BySlot = vec![Vec::new(); problem.slot_count()];
         // Published assignments of nurses the problem no longer has are changes whatever the
         // roster (as in the compact model and the checker).
         if let Some(published) = &problem.published {
@@ -752,15 +748,10 @@ impl Model {
                 }
                 for (d, work) in pattern.iter().enumerate() {
                     if let Some((s, u)) = *work {
-                        by_slot[slot_of(d, s, u)].push((e, v));
+                        by_slot[problem.slot(d, s, u)].push((e, v));
                     }
                 }
-                let n = pattern
-                    .iter()
-                    .flatten()
-                    .filter(|&&(s, _)| problem.shifts[s].night)
-                    .count();
-                nights.add_mul(n as f64, v);
+                nights.add_mul(nights_worked(problem, pattern) as f64, v);
                 weekends.add_mul(weekends_worked(problem, pattern) as f64, v);
             }
             self.push_tagged(RowTag::Convexity(e), constraint!(one == 1));
@@ -777,10 +768,8 @@ impl Model {
     /// Agency columns and the cover rows (hard, or soft with under and over slacks) over the
     /// work columns of each slot.
     pub(crate) fn add_covers(&mut self, problem: &Problem, by_slot: &BySlot, relax: bool) {
-        let (days, n_shifts, n_units) = (problem.days, problem.shifts.len(), problem.units.len());
-        let slot_of = |d: usize, s: usize, u: usize| (d * n_shifts + s) * n_units + u;
         // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
-        let mut agency: Vec<Option<Variable>> = vec![None; days * n_shifts * n_units];
+        let mut agency: Vec<Option<Variable>> = vec![None; problem.slot_count()];
         if let Some(ag) = &problem.agency {
             for cover in problem
                 .covers
@@ -788,7 +777,7 @@ impl Model {
                 .filter(|c| c.hard && ag.skills.has_any(c.skills))
             {
                 for &(d, s) in &cover.slots {
-                    let slot = &mut agency[slot_of(d, s, cover.unit)];
+                    let slot = &mut agency[problem.slot(d, s, cover.unit)];
                     if slot.is_none() && ag.max_per_shift > 0 {
                         let def = variable().min(0.0).max(f64::from(ag.max_per_shift));
                         let def = if relax { def } else { def.integer() };
@@ -804,7 +793,7 @@ impl Model {
         for (ci, cover) in problem.covers.iter().enumerate() {
             let mut count = Expression::with_capacity(problem.employees.len());
             for &(d, s) in &cover.slots {
-                for &(ei, v) in &by_slot[slot_of(d, s, cover.unit)] {
+                for &(ei, v) in &by_slot[problem.slot(d, s, cover.unit)] {
                     if problem.employees[ei].skills.has_any(cover.skills) {
                         count.add_mul(1.0, v);
                     }
@@ -813,7 +802,7 @@ impl Model {
                     .agency
                     .as_ref()
                     .is_some_and(|ag| ag.skills.has_any(cover.skills))
-                    && let Some(v) = agency[slot_of(d, s, cover.unit)]
+                    && let Some(v) = agency[problem.slot(d, s, cover.unit)]
                 {
                     count.add_mul(1.0, v);
                 }
@@ -900,8 +889,17 @@ pub(crate) fn pattern_cost(problem: &Problem, e: usize, pattern: &Pattern) -> f6
     cost
 }
 
+/// Night shifts `pattern` works.
+pub(crate) fn nights_worked(problem: &Problem, pattern: &Pattern) -> usize {
+    pattern
+        .iter()
+        .flatten()
+        .filter(|&&(s, _)| problem.shifts[s].night)
+        .count()
+}
+
 /// Weekends in which `pattern` works at least one day.
-fn weekends_worked(problem: &Problem, pattern: &Pattern) -> usize {
+pub(crate) fn weekends_worked(problem: &Problem, pattern: &Pattern) -> usize {
     (0..problem.days)
         .filter(|&d| pattern[d].is_some())
         .filter_map(|d| problem.weekend_of(d))
@@ -994,13 +992,7 @@ fn warm_start_columns(
     start: &Roster,
 ) -> Vec<f64> {
     let work: HashSet<&Assignment> = start.assignments.iter().collect();
-    // Each nurse's schedule in the start, as a pattern.
-    let mut schedules: Vec<Pattern> = vec![vec![None; problem.days]; problem.employees.len()];
-    for a in &start.assignments {
-        if a.employee < schedules.len() && a.day < problem.days {
-            schedules[a.employee][a.day] = Some((a.shift, a.unit));
-        }
-    }
+    let schedules = crate::patterns::of_roster(problem, start);
     let days = problem.days;
     let mut worked = vec![vec![None; days]; problem.employees.len()];
     for a in &start.assignments {

@@ -17,7 +17,7 @@
 //! trying costs little on instances whose schedules are too many to list.
 
 use crate::check::contract_violations;
-use crate::problem::Problem;
+use crate::problem::{Problem, Roster};
 use crate::runs::RunAutomaton;
 
 /// One nurse's schedule: `(shift, unit)` worked on each day of the horizon, or `None` off.
@@ -39,6 +39,32 @@ pub(crate) fn enumerate(problem: &Problem, limit: usize) -> Option<Vec<Vec<Patte
 /// The shift worked on each day of `pattern`, as the checker takes it.
 fn shifts(pattern: &Pattern) -> Vec<Option<usize>> {
     pattern.iter().map(|w| w.map(|(s, _)| s)).collect()
+}
+
+/// Each nurse's schedule in `roster`, as a pattern (assignments outside the problem's
+/// nurses, days, shifts or units are left out).
+pub(crate) fn of_roster(problem: &Problem, roster: &Roster) -> Vec<Pattern> {
+    let mut out: Vec<Pattern> = vec![vec![None; problem.days]; problem.employees.len()];
+    for a in &roster.assignments {
+        if a.employee < out.len()
+            && a.day < problem.days
+            && a.shift < problem.shifts.len()
+            && a.unit < problem.units.len()
+        {
+            out[a.employee][a.day] = Some((a.shift, a.unit));
+        }
+    }
+    out
+}
+
+/// Whether `pattern` is a legal schedule of `employee`: eligible for every unit and day it
+/// works, and every contract rule the checker knows.
+pub(crate) fn is_legal(problem: &Problem, employee: usize, pattern: &Pattern) -> bool {
+    pattern
+        .iter()
+        .enumerate()
+        .all(|(d, w)| w.is_none_or(|(_, u)| problem.eligible(employee, d, u)))
+        && contract_violations(problem, employee, &shifts(pattern)).is_empty()
 }
 
 /// Search state for one nurse.
@@ -196,12 +222,7 @@ mod tests {
                     (k > 0).then(|| (k - 1, 0))
                 })
                 .collect();
-            let legal = p
-                .iter()
-                .enumerate()
-                .all(|(d, w)| w.is_none_or(|(_, u)| problem.eligible(employee, d, u)))
-                && contract_violations(problem, employee, &shifts(&p)).is_empty();
-            if legal {
+            if is_legal(problem, employee, &p) {
                 out.push(p);
             }
         }

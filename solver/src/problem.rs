@@ -302,6 +302,17 @@ impl Problem {
             .map_or(0, |w| w + 1)
     }
 
+    /// Index of the `(day, shift, unit)` slot in per-slot vectors of length
+    /// [`Problem::slot_count`].
+    pub fn slot(&self, day: usize, shift: usize, unit: usize) -> usize {
+        (day * self.shifts.len() + shift) * self.units.len() + unit
+    }
+
+    /// Number of `(day, shift, unit)` slots.
+    pub fn slot_count(&self) -> usize {
+        self.days * self.shifts.len() * self.units.len()
+    }
+
     /// Whether `employee` may be assigned on `day` to `unit` at all (skill and unit
     /// eligibility, day off).
     pub fn eligible(&self, employee: usize, day: usize, unit: usize) -> bool {
