@@ -8,16 +8,20 @@
 //!                 − ν_e · nights − ω_e · weekends`
 //!
 //! with `π` the convexity duals, `y` the cover rows' and `ν, ω ≤ 0` the fairness rows'. The
-//! cheapest schedule of each nurse at those prices is a one-nurse compact MIP (the run
-//! automaton and every contract rule of [`crate::mip`]) whose objective carries the duals:
-//! `−y` on each slot's work column, and the fairness duals as that nurse's fairness weights.
+//! cheapest schedules of each nurse at those prices come from [`crate::labelling`], exact
+//! (first with a beam, which is fast but proves nothing); a nurse whose labels grow past
+//! [`LABEL_LIMIT`] is priced by a one-nurse compact MIP (the run automaton and every
+//! contract rule of [`crate::mip`]) whose objective carries the duals: `−y` on each slot's
+//! work column, and the fairness duals as that nurse's fairness weights.
 //! Schedules of negative reduced cost join the master; when no nurse has one, the master's
 //! relaxation equals the pattern model's (the Dantzig–Wolfe bound). At every round
 //! `master value + Σ_e min(0, cheapest reduced cost of e)` is a valid lower bound
 //! (Lasdon 1970, *Optimization Theory for Large Systems*, §3; Vanderbeck & Wolsey 1996), and
-//! when every cost is an integer it rounds up. The roster is the best of a MIP over the
-//! generated schedules, which proves optimality only when it meets that bound — the method is
-//! the price-and-branch heuristic (Barnhart et al., *Branch-and-price: column generation
+//! when every cost is an integer it rounds up. A dive ([`dive`]) then fixes nurses to
+//! schedules one by one, re-generating columns for the others, until it has a roster; the
+//! answer is the best of a MIP over every generated schedule warm-started from it, which
+//! proves optimality only when it meets that bound — the method is the price-and-branch
+//! heuristic (Barnhart et al., *Branch-and-price: column generation
 //! for solving huge integer programs*, Oper. Res. 46 (1998) 316–329), not branch-and-price.
 //!
 //! Hard covers start with an artificial slack at [`crate::mip::ARTIFICIAL`] per nurse, so the
@@ -56,8 +60,10 @@ pub struct PricingReport {
     pub master_value: Option<f64>,
     /// The best lower bound found.
     pub bound: Option<f64>,
-    /// Seconds in column generation (the last MIP excluded).
+    /// Seconds in column generation at the root (diving and the last MIP excluded).
     pub seconds: f64,
+    /// Whether diving found a roster (the last MIP's warm start).
+    pub dived: bool,
 }
 
 /// Duals of one master solve, by what they price.
@@ -185,17 +191,145 @@ fn proven(p: &Priced) -> bool {
 /// whether the nurse has no legal schedule at all.
 #[derive(Clone)]
 struct Priced {
-    pattern: Option<Pattern>,
+    /// Schedules found, cheapest first.
+    patterns: Vec<Pattern>,
     bound: Option<f64>,
     infeasible: bool,
     /// What counts as zero for this nurse's reduced cost.
     tolerance: f64,
+    /// Whether `bound` and `infeasible` are proofs (exact pricing), not a heuristic's.
+    exact: bool,
+}
+
+/// Labels one nurse's pricing may create before it falls back to the MIP.
+const LABEL_LIMIT: usize = 200_000;
+
+/// Schedules one nurse's pricing returns at most (the cheapest ones found).
+const COLUMNS_PER_NURSE: usize = 3;
+
+/// Labels per day and key the heuristic pricing keeps: a narrow beam first, a wide one when
+/// that finds nothing, then exact pricing.
+const BEAMS: [usize; 2] = [8, 64];
+
+/// Each day's choices of nurse `e` and their reduced costs at `prices`, for
+/// [`crate::labelling`]: the nurse's own cost (pay, requests, changes to the published roster)
+/// less the duals of the covers each slot counts toward and the fairness duals. Overtime is
+/// the labelling's own (it depends on the week).
+fn arcs(problem: &Problem, e: usize, prices: &Prices) -> crate::labelling::Arcs {
+    let nurse = &problem.employees[e];
+    let published: Vec<(usize, usize, usize)> = problem
+        .published
+        .as_ref()
+        .filter(|_| problem.weights.change > 0.0)
+        .map(|p| {
+            p.assignments
+                .iter()
+                .filter(|a| a.employee == e)
+                .map(|a| (a.day, a.shift, a.unit))
+                .collect()
+        })
+        .unwrap_or_default();
+    let change = problem.weights.change;
+    let mut off = Vec::with_capacity(problem.days);
+    let mut work = Vec::with_capacity(problem.days);
+    for d in 0..problem.days {
+        let on_wanted: f64 = nurse
+            .on_requests
+            .iter()
+            .filter(|r| r.day == d)
+            .map(|r| r.weight)
+            .sum();
+        let was: Vec<(usize, usize)> = published
+            .iter()
+            .filter(|a| a.0 == d)
+            .map(|a| (a.1, a.2))
+            .collect();
+        off.push(Some(on_wanted + change * was.len() as f64));
+        let mut choices = Vec::new();
+        for &u in &nurse.units {
+            if !problem.eligible(e, d, u) {
+                continue;
+            }
+            for (s, shift) in problem.shifts.iter().enumerate() {
+                if nurse.contract.max_shifts[s] == 0 {
+                    continue;
+                }
+                let mut c = nurse.pay.hourly * f64::from(shift.minutes) / 60.0;
+                c += nurse
+                    .on_requests
+                    .iter()
+                    .filter(|r| r.day == d && r.shift != s)
+                    .map(|r| r.weight)
+                    .sum::<f64>();
+                c += nurse
+                    .off_requests
+                    .iter()
+                    .filter(|r| r.day == d && r.shift == s)
+                    .map(|r| r.weight)
+                    .sum::<f64>();
+                let kept = was.contains(&(s, u));
+                c += change * (was.len() - usize::from(kept) + usize::from(!kept)) as f64;
+                c -= prices.slot_price(problem, e, d, s, u);
+                if shift.night {
+                    c -= prices.nights[e];
+                }
+                choices.push((s, u, c));
+            }
+        }
+        work.push(choices);
+    }
+    crate::labelling::Arcs {
+        off,
+        work,
+        weekend: -prices.weekends[e],
+        constant: -prices.convexity[e],
+    }
+}
+
+/// The cheapest schedules of nurse `e` at `prices`, exactly, by [`crate::labelling`]; when
+/// the labels grow past [`LABEL_LIMIT`], by [`price_by_mip`].
+fn price(
+    problem: &Problem,
+    e: usize,
+    prices: &Prices,
+    options: &SolveOptions,
+    seconds: f64,
+    has_columns: bool,
+    beam: Option<usize>,
+) -> Result<Priced> {
+    let tolerance = EPSILON * prices.convexity[e].abs().max(1.0);
+    let arcs = arcs(problem, e, prices);
+    // A nurse with columns needs only schedules of negative reduced cost; one without needs
+    // its cheapest schedule whatever it costs, exactly (that also tells a nurse without any
+    // legal schedule).
+    let cutoff = has_columns.then_some(-tolerance);
+    let beam = beam.filter(|_| has_columns);
+    let exact = beam.is_none();
+    use crate::labelling::Outcome;
+    match crate::labelling::cheapest(problem, e, &arcs, COLUMNS_PER_NURSE, LABEL_LIMIT, cutoff, beam) {
+        Outcome::Found(found) => Ok(Priced {
+            bound: if exact { found.first().map(|f| f.0) } else { None },
+            infeasible: exact && found.is_empty(),
+            patterns: found.into_iter().map(|f| f.1).collect(),
+            tolerance,
+            exact,
+        }),
+        // Nothing below −tolerance: when exact, a proof that counts as a bound of −tolerance.
+        Outcome::NoneBelow => Ok(Priced {
+            bound: exact.then_some(-tolerance),
+            infeasible: false,
+            patterns: Vec::new(),
+            tolerance,
+            exact,
+        }),
+        Outcome::TooMany => price_by_mip(problem, e, prices, options, seconds),
+    }
 }
 
 /// The cheapest schedule of nurse `e` at `prices`: a one-nurse compact MIP with the duals in
 /// its objective. Returns the schedule (if HiGHS found one) and a lower bound on the least
 /// reduced cost.
-fn price(
+fn price_by_mip(
     problem: &Problem,
     e: usize,
     prices: &Prices,
@@ -247,9 +381,11 @@ fn price(
         Instant::now(),
         Formulation::Compact,
     )?;
-    let pattern = solution
+    let patterns: Vec<Pattern> = solution
         .roster
-        .and_then(|r| crate::patterns::of_roster(&one, &r).pop());
+        .and_then(|r| crate::patterns::of_roster(&one, &r).pop())
+        .into_iter()
+        .collect();
     // HiGHS's proven dual bound, not the incumbent: a caller's gap option can stop a solve
     // "optimal" above the true minimum.
     let bound = match solution.status {
@@ -257,10 +393,11 @@ fn price(
         _ => solution.bound,
     };
     Ok(Priced {
-        pattern,
+        patterns,
         bound: bound.map(|b| b - prices.convexity[e]),
         infeasible: solution.status == Status::Infeasible,
         tolerance: EPSILON * prices.convexity[e].abs().max(1.0),
+        exact: true,
     })
 }
 
@@ -274,6 +411,8 @@ fn price_all(
     until: Instant,
     cap: f64,
     todo: &[bool],
+    has_columns: &[bool],
+    beam: Option<usize>,
 ) -> Result<Vec<Option<Priced>>> {
     let n = problem.employees.len();
     let workers = (options.threads.max(1) as usize).min(n.max(1));
@@ -284,7 +423,7 @@ fn price_all(
         if !todo[e] || seconds <= 0.0 {
             return Ok(None);
         }
-        price(problem, e, prices, options, seconds.min(cap)).map(Some)
+        price(problem, e, prices, options, seconds.min(cap), has_columns[e], beam).map(Some)
     };
     if workers == 1 {
         return (0..n).map(one).collect();
@@ -324,113 +463,166 @@ fn price_all(
     Ok(out)
 }
 
-/// Column generation, then a MIP over the generated schedules, within `options.time_limit`
-/// (about 60% for generation). Starts from `options.warm_start`'s schedules when given.
-///
-/// # Errors
-/// [`crate::Error::Solver`] when HiGHS fails.
-pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, PricingReport)> {
-    problem.validate()?;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(options.time_limit.max(0.0));
-    let pricing_until =
-        started + Duration::from_secs_f64(options.time_limit.max(0.0) * PRICING_SHARE);
-    let left = |until: Instant| {
+/// The schedules generated so far, per nurse, without repeats.
+struct Pool {
+    columns: Vec<Vec<Pattern>>,
+    seen: Vec<HashSet<Pattern>>,
+}
+
+impl Pool {
+    fn add(&mut self, e: usize, p: Pattern) -> bool {
+        if self.seen[e].insert(p.clone()) {
+            self.columns[e].push(p);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What one column generation run ([`generate`]) ended with.
+#[derive(Default)]
+struct Generated {
+    /// The last master relaxation's value.
+    master_value: Option<f64>,
+    /// Nurses missing on hard covers in that master (the artificial columns).
+    artificial: f64,
+    /// Its pattern columns `(nurse, schedule, value)` with a positive value, indexed into
+    /// the master's columns ([`master_columns`]).
+    values: Vec<(usize, usize, f64)>,
+    /// Pricing found nothing more (exactly, when proving; by the beams, when diving).
+    converged: bool,
+    /// A nurse without any legal schedule (proven).
+    no_schedule: Option<usize>,
+}
+
+/// The master's columns: a fixed nurse's one schedule, or every generated one.
+fn master_columns(pool: &Pool, fixed: &[Option<Pattern>]) -> Vec<Vec<Pattern>> {
+    pool.columns
+        .iter()
+        .zip(fixed)
+        .map(|(all, f)| f.as_ref().map_or_else(|| all.clone(), |p| vec![p.clone()]))
+        .collect()
+}
+
+/// Column generation until pricing finds nothing or `until`, nurses in `fixed` held to
+/// their schedule. With `prove`, beams are followed by exact pricing, which gives the
+/// Lagrangian bounds (`best_bound`, only when nothing is fixed) and proves convergence;
+/// without, it stops when the beams find nothing (diving).
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    problem: &Problem,
+    pool: &mut Pool,
+    fixed: &[Option<Pattern>],
+    options: &SolveOptions,
+    covers_at: &[Vec<usize>],
+    until: Instant,
+    prove: bool,
+    best_bound: &mut Option<f64>,
+    report: &mut PricingReport,
+) -> Result<Generated> {
+    let left = || {
         until
             .saturating_duration_since(Instant::now())
             .as_secs_f64()
     };
     let n = problem.employees.len();
-    let mut columns: Vec<Vec<Pattern>> = vec![Vec::new(); n];
-    let mut seen: Vec<HashSet<Pattern>> = vec![HashSet::new(); n];
-    let mut add = |e: usize, p: Pattern, columns: &mut Vec<Vec<Pattern>>| {
-        if seen[e].insert(p.clone()) {
-            columns[e].push(p);
-            true
-        } else {
-            false
-        }
-    };
-    if let Some(start) = &options.warm_start {
-        // The start's schedules that are legal (a schedule breaking a rule cannot be a
-        // column).
-        for (e, p) in crate::patterns::of_roster(problem, start)
-            .into_iter()
-            .enumerate()
-        {
-            if crate::patterns::is_legal(problem, e, &p) {
-                add(e, p, &mut columns);
-            }
-        }
-    }
-    let mut report = PricingReport::default();
     let round_up = integral_costs(problem);
-    let mut best_bound: Option<f64> = None;
+    let free = fixed.iter().all(Option::is_none);
     // Round 0 prices at zero duals: each nurse's cheapest schedule alone.
-    let covers_at = covers_at(problem);
-    let mut prices = Prices::zero(problem, &covers_at);
-    let mut master_value: Option<f64> = None;
-    let mut artificial = 0.0;
+    let mut prices = Prices::zero(problem, covers_at);
+    let mut out = Generated::default();
     let mut cap = PRICE_SECONDS;
-    // A nurse without any legal schedule: the problem is infeasible.
-    let mut no_schedule: Option<usize> = None;
-    // Each nurse's last pricing at the current prices (`None`: to price).
+    // Each nurse's last exact pricing at the current prices (`None`: to price).
     let mut priced: Vec<Option<Priced>> = vec![None; n];
+    // Rounds price heuristically (a narrow beam, then a wide one) until that finds nothing,
+    // then exactly: only exact pricing proves convergence and gives bounds.
+    let mut level = 0usize;
     loop {
+        let exact = level >= BEAMS.len();
         // A nurse still without any schedule is priced again even when its bound says no
-        // schedule is cheaper: the bound alone does not give a column.
-        let todo: Vec<bool> = priced
-            .iter()
-            .zip(&columns)
-            .map(|(p, c)| c.is_empty() || !p.as_ref().is_some_and(proven))
+        // schedule is cheaper: the bound alone does not give a column. A fixed nurse never.
+        let todo: Vec<bool> = (0..n)
+            .map(|e| {
+                fixed[e].is_none()
+                    && (pool.columns[e].is_empty()
+                        || !exact
+                        || !priced[e].as_ref().is_some_and(proven))
+            })
             .collect();
-        let fresh = price_all(problem, &prices, options, pricing_until, cap, &todo)?;
+        let has_columns: Vec<bool> = pool.columns.iter().map(|c| !c.is_empty()).collect();
+        let fresh = price_all(
+            problem,
+            &prices,
+            options,
+            until,
+            cap,
+            &todo,
+            &has_columns,
+            BEAMS.get(level).copied(),
+        )?;
         let mut added = 0usize;
         for (e, result) in fresh.into_iter().enumerate() {
             let Some(result) = result else { continue };
             if result.infeasible {
-                no_schedule = Some(e);
+                out.no_schedule = Some(e);
             }
-            if let Some(p) = &result.pattern
-                && (columns[e].is_empty() || prices.reduced_cost(problem, e, p) < -result.tolerance)
-                && add(e, p.clone(), &mut columns)
-            {
-                added += 1;
+            for p in &result.patterns {
+                if (pool.columns[e].is_empty()
+                    || prices.reduced_cost(problem, e, p) < -result.tolerance)
+                    && pool.add(e, p.clone())
+                {
+                    added += 1;
+                }
             }
-            priced[e] = Some(result);
+            if result.exact {
+                priced[e] = Some(result);
+            }
         }
         // Lagrangian bound: the master's value plus each nurse's least reduced cost.
         let least: Option<f64> = priced
             .iter()
             .map(|p| p.as_ref().and_then(|p| p.bound).map(|b| b.min(0.0)))
             .sum();
-        if let (Some(z), Some(l)) = (master_value, least) {
+        if free && let (Some(z), Some(l)) = (out.master_value, least) {
             let mut b = z + l;
             if round_up {
                 b = (b - EPSILON * b.abs().max(1.0)).ceil();
             }
-            best_bound = Some(best_bound.map_or(b, |x: f64| x.max(b)));
+            *best_bound = Some(best_bound.map_or(b, |x: f64| x.max(b)));
         }
-        if master_value.is_some() && priced.iter().all(|p| p.as_ref().is_some_and(proven)) {
-            report.converged = true;
+        let all_proven = (0..n).all(|e| fixed[e].is_some() || priced[e].as_ref().is_some_and(proven));
+        if out.master_value.is_some() && all_proven {
+            out.converged = true;
             break;
         }
-        if left(pricing_until) <= 0.0 || no_schedule.is_some() {
+        if left() <= 0.0 || out.no_schedule.is_some() {
             break;
         }
-        if (master_value.is_some() && added == 0) || columns.iter().any(Vec::is_empty) {
+        if !exact && added == 0 && out.master_value.is_some() {
+            if !prove && level + 1 == BEAMS.len() {
+                // Diving: the widest beam found nothing; good enough.
+                out.converged = true;
+                break;
+            }
+            // The beam found nothing: a wider one, then exact pricing, at the same duals.
+            level += 1;
+            continue;
+        }
+        if (out.master_value.is_some() && added == 0) || pool.columns.iter().any(Vec::is_empty) {
             // Nothing new at these prices (the master would not change), or a nurse still
             // without any schedule: price the nurses without proof again, with more time.
             cap *= 4.0;
             continue;
         }
         // The master's relaxation over the schedules so far.
+        let columns = master_columns(pool, fixed);
         let mut model = Model::new(problem);
         let by_slot = model.add_patterns(problem, &columns, true);
         model.add_covers(problem, &by_slot, true);
         let tags = model.tags.clone();
         let opts = SolveOptions {
-            time_limit: left(pricing_until),
+            time_limit: left(),
             log_file: None,
             warm_start: None,
             ..options.clone()
@@ -447,20 +639,144 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         if lp.status != Status::Optimal || extra.duals.is_empty() {
             break;
         }
-        master_value = lp.objective;
-        artificial = extra.artificial;
-        prices = Prices::read(problem, &covers_at, &tags, &extra.duals);
+        out.master_value = lp.objective;
+        out.artificial = extra.artificial;
+        out.values = extra.values;
+        prices = Prices::read(problem, covers_at, &tags, &extra.duals);
         priced = vec![None; n];
+        level = 0;
     }
-    report.columns = columns.iter().map(Vec::len).sum();
-    report.master_value = master_value;
+    Ok(out)
+}
+
+/// Share of the time limit column generation and diving may use before the last MIP.
+const DIVING_SHARE: f64 = 0.85;
+
+/// A diving heuristic over the master (Joncour, Michel, Sadykov, Sverdlov & Vanderbeck,
+/// *Column generation based primal heuristics*, Electron. Notes Discrete Math. 36 (2010)
+/// 695–702): fix every nurse whose schedule has value 1, and the free nurse whose schedule
+/// has the largest fractional value; re-generate columns for the others; repeat until every
+/// nurse has one schedule. Returns that roster's schedules, or `None` when out of time or
+/// the fixings leave no feasible master.
+fn dive(
+    problem: &Problem,
+    pool: &mut Pool,
+    root: &Generated,
+    options: &SolveOptions,
+    covers_at: &[Vec<usize>],
+    until: Instant,
+    report: &mut PricingReport,
+) -> Result<Option<Vec<Pattern>>> {
+    let n = problem.employees.len();
+    let mut fixed: Vec<Option<Pattern>> = vec![None; n];
+    let mut values = root.values.clone();
+    let mut columns = master_columns(pool, &fixed);
+    loop {
+        // The best schedule of each nurse in the master.
+        let mut best: Vec<Option<(usize, f64)>> = vec![None; n];
+        for &(e, p, v) in &values {
+            if best[e].is_none_or(|(_, w)| v > w) {
+                best[e] = Some((p, v));
+            }
+        }
+        let mut progress = false;
+        let mut top: Option<(usize, usize, f64)> = None;
+        for e in 0..n {
+            let Some((p, v)) = best[e] else { continue };
+            if fixed[e].is_some() {
+                continue;
+            }
+            if v > 1.0 - 1e-6 {
+                fixed[e] = Some(columns[e][p].clone());
+                progress = true;
+            } else if top.is_none_or(|t| v > t.2) {
+                top = Some((e, p, v));
+            }
+        }
+        if fixed.iter().all(Option::is_some) {
+            return Ok(Some(fixed.into_iter().flatten().collect()));
+        }
+        if let Some((e, p, _)) = top {
+            fixed[e] = Some(columns[e][p].clone());
+            progress = true;
+        }
+        if !progress || Instant::now() >= until {
+            return Ok(None);
+        }
+        let mut ignored = None;
+        let g = generate(
+            problem,
+            pool,
+            &fixed,
+            options,
+            covers_at,
+            until,
+            false,
+            &mut ignored,
+            report,
+        )?;
+        if g.master_value.is_none() || g.artificial > 1e-6 || g.no_schedule.is_some() {
+            return Ok(None);
+        }
+        values = g.values;
+        columns = master_columns(pool, &fixed);
+    }
+}
+
+/// Column generation, then diving, then a MIP over the generated schedules, within
+/// `options.time_limit` (about 60% for generation and 25% for diving). Starts from
+/// `options.warm_start`'s schedules when given.
+///
+/// # Errors
+/// [`crate::Error::Solver`] when HiGHS fails.
+pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, PricingReport)> {
+    problem.validate()?;
+    let started = Instant::now();
+    let limit = options.time_limit.max(0.0);
+    let deadline = started + Duration::from_secs_f64(limit);
+    let pricing_until = started + Duration::from_secs_f64(limit * PRICING_SHARE);
+    let diving_until = started + Duration::from_secs_f64(limit * DIVING_SHARE);
+    let n = problem.employees.len();
+    let mut pool = Pool {
+        columns: vec![Vec::new(); n],
+        seen: vec![HashSet::new(); n],
+    };
+    if let Some(start) = &options.warm_start {
+        // The start's schedules that are legal (a schedule breaking a rule cannot be a
+        // column).
+        for (e, p) in crate::patterns::of_roster(problem, start)
+            .into_iter()
+            .enumerate()
+        {
+            if crate::patterns::is_legal(problem, e, &p) {
+                pool.add(e, p);
+            }
+        }
+    }
+    let mut report = PricingReport::default();
+    let mut best_bound: Option<f64> = None;
+    let covers_at = covers_at(problem);
+    let root = generate(
+        problem,
+        &mut pool,
+        &vec![None; n],
+        options,
+        &covers_at,
+        pricing_until,
+        true,
+        &mut best_bound,
+        &mut report,
+    )?;
+    report.converged = root.converged;
+    report.master_value = root.master_value;
     report.bound = best_bound;
     report.seconds = started.elapsed().as_secs_f64();
 
     // No legal schedule for a nurse, or hard covers the relaxation can meet only with the
     // artificial slack: no roster exists.
-    let short = report.converged && artificial > 1e-6;
-    if no_schedule.is_some() || short {
+    let short = root.converged && root.artificial > 1e-6;
+    if root.no_schedule.is_some() || short {
+        report.columns = pool.columns.iter().map(Vec::len).sum();
         let solution = Solution {
             status: Status::Infeasible,
             roster: None,
@@ -477,12 +793,36 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         return Ok((solution, report));
     }
 
-    // The MIP over the generated schedules.
+    // A roster by diving, unless the root's relaxation already is one.
+    let dived = if root.master_value.is_some() {
+        dive(
+            problem,
+            &mut pool,
+            &root,
+            options,
+            &covers_at,
+            diving_until,
+            &mut report,
+        )?
+    } else {
+        None
+    };
+    report.dived = dived.is_some();
+    report.columns = pool.columns.iter().map(Vec::len).sum();
+
+    // The MIP over the generated schedules, from the dive's roster.
+    let columns = pool.columns;
     let mut model = Model::new(problem);
     let by_slot = model.add_patterns(problem, &columns, false);
     model.add_covers(problem, &by_slot, false);
+    let warm_start = dived
+        .map(|patterns| roster_of(&patterns))
+        .or_else(|| options.warm_start.clone());
     let opts = SolveOptions {
-        time_limit: left(deadline),
+        time_limit: deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64(),
+        warm_start,
         ..options.clone()
     };
     let (mut solution, _) = run(
@@ -499,7 +839,9 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     solution.bound = best_bound;
     solution.gap = relative_gap(solution.objective, solution.bound);
     solution.status = match (solution.status, solution.objective, best_bound) {
-        (Status::Optimal, Some(z), Some(b)) if z <= b + EPSILON * z.abs().max(1.0) => {
+        (Status::Optimal | Status::TimeLimit, Some(z), Some(b))
+            if z <= b + EPSILON * z.abs().max(1.0) =>
+        {
             Status::Optimal
         }
         (Status::Optimal | Status::TimeLimit, Some(_), _) => Status::TimeLimit,
@@ -508,6 +850,24 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         (s, _, _) => s,
     };
     Ok((solution, report))
+}
+
+/// The roster of one schedule per nurse.
+fn roster_of(patterns: &[Pattern]) -> crate::problem::Roster {
+    let mut roster = crate::problem::Roster::default();
+    for (employee, pattern) in patterns.iter().enumerate() {
+        for (day, w) in pattern.iter().enumerate() {
+            if let Some((shift, unit)) = *w {
+                roster.assignments.push(crate::problem::Assignment {
+                    employee,
+                    day,
+                    shift,
+                    unit,
+                });
+            }
+        }
+    }
+    roster
 }
 
 /// The pattern model's linear relaxation over every legal schedule, listed

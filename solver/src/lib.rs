@@ -24,6 +24,7 @@ pub mod colgen;
 mod error;
 pub mod explain;
 pub mod forecast;
+mod labelling;
 pub mod lns;
 pub mod mip;
 mod patterns;

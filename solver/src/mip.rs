@@ -355,6 +355,14 @@ pub(crate) fn run(
     } else {
         Vec::new()
     };
+    let values: Vec<(usize, usize, f64)> = roles
+        .iter()
+        .zip(answer.columns())
+        .filter_map(|(r, &v)| match *r {
+            Role::Pattern(e, p) if v > 1e-9 => Some((e, p, v)),
+            _ => None,
+        })
+        .collect();
     let artificial: f64 = roles
         .iter()
         .zip(answer.columns())
@@ -381,7 +389,11 @@ pub(crate) fn run(
             formulation,
             pricing: None,
         },
-        Extra { duals, artificial },
+        Extra {
+            duals,
+            artificial,
+            values,
+        },
     ))
 }
 
@@ -391,6 +403,8 @@ pub(crate) struct Extra {
     pub(crate) duals: Vec<f64>,
     /// Nurses missing on hard covers in all: the artificial columns' sum.
     pub(crate) artificial: f64,
+    /// Pattern columns `(nurse, schedule index, value)` with a positive value.
+    pub(crate) values: Vec<(usize, usize, f64)>,
 }
 
 impl Model {
