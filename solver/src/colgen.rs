@@ -306,9 +306,21 @@ fn price(
     let beam = beam.filter(|_| has_columns);
     let exact = beam.is_none();
     use crate::labelling::Outcome;
-    match crate::labelling::cheapest(problem, e, &arcs, COLUMNS_PER_NURSE, LABEL_LIMIT, cutoff, beam) {
+    match crate::labelling::cheapest(
+        problem,
+        e,
+        &arcs,
+        COLUMNS_PER_NURSE,
+        LABEL_LIMIT,
+        cutoff,
+        beam,
+    ) {
         Outcome::Found(found) => Ok(Priced {
-            bound: if exact { found.first().map(|f| f.0) } else { None },
+            bound: if exact {
+                found.first().map(|f| f.0)
+            } else {
+                None
+            },
             infeasible: exact && found.is_empty(),
             patterns: found.into_iter().map(|f| f.1).collect(),
             tolerance,
@@ -401,17 +413,16 @@ fn price_by_mip(
     })
 }
 
-/// [`price`]s every nurse marked in `todo`, on `options.threads` threads (one HiGHS thread
-/// each), each for at most `cap` seconds and all before `until`; `None` for a nurse not
-/// priced (not to do, or out of time).
+/// [`price`]s every nurse marked in `todo` (`Some(whether it has columns already)`), on
+/// `options.threads` threads (one HiGHS thread each), each for at most `cap` seconds and all
+/// before `until`; `None` for a nurse not priced (not to do, or out of time).
 fn price_all(
     problem: &Problem,
     prices: &Prices,
     options: &SolveOptions,
     until: Instant,
     cap: f64,
-    todo: &[bool],
-    has_columns: &[bool],
+    todo: &[Option<bool>],
     beam: Option<usize>,
 ) -> Result<Vec<Option<Priced>>> {
     let n = problem.employees.len();
@@ -420,10 +431,19 @@ fn price_all(
         let seconds = until
             .saturating_duration_since(Instant::now())
             .as_secs_f64();
-        if !todo[e] || seconds <= 0.0 {
+        let Some(has_columns) = todo[e].filter(|_| seconds > 0.0) else {
             return Ok(None);
-        }
-        price(problem, e, prices, options, seconds.min(cap), has_columns[e], beam).map(Some)
+        };
+        price(
+            problem,
+            e,
+            prices,
+            options,
+            seconds.min(cap),
+            has_columns,
+            beam,
+        )
+        .map(Some)
     };
     if workers == 1 {
         return (0..n).map(one).collect();
@@ -542,15 +562,14 @@ fn generate(
         let exact = level >= BEAMS.len();
         // A nurse still without any schedule is priced again even when its bound says no
         // schedule is cheaper: the bound alone does not give a column. A fixed nurse never.
-        let todo: Vec<bool> = (0..n)
+        let todo: Vec<Option<bool>> = (0..n)
             .map(|e| {
-                fixed[e].is_none()
-                    && (pool.columns[e].is_empty()
-                        || !exact
-                        || !priced[e].as_ref().is_some_and(proven))
+                let has_columns = !pool.columns[e].is_empty();
+                (fixed[e].is_none()
+                    && (!has_columns || !exact || !priced[e].as_ref().is_some_and(proven)))
+                .then_some(has_columns)
             })
             .collect();
-        let has_columns: Vec<bool> = pool.columns.iter().map(|c| !c.is_empty()).collect();
         let fresh = price_all(
             problem,
             &prices,
@@ -558,7 +577,6 @@ fn generate(
             until,
             cap,
             &todo,
-            &has_columns,
             BEAMS.get(level).copied(),
         )?;
         let mut added = 0usize;
@@ -591,7 +609,8 @@ fn generate(
             }
             *best_bound = Some(best_bound.map_or(b, |x: f64| x.max(b)));
         }
-        let all_proven = (0..n).all(|e| fixed[e].is_some() || priced[e].as_ref().is_some_and(proven));
+        let all_proven =
+            (0..n).all(|e| fixed[e].is_some() || priced[e].as_ref().is_some_and(proven));
         if out.master_value.is_some() && all_proven {
             out.converged = true;
             break;

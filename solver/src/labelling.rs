@@ -50,6 +50,9 @@ pub(crate) enum Outcome {
     TooMany,
 }
 
+/// A label to be: its key, its day's choice and its cost.
+type Candidate = (u32, Option<(usize, usize)>, f64);
+
 struct Label {
     cost: f64,
     key: u32,
@@ -122,12 +125,10 @@ pub(crate) fn cheapest(
     for _ in &shifts {
         slot();
     }
-    let weekends =
-        ((contract.max_weekends as usize) < problem.weekend_count()).then(&mut slot);
+    let weekends = ((contract.max_weekends as usize) < problem.weekend_count()).then(&mut slot);
     let overtime = nurse.pay.hourly > 0.0 && nurse.pay.regular_week_minutes != u32::MAX;
     let week = overtime.then(&mut slot);
-    let minutes =
-        (contract.max_minutes < reachable[0] || contract.min_minutes > 0).then(&mut slot);
+    let minutes = (contract.max_minutes < reachable[0] || contract.min_minutes > 0).then(&mut slot);
     let layout = Layout {
         shifts,
         weekends,
@@ -157,13 +158,20 @@ pub(crate) fn cheapest(
     let to_go = cutoff.map(|_| ToGo::new(problem, arcs, &automaton, n_keys, &key_of));
     // Shifts a completion must still work (to reach the minimum minutes) and may still work
     // (under the maximum), from the paid minutes so far.
-    let lengths = arcs.work.iter().flatten().map(|&(s, _, _)| problem.shifts[s].minutes);
+    let lengths = arcs
+        .work
+        .iter()
+        .flatten()
+        .map(|&(s, _, _)| problem.shifts[s].minutes);
     let (shortest, longest) = (
         lengths.clone().min().unwrap_or(1).max(1),
         lengths.max().unwrap_or(1).max(1),
     );
     let span = |minutes: u32| -> (usize, usize) {
-        let need = contract.min_minutes.saturating_sub(minutes).div_ceil(longest) as usize;
+        let need = contract
+            .min_minutes
+            .saturating_sub(minutes)
+            .div_ceil(longest) as usize;
         let most = if contract.max_minutes == u32::MAX {
             usize::MAX
         } else {
@@ -211,7 +219,7 @@ pub(crate) fn cheapest(
             };
             let step = |on: bool| step_of(successors, on);
             let worked_before = state.is_some_and(worked);
-            let mut candidates: Vec<(u32, Option<(usize, usize)>, f64)> = Vec::new();
+            let mut candidates: Vec<Candidate> = Vec::new();
             if let (Some(t), Some(c)) = (step(false), arcs.off[d]) {
                 candidates.push((key_of(t, None), None, cost + c));
             }
@@ -269,7 +277,13 @@ pub(crate) fn cheapest(
                     scratch[w] = 0;
                 }
                 if let (Some(cut), Some(to_go)) = (cutoff, &to_go)
-                    && cost + to_go.least(d + 1, key, layout.minutes.map_or((0, usize::MAX), |i| span(scratch[i]))) >= cut
+                    && cost
+                        + to_go.least(
+                            d + 1,
+                            key,
+                            layout.minutes.map_or((0, usize::MAX), |i| span(scratch[i])),
+                        )
+                        >= cut
                 {
                     pruned = true;
                     continue;
@@ -308,7 +322,11 @@ pub(crate) fn cheapest(
                     let (at, &j) = bucket
                         .iter()
                         .enumerate()
-                        .max_by(|x, y| today[*x.1 as usize].cost.total_cmp(&today[*y.1 as usize].cost))
+                        .max_by(|x, y| {
+                            today[*x.1 as usize]
+                                .cost
+                                .total_cmp(&today[*y.1 as usize].cost)
+                        })
                         .expect("a full bucket");
                     if today[j as usize].cost <= cost {
                         continue;
@@ -327,18 +345,12 @@ pub(crate) fn cheapest(
                 res.extend_from_slice(&scratch);
                 created += 1;
                 if created > limit {
-                    if std::env::var_os("WS_DEBUG").is_some() {
-                        eprintln!("labelling e{employee} TOO MANY at day {d}");
-                    }
                     return Outcome::TooMany;
                 }
             }
         }
         labels.push(today);
         resources.push(res);
-    }
-    if std::env::var_os("WS_DEBUG").is_some() {
-        eprintln!("labelling e{employee} created {created} pruned {pruned} cutoff {cutoff:?} per day {:?}", labels.iter().map(Vec::len).collect::<Vec<_>>());
     }
     let Some(last) = labels.last() else {
         return Outcome::Found(Vec::new());
@@ -508,7 +520,8 @@ mod tests {
                         .filter(|&s| nurse.contract.max_shifts[s] > 0)
                         .filter(|_| problem.eligible(e, d, 0))
                         .map(|s| {
-                            let own = pattern_cost(problem, e, &pattern_of(d, Some((s, 0)))) - empty;
+                            let own =
+                                pattern_cost(problem, e, &pattern_of(d, Some((s, 0)))) - empty;
                             let n = if problem.shifts[s].night { night } else { 0.0 };
                             (s, 0, own - y[d][s] - n)
                         })
