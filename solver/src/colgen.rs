@@ -28,6 +28,8 @@
 //! first masters are feasible before any schedule staffs them.
 
 use std::collections::HashSet;
+
+use good_lp::constraint;
 use std::time::{Duration, Instant};
 
 use crate::Result;
@@ -40,6 +42,13 @@ use crate::problem::Problem;
 
 /// Share of the time limit column generation may use before the last MIP.
 const PRICING_SHARE: f64 = 0.6;
+
+/// Share of the time limit column generation and diving may use before the last MIP.
+const DIVING_SHARE: f64 = 0.85;
+
+/// With branch-and-price: where the root's column generation, the dive and the MIP over the
+/// generated schedules end, as shares of the time limit; the tree has the rest.
+const TREE_SHARES: [f64; 3] = [0.5, 0.6, 0.7];
 
 /// Seconds one nurse's pricing MIP gets at first. Most finish in a few hundredths (Instance8:
 /// median 0.035 s) but some take a second; one stopped at the cap still gives a schedule and a
@@ -64,6 +73,10 @@ pub struct PricingReport {
     pub seconds: f64,
     /// Whether diving found a roster (the last MIP's warm start).
     pub dived: bool,
+    /// Branch-and-price nodes solved (column generation run), the root excluded.
+    pub nodes: usize,
+    /// Nodes still open when the time limit stopped the tree (0 when it finished).
+    pub open_nodes: usize,
 }
 
 /// Duals of one master solve, by what they price.
@@ -201,6 +214,48 @@ struct Priced {
     exact: bool,
 }
 
+/// A day's choice in a schedule: off (`None`) or `(shift, unit)`.
+type Choice = Option<(usize, usize)>;
+
+/// What diving and branching impose on one nurse's schedules.
+#[derive(Clone, Debug, Default)]
+struct Rules {
+    /// Held to this one schedule (diving): never priced.
+    fixed: Option<Pattern>,
+    /// `(day, choice)` every schedule must make.
+    required: Vec<(usize, Choice)>,
+    /// `(day, choice)` no schedule may make.
+    forbidden: Vec<(usize, Choice)>,
+}
+
+impl Rules {
+    /// Whether `pattern` keeps these rules.
+    fn allows(&self, pattern: &Pattern) -> bool {
+        self.fixed.as_ref().is_none_or(|f| f == pattern)
+            && self.required.iter().all(|&(d, c)| pattern[d] == c)
+            && self.forbidden.iter().all(|&(d, c)| pattern[d] != c)
+    }
+
+    /// Removes from `arcs` every choice these rules forbid (`fixed` aside: never priced).
+    fn restrict(&self, arcs: &mut crate::labelling::Arcs) {
+        for &(d, c) in &self.required {
+            match c {
+                None => arcs.work[d].clear(),
+                Some(su) => {
+                    arcs.off[d] = None;
+                    arcs.work[d].retain(|&(s, u, _)| (s, u) == su);
+                }
+            }
+        }
+        for &(d, c) in &self.forbidden {
+            match c {
+                None => arcs.off[d] = None,
+                Some(su) => arcs.work[d].retain(|&(s, u, _)| (s, u) != su),
+            }
+        }
+    }
+}
+
 /// Labels one nurse's pricing may create before it falls back to the MIP.
 const LABEL_LIMIT: usize = 200_000;
 
@@ -295,10 +350,12 @@ fn price(
     options: &SolveOptions,
     seconds: f64,
     has_columns: bool,
+    rules: &Rules,
     beam: Option<usize>,
 ) -> Result<Priced> {
     let tolerance = EPSILON * prices.convexity[e].abs().max(1.0);
-    let arcs = arcs(problem, e, prices);
+    let mut arcs = arcs(problem, e, prices);
+    rules.restrict(&mut arcs);
     // A nurse with columns needs only schedules of negative reduced cost; one without needs
     // its cheapest schedule whatever it costs, exactly (that also tells a nurse without any
     // legal schedule).
@@ -334,19 +391,20 @@ fn price(
             tolerance,
             exact,
         }),
-        Outcome::TooMany => price_by_mip(problem, e, prices, options, seconds),
+        Outcome::TooMany => price_by_mip(problem, e, prices, options, seconds, rules),
     }
 }
 
-/// The cheapest schedule of nurse `e` at `prices`: a one-nurse compact MIP with the duals in
-/// its objective. Returns the schedule (if HiGHS found one) and a lower bound on the least
-/// reduced cost.
+/// The cheapest schedule of nurse `e` at `prices` under `rules`: a one-nurse compact MIP with
+/// the duals in its objective and the rules as rows. Returns the schedule (if HiGHS found
+/// one) and a lower bound on the least reduced cost.
 fn price_by_mip(
     problem: &Problem,
     e: usize,
     prices: &Prices,
     options: &SolveOptions,
     seconds: f64,
+    rules: &Rules,
 ) -> Result<Priced> {
     let mut one = problem.clone();
     one.employees = vec![problem.employees[e].clone()];
@@ -371,6 +429,29 @@ fn price_by_mip(
                 }
             }
         }
+    }
+    // Branching: the slot of a required shift is worked, a forbidden one is not; a required
+    // day off has no slot worked, a forbidden one at least one.
+    let day = |d: usize| -> good_lp::Expression {
+        (0..one.shifts.len())
+            .flat_map(|s| (0..one.units.len()).map(move |u| (s, u)))
+            .flat_map(|(s, u)| by_slot[one.slot(d, s, u)].iter().map(|&(_, v)| v))
+            .sum()
+    };
+    let slot = |d: usize, (s, u): (usize, usize)| -> good_lp::Expression {
+        by_slot[one.slot(d, s, u)].iter().map(|&(_, v)| v).sum()
+    };
+    for &(d, c) in &rules.required {
+        model.add_row(match c {
+            None => constraint!(day(d) == 0),
+            Some(su) => constraint!(slot(d, su) == 1),
+        });
+    }
+    for &(d, c) in &rules.forbidden {
+        model.add_row(match c {
+            None => constraint!(day(d) >= 1),
+            Some(su) => constraint!(slot(d, su) == 0),
+        });
     }
     // One nurse's model is small: HiGHS's presolve costs more than it saves (Instance8: 7
     // rounds in 30 s without, 5 with). The caller's options come after and can override.
@@ -423,6 +504,7 @@ fn price_all(
     until: Instant,
     cap: f64,
     todo: &[Option<bool>],
+    rules: &[Rules],
     beam: Option<usize>,
 ) -> Result<Vec<Option<Priced>>> {
     let n = problem.employees.len();
@@ -441,6 +523,7 @@ fn price_all(
             options,
             seconds.min(cap),
             has_columns,
+            &rules[e],
             beam,
         )
         .map(Some)
@@ -512,33 +595,36 @@ struct Generated {
     values: Vec<(usize, usize, f64)>,
     /// Pricing found nothing more (exactly, when proving; by the beams, when diving).
     converged: bool,
-    /// A nurse without any legal schedule (proven).
+    /// A nurse without any legal schedule under its rules (proven).
     no_schedule: Option<usize>,
+    /// The best Lagrangian bound of the rounds, under the rules (only when proving).
+    bound: Option<f64>,
 }
 
-/// The master's columns: a fixed nurse's one schedule, or every generated one.
-fn master_columns(pool: &Pool, fixed: &[Option<Pattern>]) -> Vec<Vec<Pattern>> {
+/// The master's columns: each nurse's generated schedules that keep its rules.
+fn master_columns(pool: &Pool, rules: &[Rules]) -> Vec<Vec<Pattern>> {
     pool.columns
         .iter()
-        .zip(fixed)
-        .map(|(all, f)| f.as_ref().map_or_else(|| all.clone(), |p| vec![p.clone()]))
+        .zip(rules)
+        .map(|(all, r)| all.iter().filter(|p| r.allows(p)).cloned().collect())
         .collect()
 }
 
-/// Column generation until pricing finds nothing or `until`, nurses in `fixed` held to
-/// their schedule. With `prove`, beams are followed by exact pricing, which gives the
-/// Lagrangian bounds (`best_bound`, only when nothing is fixed) and proves convergence;
-/// without, it stops when the beams find nothing (diving).
+/// Column generation until pricing finds nothing, until `until`, or until the bound reaches
+/// `cutoff` (an incumbent's value: nothing better under these rules), each nurse held to
+/// its [`Rules`]. With `prove`, beams are followed by exact pricing, which gives the
+/// Lagrangian bounds and proves convergence; without, it stops when the beams find nothing
+/// (diving).
 #[allow(clippy::too_many_arguments)]
 fn generate(
     problem: &Problem,
     pool: &mut Pool,
-    fixed: &[Option<Pattern>],
+    rules: &[Rules],
     options: &SolveOptions,
     covers_at: &[Vec<usize>],
     until: Instant,
     prove: bool,
-    best_bound: &mut Option<f64>,
+    cutoff: Option<f64>,
     report: &mut PricingReport,
 ) -> Result<Generated> {
     let left = || {
@@ -548,8 +634,8 @@ fn generate(
     };
     let n = problem.employees.len();
     let round_up = integral_costs(problem);
-    let free = fixed.iter().all(Option::is_none);
-    // Round 0 prices at zero duals: each nurse's cheapest schedule alone.
+    // Round 0 prices at zero duals, and only the nurses without a schedule that keeps their
+    // rules: each one's cheapest schedule alone.
     let mut prices = Prices::zero(problem, covers_at);
     let mut out = Generated::default();
     let mut cap = PRICE_SECONDS;
@@ -560,14 +646,17 @@ fn generate(
     let mut level = 0usize;
     loop {
         let exact = level >= BEAMS.len();
+        let has: Vec<bool> = (0..n)
+            .map(|e| pool.columns[e].iter().any(|p| rules[e].allows(p)))
+            .collect();
         // A nurse still without any schedule is priced again even when its bound says no
         // schedule is cheaper: the bound alone does not give a column. A fixed nurse never.
         let todo: Vec<Option<bool>> = (0..n)
             .map(|e| {
-                let has_columns = !pool.columns[e].is_empty();
-                (fixed[e].is_none()
-                    && (!has_columns || !exact || !priced[e].as_ref().is_some_and(proven)))
-                .then_some(has_columns)
+                let skip = rules[e].fixed.is_some()
+                    || (has[e] && out.master_value.is_none())
+                    || (has[e] && exact && priced[e].as_ref().is_some_and(proven));
+                (!skip).then_some(has[e])
             })
             .collect();
         let fresh = price_all(
@@ -577,6 +666,7 @@ fn generate(
             until,
             cap,
             &todo,
+            rules,
             BEAMS.get(level).copied(),
         )?;
         let mut added = 0usize;
@@ -586,8 +676,8 @@ fn generate(
                 out.no_schedule = Some(e);
             }
             for p in &result.patterns {
-                if (pool.columns[e].is_empty()
-                    || prices.reduced_cost(problem, e, p) < -result.tolerance)
+                debug_assert!(rules[e].allows(p), "pricing broke nurse {e}'s rules");
+                if (!has[e] || prices.reduced_cost(problem, e, p) < -result.tolerance)
                     && pool.add(e, p.clone())
                 {
                     added += 1;
@@ -597,20 +687,31 @@ fn generate(
                 priced[e] = Some(result);
             }
         }
-        // Lagrangian bound: the master's value plus each nurse's least reduced cost.
-        let least: Option<f64> = priced
-            .iter()
-            .map(|p| p.as_ref().and_then(|p| p.bound).map(|b| b.min(0.0)))
+        // Lagrangian bound: the master's value plus each nurse's least reduced cost (a fixed
+        // nurse's one schedule is in the master, so its least reduced cost is not negative).
+        let least: Option<f64> = (0..n)
+            .map(|e| {
+                if rules[e].fixed.is_some() {
+                    Some(0.0)
+                } else {
+                    priced[e].as_ref().and_then(|p| p.bound).map(|b| b.min(0.0))
+                }
+            })
             .sum();
-        if free && let (Some(z), Some(l)) = (out.master_value, least) {
+        if prove && let (Some(z), Some(l)) = (out.master_value, least) {
             let mut b = z + l;
             if round_up {
                 b = (b - EPSILON * b.abs().max(1.0)).ceil();
             }
-            *best_bound = Some(best_bound.map_or(b, |x: f64| x.max(b)));
+            out.bound = Some(out.bound.map_or(b, |x: f64| x.max(b)));
+        }
+        if let (Some(c), Some(b)) = (cutoff, out.bound)
+            && b >= c - EPSILON * c.abs().max(1.0)
+        {
+            break;
         }
         let all_proven =
-            (0..n).all(|e| fixed[e].is_some() || priced[e].as_ref().is_some_and(proven));
+            (0..n).all(|e| rules[e].fixed.is_some() || priced[e].as_ref().is_some_and(proven));
         if out.master_value.is_some() && all_proven {
             out.converged = true;
             break;
@@ -628,14 +729,17 @@ fn generate(
             level += 1;
             continue;
         }
-        if (out.master_value.is_some() && added == 0) || pool.columns.iter().any(Vec::is_empty) {
+        let lacking = (0..n).any(|e| {
+            rules[e].fixed.is_none() && !pool.columns[e].iter().any(|p| rules[e].allows(p))
+        });
+        if (out.master_value.is_some() && added == 0) || lacking {
             // Nothing new at these prices (the master would not change), or a nurse still
             // without any schedule: price the nurses without proof again, with more time.
             cap *= 4.0;
             continue;
         }
         // The master's relaxation over the schedules so far.
-        let columns = master_columns(pool, fixed);
+        let columns = master_columns(pool, rules);
         let mut model = Model::new(problem);
         let by_slot = model.add_patterns(problem, &columns, true);
         model.add_covers(problem, &by_slot, true);
@@ -668,9 +772,6 @@ fn generate(
     Ok(out)
 }
 
-/// Share of the time limit column generation and diving may use before the last MIP.
-const DIVING_SHARE: f64 = 0.85;
-
 /// A diving heuristic over the master (Joncour, Michel, Sadykov, Sverdlov & Vanderbeck,
 /// *Column generation based primal heuristics*, Electron. Notes Discrete Math. 36 (2010)
 /// 695–702): fix every nurse whose schedule has value 1, and the free nurse whose schedule
@@ -687,9 +788,9 @@ fn dive(
     report: &mut PricingReport,
 ) -> Result<Option<Vec<Pattern>>> {
     let n = problem.employees.len();
-    let mut fixed: Vec<Option<Pattern>> = vec![None; n];
+    let mut rules: Vec<Rules> = vec![Rules::default(); n];
     let mut values = root.values.clone();
-    let mut columns = master_columns(pool, &fixed);
+    let mut columns = master_columns(pool, &rules);
     loop {
         // The best schedule of each nurse in the master.
         let mut best: Vec<Option<(usize, f64)>> = vec![None; n];
@@ -702,48 +803,254 @@ fn dive(
         let mut top: Option<(usize, usize, f64)> = None;
         for e in 0..n {
             let Some((p, v)) = best[e] else { continue };
-            if fixed[e].is_some() {
+            if rules[e].fixed.is_some() {
                 continue;
             }
             if v > 1.0 - 1e-6 {
-                fixed[e] = Some(columns[e][p].clone());
+                rules[e].fixed = Some(columns[e][p].clone());
                 progress = true;
             } else if top.is_none_or(|t| v > t.2) {
                 top = Some((e, p, v));
             }
         }
-        if fixed.iter().all(Option::is_some) {
-            return Ok(Some(fixed.into_iter().flatten().collect()));
+        if rules.iter().all(|r| r.fixed.is_some()) {
+            return Ok(rules.into_iter().map(|r| r.fixed).collect());
         }
         if let Some((e, p, _)) = top {
-            fixed[e] = Some(columns[e][p].clone());
+            rules[e].fixed = Some(columns[e][p].clone());
             progress = true;
         }
         if !progress || Instant::now() >= until {
             return Ok(None);
         }
-        let mut ignored = None;
         let g = generate(
-            problem,
-            pool,
-            &fixed,
-            options,
-            covers_at,
-            until,
-            false,
-            &mut ignored,
-            report,
+            problem, pool, &rules, options, covers_at, until, false, None, report,
         )?;
         if g.master_value.is_none() || g.artificial > 1e-6 || g.no_schedule.is_some() {
             return Ok(None);
         }
         values = g.values;
-        columns = master_columns(pool, &fixed);
+        columns = master_columns(pool, &rules);
     }
 }
 
+/// The MIP over `columns` (each nurse's schedules), warm-started from `warm_start`, until
+/// `until`.
+fn pool_mip(
+    problem: &Problem,
+    columns: &[Vec<Pattern>],
+    options: &SolveOptions,
+    until: Instant,
+    warm_start: Option<crate::problem::Roster>,
+) -> Result<Solution> {
+    let mut model = Model::new(problem);
+    let by_slot = model.add_patterns(problem, columns, false);
+    model.add_covers(problem, &by_slot, false);
+    let opts = SolveOptions {
+        time_limit: until
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64(),
+        warm_start,
+        ..options.clone()
+    };
+    run(
+        problem,
+        model,
+        Some(columns),
+        &opts,
+        Instant::now(),
+        options.formulation,
+    )
+    .map(|(s, _)| s)
+}
+
+/// A node of the branch-and-price tree: the rules its schedules keep, a lower bound on any
+/// roster under them (its parent's until its own column generation) and its depth.
+struct Node {
+    rules: Vec<Rules>,
+    bound: f64,
+    depth: usize,
+}
+
+/// The most fractional `x[e,d,c] = Σ λ` over nurse `e`'s schedules making choice `c` on day
+/// `d`, from the master's positive `values` over `columns`; `None` when every nurse has
+/// one schedule at value 1 (the master is integral). Two schedules of one nurse at
+/// fractional values differ on some day, so a fractional master always has one.
+fn branching(
+    values: &[(usize, usize, f64)],
+    columns: &[Vec<Pattern>],
+    days: usize,
+) -> Option<(usize, usize, Choice)> {
+    let mut x: std::collections::BTreeMap<(usize, usize, Choice), f64> = Default::default();
+    for &(e, p, v) in values {
+        for d in 0..days {
+            *x.entry((e, d, columns[e][p][d])).or_default() += v;
+        }
+    }
+    x.into_iter()
+        .filter(|&(_, v)| v > 1e-6 && v < 1.0 - 1e-6)
+        .min_by(|a, b| (a.1 - 0.5).abs().total_cmp(&(b.1 - 0.5).abs()))
+        .map(|(k, _)| k)
+}
+
+/// Branch-and-price below the converged `root` (Barnhart et al. 1998; the branching rule of
+/// Vanderbeck 2000 for set partitioning with one convexity row per nurse): a node fractional
+/// on `x[e,d,c]` has a child where nurse `e` makes choice `c` on day `d` and one where it
+/// does not, both honoured by pricing ([`Rules`]), so every node's column generation bound
+/// is valid for it. Best-first on the bounds, the deepest node first among equals (plunging
+/// toward rosters). `incumbent` (value, roster) is improved by integral masters.
+///
+/// Returns a lower bound on every roster: the incumbent's value when the tree is exhausted,
+/// else the least bound of the nodes left open.
+#[allow(clippy::too_many_arguments)]
+fn branch_and_price(
+    problem: &Problem,
+    pool: &mut Pool,
+    root: &Generated,
+    root_bound: f64,
+    incumbent: &mut Option<(f64, crate::problem::Roster)>,
+    options: &SolveOptions,
+    covers_at: &[Vec<usize>],
+    until: Instant,
+    report: &mut PricingReport,
+) -> Result<f64> {
+    let n = problem.employees.len();
+    let beats = |bound: f64, incumbent: &Option<(f64, crate::problem::Roster)>| {
+        incumbent
+            .as_ref()
+            .is_some_and(|(z, _)| bound >= z - EPSILON * z.abs().max(1.0))
+    };
+    // Lower bound of nodes closed without settling them (an integral master whose roster
+    // costs more than its relaxation: agency or slacks fractional).
+    let mut unsettled = f64::INFINITY;
+    let mut open: Vec<Node> = Vec::new();
+    let branch = |rules: &[Rules],
+                  g: &Generated,
+                  bound: f64,
+                  depth: usize,
+                  pool: &Pool,
+                  open: &mut Vec<Node>,
+                  incumbent: &mut Option<(f64, crate::problem::Roster)>,
+                  unsettled: &mut f64|
+     -> Result<()> {
+        let columns = master_columns(pool, rules);
+        match branching(&g.values, &columns, problem.days) {
+            Some((e, d, c)) => {
+                let mut without = rules.to_vec();
+                without[e].forbidden.push((d, c));
+                let mut with = rules.to_vec();
+                with[e].required.push((d, c));
+                for rules in [without, with] {
+                    open.push(Node {
+                        rules,
+                        bound,
+                        depth: depth + 1,
+                    });
+                }
+            }
+            None => {
+                // Integral: these schedules, with agency and slacks by a MIP.
+                let mut one: Vec<Vec<Pattern>> = vec![Vec::new(); n];
+                for &(e, p, _) in &g.values {
+                    one[e] = vec![columns[e][p].clone()];
+                }
+                let s = pool_mip(problem, &one, options, until, None)?;
+                let z = s.objective.filter(|_| s.status == Status::Optimal);
+                match (z, s.roster) {
+                    (Some(z), Some(roster)) => {
+                        if !beats(z, incumbent) {
+                            *incumbent = Some((z, roster));
+                        }
+                        if g.master_value
+                            .is_none_or(|m| z > m + EPSILON * m.abs().max(1.0))
+                        {
+                            *unsettled = unsettled.min(bound);
+                        }
+                    }
+                    _ => *unsettled = unsettled.min(bound),
+                }
+            }
+        }
+        Ok(())
+    };
+    let none = vec![Rules::default(); n];
+    branch(
+        &none,
+        root,
+        root_bound,
+        0,
+        pool,
+        &mut open,
+        incumbent,
+        &mut unsettled,
+    )?;
+    while !open.is_empty() && Instant::now() < until {
+        // Best bound first; among equals the deepest, and the last pushed (the child that
+        // makes the choice).
+        let i = (0..open.len())
+            .rev()
+            .min_by(|&a, &b| {
+                open[a]
+                    .bound
+                    .total_cmp(&open[b].bound)
+                    .then(open[b].depth.cmp(&open[a].depth))
+            })
+            .unwrap_or(0);
+        let node = open.swap_remove(i);
+        if beats(node.bound, incumbent) {
+            continue;
+        }
+        report.nodes += 1;
+        let g = generate(
+            problem,
+            pool,
+            &node.rules,
+            options,
+            covers_at,
+            until,
+            true,
+            incumbent.as_ref().map(|i| i.0),
+            report,
+        )?;
+        // A nurse without a schedule under these rules: nothing below this node.
+        if g.no_schedule.is_some() {
+            continue;
+        }
+        let bound = g.bound.map_or(node.bound, |b| b.max(node.bound));
+        if beats(bound, incumbent) {
+            continue;
+        }
+        if !g.converged {
+            // Out of time: the node stays open at what it proved.
+            open.push(Node { bound, ..node });
+            break;
+        }
+        // Converged on the artificial slack: the rules leave a hard cover short.
+        if g.artificial > 1e-6 {
+            continue;
+        }
+        branch(
+            &node.rules,
+            &g,
+            bound,
+            node.depth,
+            pool,
+            &mut open,
+            incumbent,
+            &mut unsettled,
+        )?;
+    }
+    report.open_nodes = open.len();
+    let least_open = open.iter().map(|n| n.bound).fold(unsettled, f64::min);
+    Ok(incumbent
+        .as_ref()
+        .map_or(least_open, |(z, _)| least_open.min(*z)))
+}
+
 /// Column generation, then diving, then a MIP over the generated schedules, within
-/// `options.time_limit` (about 60% for generation and 25% for diving). Starts from
+/// `options.time_limit` (about 60% for generation and 25% for diving); with
+/// [`Formulation::BranchAndPrice`], generation, diving and that MIP get 50%, 10% and 10%,
+/// and branch-and-price the rest when the MIP's roster does not meet the bound. Starts from
 /// `options.warm_start`'s schedules when given.
 ///
 /// # Errors
@@ -751,10 +1058,23 @@ fn dive(
 pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, PricingReport)> {
     problem.validate()?;
     let started = Instant::now();
+    let tree = options.formulation == Formulation::BranchAndPrice;
+    let options = &SolveOptions {
+        formulation: if tree {
+            Formulation::BranchAndPrice
+        } else {
+            Formulation::PriceAndBranch
+        },
+        ..options.clone()
+    };
     let limit = options.time_limit.max(0.0);
-    let deadline = started + Duration::from_secs_f64(limit);
-    let pricing_until = started + Duration::from_secs_f64(limit * PRICING_SHARE);
-    let diving_until = started + Duration::from_secs_f64(limit * DIVING_SHARE);
+    let at = |share: f64| started + Duration::from_secs_f64(limit * share);
+    let deadline = at(1.0);
+    let (pricing_until, diving_until, pool_until) = if tree {
+        (at(TREE_SHARES[0]), at(TREE_SHARES[1]), at(TREE_SHARES[2]))
+    } else {
+        (at(PRICING_SHARE), at(DIVING_SHARE), deadline)
+    };
     let n = problem.employees.len();
     let mut pool = Pool {
         columns: vec![Vec::new(); n],
@@ -773,19 +1093,20 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         }
     }
     let mut report = PricingReport::default();
-    let mut best_bound: Option<f64> = None;
     let covers_at = covers_at(problem);
+    let none = vec![Rules::default(); n];
     let root = generate(
         problem,
         &mut pool,
-        &vec![None; n],
+        &none,
         options,
         &covers_at,
         pricing_until,
         true,
-        &mut best_bound,
+        None,
         &mut report,
     )?;
+    let best_bound = root.bound;
     report.converged = root.converged;
     report.master_value = root.master_value;
     report.bound = best_bound;
@@ -806,7 +1127,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
             build_seconds: 0.0,
             variables: report.columns,
             constraints: 0,
-            formulation: Formulation::PriceAndBranch,
+            formulation: options.formulation,
             pricing: Some(report.clone()),
         };
         return Ok((solution, report));
@@ -830,43 +1151,57 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     report.columns = pool.columns.iter().map(Vec::len).sum();
 
     // The MIP over the generated schedules, from the dive's roster.
-    let columns = pool.columns;
-    let mut model = Model::new(problem);
-    let by_slot = model.add_patterns(problem, &columns, false);
-    model.add_covers(problem, &by_slot, false);
     let warm_start = dived
         .map(|patterns| roster_of(&patterns))
         .or_else(|| options.warm_start.clone());
-    let opts = SolveOptions {
-        time_limit: deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs_f64(),
-        warm_start,
-        ..options.clone()
+    let mut solution = pool_mip(problem, &pool.columns, options, pool_until, warm_start)?;
+    // HiGHS's bound holds for the generated schedules only; the pricing bound holds for all.
+    let mut bound = best_bound;
+    let met = |z: Option<f64>, b: Option<f64>| {
+        z.zip(b)
+            .is_some_and(|(z, b)| z <= b + EPSILON * z.abs().max(1.0))
     };
-    let (mut solution, _) = run(
-        problem,
-        model,
-        Some(&columns),
-        &opts,
-        Instant::now(),
-        Formulation::PriceAndBranch,
-    )?;
+    if tree
+        && root.converged
+        && let Some(root_bound) = best_bound
+        && !met(solution.objective, bound)
+        && Instant::now() < deadline
+    {
+        let mut incumbent = solution.objective.zip(solution.roster.clone());
+        let tree_bound = branch_and_price(
+            problem,
+            &mut pool,
+            &root,
+            root_bound,
+            &mut incumbent,
+            options,
+            &covers_at,
+            deadline,
+            &mut report,
+        )?;
+        bound = Some(root_bound.max(tree_bound));
+        report.bound = bound;
+        report.columns = pool.columns.iter().map(Vec::len).sum();
+        if let Some((z, roster)) = incumbent
+            && solution.objective.is_none_or(|o| z < o)
+        {
+            solution.objective = Some(z);
+            solution.roster = Some(roster);
+            if solution.status == Status::NoSolution {
+                solution.status = Status::TimeLimit;
+            }
+        }
+    }
     solution.seconds = started.elapsed().as_secs_f64();
     solution.pricing = Some(report.clone());
-    // HiGHS's bound holds for the generated schedules only; the pricing bound holds for all.
-    solution.bound = best_bound;
+    solution.bound = bound;
     solution.gap = relative_gap(solution.objective, solution.bound);
-    solution.status = match (solution.status, solution.objective, best_bound) {
-        (Status::Optimal | Status::TimeLimit, Some(z), Some(b))
-            if z <= b + EPSILON * z.abs().max(1.0) =>
-        {
-            Status::Optimal
-        }
-        (Status::Optimal | Status::TimeLimit, Some(_), _) => Status::TimeLimit,
+    solution.status = match (solution.status, solution.objective) {
+        (Status::Optimal | Status::TimeLimit, Some(z)) if met(Some(z), bound) => Status::Optimal,
+        (Status::Optimal | Status::TimeLimit, Some(_)) => Status::TimeLimit,
         // Infeasible over the generated schedules says nothing about the others.
-        (_, None, _) => Status::NoSolution,
-        (s, _, _) => s,
+        (_, None) => Status::NoSolution,
+        (s, _) => s,
     };
     Ok((solution, report))
 }

@@ -123,7 +123,7 @@ fn re_solve(
         warm_start: Some(restrict(roster, free)),
         // A few nurses: listing or the compact model beats generating columns.
         formulation: match options.formulation {
-            Formulation::PriceAndBranch => Formulation::Auto,
+            Formulation::PriceAndBranch | Formulation::BranchAndPrice => Formulation::Auto,
             f => f,
         },
         ..options.clone()

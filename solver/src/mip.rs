@@ -71,6 +71,11 @@ pub enum Formulation {
     /// schedules ([`crate::colgen`]): the pattern model's bound for any staff, and rosters
     /// that are optimal only when they meet it.
     PriceAndBranch,
+    /// Price-and-branch, then branch-and-price on what time is left: branching on whether a
+    /// nurse makes a given choice (off, or a shift in a unit) on a given day, with column
+    /// generation at every node ([`crate::colgen`]); proves optimality where the pattern
+    /// bound alone falls short, given time.
+    BranchAndPrice,
 }
 
 /// How [`crate::optimise`] spends the time limit.
@@ -139,7 +144,8 @@ pub struct Solution {
     pub constraints: usize,
     /// The formulation solved (never [`Formulation::Auto`]).
     pub formulation: Formulation,
-    /// What column generation did, for [`Formulation::PriceAndBranch`].
+    /// What column generation did, for [`Formulation::PriceAndBranch`] and
+    /// [`Formulation::BranchAndPrice`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pricing: Option<crate::colgen::PricingReport>,
 }
@@ -234,12 +240,15 @@ pub const MAX_PATTERNS: usize = 500_000;
 /// infeasibility or limits, which are [`Status`]es).
 pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     problem.validate()?;
-    if options.formulation == Formulation::PriceAndBranch {
+    if matches!(
+        options.formulation,
+        Formulation::PriceAndBranch | Formulation::BranchAndPrice
+    ) {
         return crate::colgen::solve(problem, options).map(|(s, _)| s);
     }
     let started = Instant::now();
     let patterns = match options.formulation {
-        Formulation::Compact | Formulation::PriceAndBranch => None,
+        Formulation::Compact | Formulation::PriceAndBranch | Formulation::BranchAndPrice => None,
         Formulation::Auto => crate::patterns::enumerate(problem, PATTERN_LIMIT),
         Formulation::Patterns => Some(
             crate::patterns::enumerate(problem, MAX_PATTERNS).ok_or_else(|| {
@@ -419,6 +428,11 @@ impl Model {
             rows: Vec::new(),
             tags: Vec::new(),
         }
+    }
+
+    /// Adds an untagged row (branching decisions in a pricing MIP).
+    pub(crate) fn add_row(&mut self, row: good_lp::Constraint) {
+        self.rows.push(row);
     }
 
     fn push_tagged(&mut self, tag: RowTag, row: good_lp::Constraint) {

@@ -2,7 +2,8 @@
 //! and on hospital staffing plans (units, skills, agency, overtime, fairness, changes to a
 //! published roster) they reach the same optimum, and the checker scores each roster to
 //! its solver's objective. Price-and-branch's bound and roster bracket that optimum, and its
-//! column generation converges to the relaxation over every schedule.
+//! column generation converges to the relaxation over every schedule; branch-and-price reaches
+//! and proves that optimum.
 
 use wardstream_solver::forecast::{CensusSnapshot, ForecastOptions};
 use wardstream_solver::problem::Problem;
@@ -116,6 +117,49 @@ fn price_and_branch_holds(problem: &Problem, optimum: &Solution) -> Result<(), S
     Ok(())
 }
 
+/// Branch-and-price against the proven `optimum` (or infeasibility): it must reach and
+/// prove it — a pruning or branching rule that cut off the optimum would end above it, or
+/// claim optimality below the true optimum's roster.
+fn branch_and_price_proves(problem: &Problem, optimum: &Solution) -> Result<(), String> {
+    let (s, report) = colgen::solve(
+        problem,
+        &SolveOptions {
+            formulation: Formulation::BranchAndPrice,
+            time_limit: 120.0,
+            ..SolveOptions::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if s.formulation != Formulation::BranchAndPrice {
+        return Err(format!("formulation {:?}", s.formulation));
+    }
+    match optimum.status {
+        Status::Infeasible if s.status == Status::Infeasible => return Ok(()),
+        Status::Optimal => {}
+        other => {
+            return Err(format!(
+                "optimum {other:?}, branch-and-price {:?}",
+                s.status
+            ));
+        }
+    }
+    let best = optimum.objective.ok_or("no objective")?;
+    let roster = s.roster.as_ref().ok_or("no roster")?;
+    let e = evaluate(problem, roster);
+    let objective = s.objective.ok_or("no objective")?;
+    if s.status != Status::Optimal
+        || !e.feasible()
+        || (e.total - objective).abs() > 1e-6
+        || (objective - best).abs() > 1e-6
+    {
+        return Err(format!(
+            "{:?} at {objective} (checker {}, {:?}, {} nodes, {} open) vs optimum {best}",
+            s.status, e.total, e.violations, report.nodes, report.open_nodes
+        ));
+    }
+    Ok(())
+}
+
 /// Two units for 5 days from Monday 2026-11-23: ICU (1:2) and med-surg (1:5), ICU nurses
 /// floating to med-surg, agency for the ICU, night fairness and overtime past 20 hours a week
 /// (a 5-day horizon allows 34 of a contract's 48 hours).
@@ -194,6 +238,7 @@ fn a_staffing_plan_and_its_replan_reach_the_same_optimum() {
     let first = agree(&problem).expect("formulations agree");
     assert_eq!(first.status, Status::Optimal);
     price_and_branch_holds(&problem, &first).expect("price-and-branch");
+    branch_and_price_proves(&problem, &first).expect("branch-and-price");
     // Six ICU nurses at four shifts a week cannot staff 3 a shift: agency is in the optimum.
     assert!(!first.roster.as_ref().expect("roster").agency.is_empty());
     // The census rises: re-plan against the published roster, with changes penalised.
@@ -202,6 +247,7 @@ fn a_staffing_plan_and_its_replan_reach_the_same_optimum() {
     let again = agree(&replan).expect("formulations agree on the re-plan");
     assert_eq!(again.status, Status::Optimal);
     price_and_branch_holds(&replan, &again).expect("price-and-branch on the re-plan");
+    branch_and_price_proves(&replan, &again).expect("branch-and-price on the re-plan");
     let roster = again.roster.expect("roster");
     assert!(evaluate(&replan, &roster).breakdown.changes > 0.0);
     // Warm-started from the published roster, both forms reach that optimum again.
@@ -250,6 +296,11 @@ fn price_and_branch_says_infeasible_when_hard_covers_need_the_artificial_slack()
     assert!(report.converged);
     assert_eq!(s.status, Status::Infeasible);
     assert!(s.roster.is_none());
+    let infeasible = Solution {
+        status: Status::Infeasible,
+        ..s
+    };
+    branch_and_price_proves(&problem, &infeasible).expect("branch-and-price says infeasible");
 }
 
 proptest::proptest! {
@@ -304,6 +355,8 @@ proptest::proptest! {
             .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
         let optimum = agree(&problem).map_err(proptest::test_runner::TestCaseError::fail)?;
         price_and_branch_holds(&problem, &optimum)
+            .map_err(proptest::test_runner::TestCaseError::fail)?;
+        branch_and_price_proves(&problem, &optimum)
             .map_err(proptest::test_runner::TestCaseError::fail)?;
     }
 }
