@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 use crate::mip::{
-    Formulation, Model, RowTag, Solution, SolveOptions, Status, nights_worked, pattern_cost,
-    relative_gap, run, weekends_worked,
+    AgencyLimits, Formulation, Model, RowTag, Solution, SolveOptions, Status, nights_worked,
+    pattern_cost, relative_gap, run, weekends_worked,
 };
 use crate::patterns::Pattern;
 use crate::problem::Problem;
@@ -157,39 +157,63 @@ impl<'a> Prices<'a> {
     }
 }
 
-/// Whether every cost the objective can carry is an integer, so a lower bound rounds up.
-fn integral_costs(problem: &Problem) -> bool {
-    let int = |x: f64| (x - x.round()).abs() < 1e-9;
-    let pay = problem.employees.iter().all(|e| {
-        e.pay.hourly == 0.0
-            || (problem
+/// The step of the objective's lattice: the greatest common divisor of every cost it can
+/// carry (pay per shift, the overtime premium per common divisor of shift and regular-week
+/// minutes, request, cover, agency, fairness and change weights), when each is an integer
+/// (cents), so every roster's objective is a multiple of it and a lower bound rounds up to
+/// one. `None` when a cost is fractional.
+fn cost_step(problem: &Problem) -> Option<f64> {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let mut costs: Vec<f64> = Vec::new();
+    let minutes = problem
+        .shifts
+        .iter()
+        .fold(0, |g, s| gcd(g, u64::from(s.minutes)));
+    for e in &problem.employees {
+        if e.pay.hourly == 0.0 {
+            continue;
+        }
+        costs.extend(
+            problem
                 .shifts
                 .iter()
-                .all(|s| int(e.pay.hourly * f64::from(s.minutes) / 60.0))
-                && int(e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0))
-    });
-    let requests = problem
-        .employees
-        .iter()
-        .flat_map(|e| e.on_requests.iter().chain(&e.off_requests))
-        .all(|r| int(r.weight));
-    let covers = problem
-        .covers
-        .iter()
-        .all(|c| int(c.under_weight) && int(c.over_weight));
-    let agency = problem.agency.as_ref().is_none_or(|a| {
-        problem
-            .shifts
-            .iter()
-            .all(|s| int(a.hourly * f64::from(s.minutes) / 60.0))
-    });
+                .map(|s| e.pay.hourly * f64::from(s.minutes) / 60.0),
+        );
+        if e.pay.regular_week_minutes != u32::MAX && e.pay.overtime_multiplier > 1.0 {
+            let step = gcd(minutes, u64::from(e.pay.regular_week_minutes));
+            costs.push(e.pay.hourly * (e.pay.overtime_multiplier - 1.0) / 60.0 * step as f64);
+        }
+        costs.extend(
+            e.on_requests
+                .iter()
+                .chain(&e.off_requests)
+                .map(|r| r.weight),
+        );
+    }
+    for c in &problem.covers {
+        costs.extend([c.under_weight, c.over_weight]);
+    }
+    if let Some(a) = &problem.agency {
+        costs.extend(
+            problem
+                .shifts
+                .iter()
+                .map(|s| a.hourly * f64::from(s.minutes) / 60.0),
+        );
+    }
     let w = &problem.weights;
-    pay && requests
-        && covers
-        && agency
-        && int(w.fairness_nights)
-        && int(w.fairness_weekends)
-        && int(w.change)
+    costs.extend([w.fairness_nights, w.fairness_weekends, w.change]);
+    let mut step = 0u64;
+    for c in costs {
+        let r = c.round();
+        if (c - r).abs() > 1e-9 || !(0.0..=9.0e15).contains(&r) {
+            return None;
+        }
+        step = gcd(step, r as u64);
+    }
+    (step > 0).then_some(step as f64)
 }
 
 /// Relative tolerance on reduced costs and bounds (costs reach 1e7 in cents).
@@ -593,6 +617,8 @@ struct Generated {
     /// Its pattern columns `(nurse, schedule, value)` with a positive value, indexed into
     /// the master's columns ([`master_columns`]).
     values: Vec<(usize, usize, f64)>,
+    /// Its agency columns `((day, shift, unit), value)`.
+    agency: Vec<((usize, usize, usize), f64)>,
     /// Pricing found nothing more (exactly, when proving; by the beams, when diving).
     converged: bool,
     /// A nurse without any legal schedule under its rules (proven).
@@ -620,6 +646,7 @@ fn generate(
     problem: &Problem,
     pool: &mut Pool,
     rules: &[Rules],
+    agency: &AgencyLimits,
     options: &SolveOptions,
     covers_at: &[Vec<usize>],
     until: Instant,
@@ -633,7 +660,7 @@ fn generate(
             .as_secs_f64()
     };
     let n = problem.employees.len();
-    let round_up = integral_costs(problem);
+    let step = cost_step(problem);
     // Round 0 prices at zero duals, and only the nurses without a schedule that keeps their
     // rules: each one's cheapest schedule alone.
     let mut prices = Prices::zero(problem, covers_at);
@@ -700,8 +727,8 @@ fn generate(
             .sum();
         if prove && let (Some(z), Some(l)) = (out.master_value, least) {
             let mut b = z + l;
-            if round_up {
-                b = (b - EPSILON * b.abs().max(1.0)).ceil();
+            if let Some(step) = step {
+                b = ((b - EPSILON * b.abs().max(1.0)) / step).ceil() * step;
             }
             out.bound = Some(out.bound.map_or(b, |x: f64| x.max(b)));
         }
@@ -741,6 +768,7 @@ fn generate(
         // The master's relaxation over the schedules so far.
         let columns = master_columns(pool, rules);
         let mut model = Model::new(problem);
+        model.agency_limits = agency.clone();
         let by_slot = model.add_patterns(problem, &columns, true);
         model.add_covers(problem, &by_slot, true);
         let tags = model.tags.clone();
@@ -765,6 +793,7 @@ fn generate(
         out.master_value = lp.objective;
         out.artificial = extra.artificial;
         out.values = extra.values;
+        out.agency = extra.agency;
         prices = Prices::read(problem, covers_at, &tags, &extra.duals);
         priced = vec![None; n];
         level = 0;
@@ -824,7 +853,16 @@ fn dive(
             return Ok(None);
         }
         let g = generate(
-            problem, pool, &rules, options, covers_at, until, false, None, report,
+            problem,
+            pool,
+            &rules,
+            &AgencyLimits::new(),
+            options,
+            covers_at,
+            until,
+            false,
+            None,
+            report,
         )?;
         if g.master_value.is_none() || g.artificial > 1e-6 || g.no_schedule.is_some() {
             return Ok(None);
@@ -868,6 +906,7 @@ fn pool_mip(
 /// roster under them (its parent's until its own column generation) and its depth.
 struct Node {
     rules: Vec<Rules>,
+    agency: AgencyLimits,
     bound: f64,
     depth: usize,
 }
@@ -921,10 +960,11 @@ fn branch_and_price(
             .is_some_and(|(z, _)| bound >= z - EPSILON * z.abs().max(1.0))
     };
     // Lower bound of nodes closed without settling them (an integral master whose roster
-    // costs more than its relaxation: agency or slacks fractional).
+    // costs more than its relaxation, which integral schedules and bookings rule out).
     let mut unsettled = f64::INFINITY;
     let mut open: Vec<Node> = Vec::new();
     let branch = |rules: &[Rules],
+                  agency: &AgencyLimits,
                   g: &Generated,
                   bound: f64,
                   depth: usize,
@@ -934,6 +974,19 @@ fn branch_and_price(
                   unsettled: &mut f64|
      -> Result<()> {
         let columns = master_columns(pool, rules);
+        let max = problem.agency.as_ref().map_or(0, |a| a.max_per_shift);
+        // The most fractional agency booking, when the schedules are integral.
+        let booking = || {
+            g.agency
+                .iter()
+                .filter(|(_, v)| (v - v.round()).abs() > 1e-6)
+                .min_by(|a, b| {
+                    (a.1.fract() - 0.5)
+                        .abs()
+                        .total_cmp(&(b.1.fract() - 0.5).abs())
+                })
+                .copied()
+        };
         match branching(&g.values, &columns, problem.days) {
             Some((e, d, c)) => {
                 let mut without = rules.to_vec();
@@ -943,6 +996,22 @@ fn branch_and_price(
                 for rules in [without, with] {
                     open.push(Node {
                         rules,
+                        agency: agency.clone(),
+                        bound,
+                        depth: depth + 1,
+                    });
+                }
+            }
+            None if let Some((slot, v)) = booking() => {
+                // Agency bookings are integers: at most ⌊v⌋, or at least ⌈v⌉.
+                let (lo, hi) = agency.get(&slot).copied().unwrap_or((0, max));
+                let down = v.floor() as u32;
+                for limits in [(lo, down), (down + 1, hi)] {
+                    let mut agency = agency.clone();
+                    agency.insert(slot, limits);
+                    open.push(Node {
+                        rules: rules.to_vec(),
+                        agency,
                         bound,
                         depth: depth + 1,
                     });
@@ -976,6 +1045,7 @@ fn branch_and_price(
     let none = vec![Rules::default(); n];
     branch(
         &none,
+        &AgencyLimits::new(),
         root,
         root_bound,
         0,
@@ -1005,6 +1075,7 @@ fn branch_and_price(
             problem,
             pool,
             &node.rules,
+            &node.agency,
             options,
             covers_at,
             until,
@@ -1031,6 +1102,7 @@ fn branch_and_price(
         }
         branch(
             &node.rules,
+            &node.agency,
             &g,
             bound,
             node.depth,
@@ -1099,6 +1171,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
         problem,
         &mut pool,
         &none,
+        &AgencyLimits::new(),
         options,
         &covers_at,
         pricing_until,

@@ -197,7 +197,13 @@ pub(crate) struct Model {
     rows: Vec<good_lp::Constraint>,
     /// What the pattern and cover rows stand for, by row index (for column generation).
     pub(crate) tags: Vec<(usize, RowTag)>,
+    /// Bounds on agency bookings per `(day, shift, unit)` narrower than `0..=max_per_shift`
+    /// (branching in branch-and-price); read by [`Model::add_covers`].
+    pub(crate) agency_limits: AgencyLimits,
 }
+
+/// Agency bookings `(lower, upper)` per `(day, shift, unit)` slot.
+pub(crate) type AgencyLimits = std::collections::BTreeMap<(usize, usize, usize), (u32, u32)>;
 
 /// Price of a nurse short on a hard cover in column generation's relaxed master, per nurse
 /// and shift. Meant to exceed any roster's total cost, so a relaxation that can do without
@@ -372,6 +378,14 @@ pub(crate) fn run(
             _ => None,
         })
         .collect();
+    let agency: Vec<((usize, usize, usize), f64)> = roles
+        .iter()
+        .zip(answer.columns())
+        .filter_map(|(r, &v)| match *r {
+            Role::Agency(d, s, u) => Some(((d, s, u), v)),
+            _ => None,
+        })
+        .collect();
     let artificial: f64 = roles
         .iter()
         .zip(answer.columns())
@@ -402,6 +416,7 @@ pub(crate) fn run(
             duals,
             artificial,
             values,
+            agency,
         },
     ))
 }
@@ -414,6 +429,8 @@ pub(crate) struct Extra {
     pub(crate) artificial: f64,
     /// Pattern columns `(nurse, schedule index, value)` with a positive value.
     pub(crate) values: Vec<(usize, usize, f64)>,
+    /// Agency columns `((day, shift, unit), value)`.
+    pub(crate) agency: Vec<((usize, usize, usize), f64)>,
 }
 
 impl Model {
@@ -427,6 +444,7 @@ impl Model {
             constant: 0.0,
             rows: Vec::new(),
             tags: Vec::new(),
+            agency_limits: AgencyLimits::new(),
         }
     }
 
@@ -807,7 +825,12 @@ impl Model {
                 for &(d, s) in &cover.slots {
                     let slot = &mut agency[problem.slot(d, s, cover.unit)];
                     if slot.is_none() && ag.max_per_shift > 0 {
-                        let def = variable().min(0.0).max(f64::from(ag.max_per_shift));
+                        let (lo, hi) = self
+                            .agency_limits
+                            .get(&(d, s, cover.unit))
+                            .copied()
+                            .unwrap_or((0, ag.max_per_shift));
+                        let def = variable().min(f64::from(lo)).max(f64::from(hi));
                         let def = if relax { def } else { def.integer() };
                         let v = self.cols.add(def, Role::Agency(d, s, cover.unit));
                         self.objective
