@@ -1128,9 +1128,47 @@ fn branch_and_price(
 /// # Errors
 /// [`crate::Error::Solver`] when HiGHS fails.
 pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, PricingReport)> {
+    search(problem, options, None)
+}
+
+/// Branch-and-price alone, to prove a roster found elsewhere (neighbourhood search, a
+/// published roster) optimal or find a better one: column generation at the root from the
+/// `incumbent`'s schedules, then the tree (see [`Formulation::BranchAndPrice`]) with the
+/// incumbent as cutoff, and no other primal heuristic than the tree's integral nodes
+/// (no dive, no MIP over the generated schedules) — so every roster it returns besides
+/// the incumbent is one the tree found. An incumbent that breaks a hard constraint is
+/// ignored. `options.formulation` is ignored; the answer's is
+/// [`Formulation::BranchAndPrice`].
+///
+/// # Errors
+/// [`crate::Error::Solver`] when HiGHS fails.
+pub fn prove(
+    problem: &Problem,
+    options: &SolveOptions,
+    incumbent: Option<&crate::problem::Roster>,
+) -> Result<(Solution, PricingReport)> {
+    let options = SolveOptions {
+        formulation: Formulation::BranchAndPrice,
+        warm_start: incumbent.cloned().or_else(|| options.warm_start.clone()),
+        ..options.clone()
+    };
+    let incumbent = incumbent.and_then(|r| {
+        let e = crate::evaluate(problem, r);
+        e.feasible().then(|| (e.total, r.clone()))
+    });
+    search(problem, &options, Some(incumbent))
+}
+
+/// [`solve`], or [`prove`] when `given` holds its incumbent (`Some(None)`: none).
+fn search(
+    problem: &Problem,
+    options: &SolveOptions,
+    given: Option<Option<(f64, crate::problem::Roster)>>,
+) -> Result<(Solution, PricingReport)> {
     problem.validate()?;
     let started = Instant::now();
     let tree = options.formulation == Formulation::BranchAndPrice;
+    let heuristics = given.is_none();
     let options = &SolveOptions {
         formulation: if tree {
             Formulation::BranchAndPrice
@@ -1142,7 +1180,9 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     let limit = options.time_limit.max(0.0);
     let at = |share: f64| started + Duration::from_secs_f64(limit * share);
     let deadline = at(1.0);
-    let (pricing_until, diving_until, pool_until) = if tree {
+    let (pricing_until, diving_until, pool_until) = if !heuristics {
+        (deadline, deadline, deadline)
+    } else if tree {
         (at(TREE_SHARES[0]), at(TREE_SHARES[1]), at(TREE_SHARES[2]))
     } else {
         (at(PRICING_SHARE), at(DIVING_SHARE), deadline)
@@ -1207,7 +1247,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     }
 
     // A roster by diving, unless the root's relaxation already is one.
-    let dived = if root.master_value.is_some() {
+    let dived = if heuristics && root.master_value.is_some() {
         dive(
             problem,
             &mut pool,
@@ -1227,7 +1267,26 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     let warm_start = dived
         .map(|patterns| roster_of(&patterns))
         .or_else(|| options.warm_start.clone());
-    let mut solution = pool_mip(problem, &pool.columns, options, pool_until, warm_start)?;
+    let mut solution = match &given {
+        None => pool_mip(problem, &pool.columns, options, pool_until, warm_start)?,
+        Some(incumbent) => Solution {
+            status: if incumbent.is_some() {
+                Status::TimeLimit
+            } else {
+                Status::NoSolution
+            },
+            roster: incumbent.as_ref().map(|i| i.1.clone()),
+            objective: incumbent.as_ref().map(|i| i.0),
+            bound: None,
+            gap: None,
+            seconds: 0.0,
+            build_seconds: 0.0,
+            variables: report.columns,
+            constraints: 0,
+            formulation: options.formulation,
+            pricing: None,
+        },
+    };
     // HiGHS's bound holds for the generated schedules only; the pricing bound holds for all.
     let mut bound = best_bound;
     let met = |z: Option<f64>, b: Option<f64>| {
@@ -1265,6 +1324,11 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
             }
         }
     }
+    // The tree exhausted without a roster: none exists.
+    if solution.objective.is_none() && bound.is_some_and(f64::is_infinite) {
+        solution.status = Status::Infeasible;
+        bound = None;
+    }
     solution.seconds = started.elapsed().as_secs_f64();
     solution.pricing = Some(report.clone());
     solution.bound = bound;
@@ -1272,6 +1336,7 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<(Solution, Pri
     solution.status = match (solution.status, solution.objective) {
         (Status::Optimal | Status::TimeLimit, Some(z)) if met(Some(z), bound) => Status::Optimal,
         (Status::Optimal | Status::TimeLimit, Some(_)) => Status::TimeLimit,
+        (Status::Infeasible, None) if bound.is_none() && report.nodes > 0 => Status::Infeasible,
         // Infeasible over the generated schedules says nothing about the others.
         (_, None) => Status::NoSolution,
         (s, _) => s,

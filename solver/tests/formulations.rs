@@ -119,17 +119,32 @@ fn price_and_branch_holds(problem: &Problem, optimum: &Solution) -> Result<(), S
 
 /// Branch-and-price against the proven `optimum` (or infeasibility): it must reach and
 /// prove it — a pruning or branching rule that cut off the optimum would end above it, or
-/// claim optimality below the true optimum's roster.
+/// claim optimality below the true optimum's roster. Both as the formulation (after the
+/// dive and the MIP over the root's schedules) and as [`colgen::prove`] without an
+/// incumbent, where every roster comes from the tree's integral nodes.
 fn branch_and_price_proves(problem: &Problem, optimum: &Solution) -> Result<(), String> {
-    let (s, report) = colgen::solve(
-        problem,
-        &SolveOptions {
-            formulation: Formulation::BranchAndPrice,
-            time_limit: 120.0,
-            ..SolveOptions::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let options = SolveOptions {
+        formulation: Formulation::BranchAndPrice,
+        time_limit: 120.0,
+        ..SolveOptions::default()
+    };
+    let runs = [
+        colgen::solve(problem, &options),
+        colgen::prove(problem, &options, None),
+    ];
+    for (run, answer) in ["formulation", "tree alone"].into_iter().zip(runs) {
+        let (s, report) = answer.map_err(|e| e.to_string())?;
+        proves(problem, optimum, &s, &report).map_err(|e| format!("{run}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn proves(
+    problem: &Problem,
+    optimum: &Solution,
+    s: &Solution,
+    report: &colgen::PricingReport,
+) -> Result<(), String> {
     if s.formulation != Formulation::BranchAndPrice {
         return Err(format!("formulation {:?}", s.formulation));
     }
