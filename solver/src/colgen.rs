@@ -17,12 +17,19 @@
 //! relaxation equals the pattern model's (the Dantzig–Wolfe bound). At every round
 //! `master value + Σ_e min(0, cheapest reduced cost of e)` is a valid lower bound
 //! (Lasdon 1970, *Optimization Theory for Large Systems*, §3; Vanderbeck & Wolsey 1996), and
-//! when every cost is an integer it rounds up. A dive ([`dive`]) then fixes nurses to
-//! schedules one by one, re-generating columns for the others, until it has a roster; the
-//! answer is the best of a MIP over every generated schedule warm-started from it, which
-//! proves optimality only when it meets that bound — the method is the price-and-branch
-//! heuristic (Barnhart et al., *Branch-and-price: column generation
-//! for solving huge integer programs*, Oper. Res. 46 (1998) 316–329), not branch-and-price.
+//! when every cost is an integer it rounds up to the next multiple of their greatest common
+//! divisor ([`cost_step`]). A dive ([`dive`]) then fixes nurses to schedules one by one,
+//! re-generating columns for the others, until it has a roster; the answer is the best of a
+//! MIP over every generated schedule warm-started from it, which proves optimality only when
+//! it meets that bound — the price-and-branch heuristic (Barnhart et al., *Branch-and-price:
+//! column generation for solving huge integer programs*, Oper. Res. 46 (1998) 316–329).
+//!
+//! [`crate::Formulation::BranchAndPrice`] goes on where that roster does not meet the
+//! bound: a best-first tree ([`branch_and_price`]) branches on whether nurse `e` makes
+//! choice `c` (off, or a shift in a unit) on day `d` — a rule pricing honours by removing
+//! arcs from the labelling graph — and, once the schedules are integral, on an agency
+//! booking (`≤ ⌊v⌋` or `≥ ⌈v⌉`); column generation at every node gives a bound valid under
+//! its rules. [`prove`] runs the tree alone from a roster found elsewhere.
 //!
 //! Hard covers start with an artificial slack at [`crate::mip::ARTIFICIAL`] per nurse, so the
 //! first masters are feasible before any schedule staffs them.

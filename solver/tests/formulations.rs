@@ -375,3 +375,51 @@ proptest::proptest! {
             .map_err(proptest::test_runner::TestCaseError::fail)?;
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Random 7-day problems with five nurses, minimum runs and shift maxima, whose pattern
+    /// relaxation is often fractional: branch-and-price alone (no incumbent, no dive) must
+    /// find and prove the optimum of every listed schedule's MIP, so its tree must branch
+    /// completely and every node's bound must hold.
+    #[test]
+    fn the_tree_alone_proves_the_listed_optimum(
+        contracts in proptest::collection::vec((2u32..5, 0u32..4, 2u32..4, 1u32..3), 5),
+        requests in proptest::collection::vec((0usize..5, 0usize..7, proptest::bool::ANY, 1u32..9), 0..10),
+        covers in proptest::collection::vec((1u32..4, 1u32..60, 1u32..60), 14),
+    ) {
+        let mut text = String::from(
+            "SECTION_HORIZON\n7\nSECTION_SHIFTS\nD,480,\nN,600,D\nSECTION_STAFF\n",
+        );
+        for (i, &(d, n, min_run, min_off)) in contracts.iter().enumerate() {
+            text += &format!("E{i},D={d}|N={n},5000,1440,4,{min_run},{min_off},1\n");
+        }
+        let (on, off): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.2);
+        text += "SECTION_DAYS_OFF\nSECTION_SHIFT_ON_REQUESTS\n";
+        for &(e, d, _, w) in &on {
+            text += &format!("E{e},{d},D,{w}\n");
+        }
+        text += "SECTION_SHIFT_OFF_REQUESTS\n";
+        for &(e, d, _, w) in &off {
+            text += &format!("E{e},{d},N,{w}\n");
+        }
+        text += "SECTION_COVER\n";
+        for (k, &(min, under, over)) in covers.iter().enumerate() {
+            let shift = if k % 2 == 0 { "D" } else { "N" };
+            text += &format!("{},{shift},{min},{under},{over}\n", k / 2);
+        }
+        let problem = benchmark::parse("random", &text, "<proptest>")
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        let optimum = solve_as(&problem, Formulation::Patterns);
+        let options = SolveOptions {
+            formulation: Formulation::BranchAndPrice,
+            time_limit: 120.0,
+            ..SolveOptions::default()
+        };
+        let (s, report) = colgen::prove(&problem, &options, None)
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        proves(&problem, &optimum, &s, &report)
+            .map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+}
