@@ -211,7 +211,10 @@ fn cost_step(problem: &Problem) -> Option<f64> {
         );
     }
     let w = &problem.weights;
-    costs.extend([w.fairness_nights, w.fairness_weekends, w.change]);
+    costs.extend([w.fairness_nights, w.fairness_weekends]);
+    if problem.published.is_some() {
+        costs.push(w.change);
+    }
     let mut step = 0u64;
     for c in costs {
         let r = c.round();
@@ -315,7 +318,12 @@ fn arcs(problem: &Problem, e: usize, prices: &Prices) -> crate::labelling::Arcs 
                 .collect()
         })
         .unwrap_or_default();
-    let change = problem.weights.change;
+    // Changes cost only against a published roster (as in `pattern_cost`).
+    let change = if problem.published.is_some() {
+        problem.weights.change
+    } else {
+        0.0
+    };
     let mut off = Vec::with_capacity(problem.days);
     let mut work = Vec::with_capacity(problem.days);
     for d in 0..problem.days {
