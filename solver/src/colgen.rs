@@ -382,6 +382,7 @@ fn arcs(problem: &Problem, e: usize, prices: &Prices) -> crate::labelling::Arcs 
 
 /// The cheapest schedules of nurse `e` at `prices`, exactly, by [`crate::labelling`]; when
 /// the labels grow past [`LABEL_LIMIT`], by [`price_by_mip`].
+#[allow(clippy::too_many_arguments)]
 fn price(
     problem: &Problem,
     e: usize,
@@ -536,6 +537,7 @@ fn price_by_mip(
 /// [`price`]s every nurse marked in `todo` (`Some(whether it has columns already)`), on
 /// `options.threads` threads (one HiGHS thread each), each for at most `cap` seconds and all
 /// before `until`; `None` for a nurse not priced (not to do, or out of time).
+#[allow(clippy::too_many_arguments)]
 fn price_all(
     problem: &Problem,
     prices: &Prices,
@@ -933,12 +935,11 @@ struct Node {
 fn branching(
     values: &[(usize, usize, f64)],
     columns: &[Vec<Pattern>],
-    days: usize,
 ) -> Option<(usize, usize, Choice)> {
     let mut x: std::collections::BTreeMap<(usize, usize, Choice), f64> = Default::default();
     for &(e, p, v) in values {
-        for d in 0..days {
-            *x.entry((e, d, columns[e][p][d])).or_default() += v;
+        for (d, &choice) in columns[e][p].iter().enumerate() {
+            *x.entry((e, d, choice)).or_default() += v;
         }
     }
     x.into_iter()
@@ -1002,7 +1003,7 @@ fn branch_and_price(
                 })
                 .copied()
         };
-        match branching(&g.values, &columns, problem.days) {
+        match branching(&g.values, &columns) {
             Some((e, d, c)) => {
                 let mut without = rules.to_vec();
                 without[e].forbidden.push((d, c));
