@@ -55,7 +55,7 @@ const DIVING_SHARE: f64 = 0.85;
 
 /// With branch-and-price: where the root's column generation, the dive and the MIP over the
 /// generated schedules end, as shares of the time limit; the tree has the rest.
-const TREE_SHARES: [f64; 3] = [0.5, 0.6, 0.7];
+const TREE_SHARES: [f64; 3] = [0.5, 0.8, 0.85];
 
 /// Seconds one nurse's pricing MIP gets at first. Most finish in a few hundredths (Instance8:
 /// median 0.035 s) but some take a second; one stopped at the cap still gives a schedule and a
@@ -1137,7 +1137,7 @@ fn branch_and_price(
 
 /// Column generation, then diving, then a MIP over the generated schedules, within
 /// `options.time_limit` (about 60% for generation and 25% for diving); with
-/// [`Formulation::BranchAndPrice`], generation, diving and that MIP get 50%, 10% and 10%,
+/// [`Formulation::BranchAndPrice`], generation, diving and that MIP end at 50%, 80% and 85%,
 /// and branch-and-price the rest when the MIP's roster does not meet the bound. Starts from
 /// `options.warm_start`'s schedules when given.
 ///
