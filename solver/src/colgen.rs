@@ -1019,7 +1019,9 @@ fn branch_and_price(
                 }
             }
             None if let Some((slot, v)) = booking() => {
-                // Agency bookings are integers: at most ⌊v⌋, or at least ⌈v⌉.
+                // Agency bookings are integers: at most ⌊v⌋, or at least ⌈v⌉. A safeguard:
+                // with integral schedules and integer covers a vertex books whole nurses, and
+                // no test has reached this branch.
                 let (lo, hi) = agency.get(&slot).copied().unwrap_or((0, max));
                 let down = v.floor() as u32;
                 for limits in [(lo, down), (down + 1, hi)] {
