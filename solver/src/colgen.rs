@@ -1137,6 +1137,29 @@ fn branch_and_price(
         .map_or(least_open, |(z, _)| least_open.min(*z)))
 }
 
+/// An answer no MIP gave: `status`, with `incumbent` (value, roster) if any, no bound yet.
+fn unsolved(
+    status: Status,
+    incumbent: Option<(f64, crate::problem::Roster)>,
+    report: &PricingReport,
+    formulation: Formulation,
+) -> Solution {
+    let (objective, roster) = incumbent.unzip();
+    Solution {
+        status,
+        roster,
+        objective,
+        bound: None,
+        gap: None,
+        seconds: 0.0,
+        build_seconds: 0.0,
+        variables: report.columns,
+        constraints: 0,
+        formulation,
+        pricing: None,
+    }
+}
+
 /// Column generation, then diving, then a MIP over the generated schedules, within
 /// `options.time_limit` (about 60% for generation and 25% for diving); with
 /// [`Formulation::BranchAndPrice`], generation, diving and that MIP end at 50%, 80% and 85%,
@@ -1248,19 +1271,9 @@ fn search(
     let short = root.converged && root.artificial > 1e-6;
     if root.no_schedule.is_some() || short {
         report.columns = pool.columns.iter().map(Vec::len).sum();
-        let solution = Solution {
-            status: Status::Infeasible,
-            roster: None,
-            objective: None,
-            bound: None,
-            gap: None,
-            seconds: started.elapsed().as_secs_f64(),
-            build_seconds: 0.0,
-            variables: report.columns,
-            constraints: 0,
-            formulation: options.formulation,
-            pricing: Some(report.clone()),
-        };
+        let mut solution = unsolved(Status::Infeasible, None, &report, options.formulation);
+        solution.seconds = started.elapsed().as_secs_f64();
+        solution.pricing = Some(report.clone());
         return Ok((solution, report));
     }
 
@@ -1287,23 +1300,13 @@ fn search(
         .or_else(|| options.warm_start.clone());
     let mut solution = match &given {
         None => pool_mip(problem, &pool.columns, options, pool_until, warm_start)?,
-        Some(incumbent) => Solution {
-            status: if incumbent.is_some() {
-                Status::TimeLimit
-            } else {
-                Status::NoSolution
-            },
-            roster: incumbent.as_ref().map(|i| i.1.clone()),
-            objective: incumbent.as_ref().map(|i| i.0),
-            bound: None,
-            gap: None,
-            seconds: 0.0,
-            build_seconds: 0.0,
-            variables: report.columns,
-            constraints: 0,
-            formulation: options.formulation,
-            pricing: None,
-        },
+        Some(None) => unsolved(Status::NoSolution, None, &report, options.formulation),
+        Some(Some(incumbent)) => unsolved(
+            Status::TimeLimit,
+            Some(incumbent.clone()),
+            &report,
+            options.formulation,
+        ),
     };
     // HiGHS's bound holds for the generated schedules only; the pricing bound holds for all.
     let mut bound = best_bound;
@@ -1343,8 +1346,8 @@ fn search(
         }
     }
     // The tree exhausted without a roster: none exists.
-    if solution.objective.is_none() && bound.is_some_and(f64::is_infinite) {
-        solution.status = Status::Infeasible;
+    let exhausted = solution.objective.is_none() && bound.is_some_and(f64::is_infinite);
+    if exhausted {
         bound = None;
     }
     solution.seconds = started.elapsed().as_secs_f64();
@@ -1352,9 +1355,9 @@ fn search(
     solution.bound = bound;
     solution.gap = relative_gap(solution.objective, solution.bound);
     solution.status = match (solution.status, solution.objective) {
+        _ if exhausted => Status::Infeasible,
         (Status::Optimal | Status::TimeLimit, Some(z)) if met(Some(z), bound) => Status::Optimal,
         (Status::Optimal | Status::TimeLimit, Some(_)) => Status::TimeLimit,
-        (Status::Infeasible, None) if bound.is_none() && report.nodes > 0 => Status::Infeasible,
         // Infeasible over the generated schedules says nothing about the others.
         (_, None) => Status::NoSolution,
         (s, _) => s,

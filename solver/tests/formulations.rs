@@ -318,6 +318,43 @@ fn price_and_branch_says_infeasible_when_hard_covers_need_the_artificial_slack()
     branch_and_price_proves(&problem, &infeasible).expect("branch-and-price says infeasible");
 }
 
+/// The benchmark format's request and cover sections for the random problems: requests
+/// `(nurse, day, on (a day shift) or off (a night), weight)`, and covers `(minimum, under
+/// weight, over weight)` per day for D then N.
+fn requests_and_covers(
+    requests: &[(usize, usize, bool, u32)],
+    covers: impl Iterator<Item = (u32, u32, u32)>,
+) -> String {
+    let mut text = String::from("SECTION_SHIFT_ON_REQUESTS\n");
+    for &(e, d, _, w) in requests.iter().filter(|r| r.2) {
+        text += &format!("E{e},{d},D,{w}\n");
+    }
+    text += "SECTION_SHIFT_OFF_REQUESTS\n";
+    for &(e, d, _, w) in requests.iter().filter(|r| !r.2) {
+        text += &format!("E{e},{d},N,{w}\n");
+    }
+    text += "SECTION_COVER\n";
+    for (k, (min, under, over)) in covers.enumerate() {
+        let shift = if k % 2 == 0 { "D" } else { "N" };
+        text += &format!("{},{shift},{min},{under},{over}\n", k / 2);
+    }
+    text
+}
+
+/// Branch-and-price alone ([`colgen::prove`], no incumbent) within `seconds`.
+fn tree_alone(
+    problem: &Problem,
+    seconds: f64,
+) -> Result<(Solution, colgen::PricingReport), proptest::test_runner::TestCaseError> {
+    let options = SolveOptions {
+        formulation: Formulation::BranchAndPrice,
+        time_limit: seconds,
+        ..SolveOptions::default()
+    };
+    colgen::prove(problem, &options, None)
+        .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 
@@ -352,20 +389,10 @@ proptest::proptest! {
                 text += &format!("E{i},{d}\n");
             }
         }
-        let (on, off): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.2);
-        text += "SECTION_SHIFT_ON_REQUESTS\n";
-        for &(e, d, _, w) in &on {
-            text += &format!("E{e},{d},D,{w}\n");
-        }
-        text += "SECTION_SHIFT_OFF_REQUESTS\n";
-        for &(e, d, _, w) in &off {
-            text += &format!("E{e},{d},N,{w}\n");
-        }
-        text += "SECTION_COVER\n";
-        for (k, &(min, over, under)) in covers.iter().enumerate() {
-            let shift = if k % 2 == 0 { "D" } else { "N" };
-            text += &format!("{},{shift},{min},{under},{over}\n", k / 2);
-        }
+        text += &requests_and_covers(
+            &requests,
+            covers.iter().map(|&(min, over, under)| (min, under, over)),
+        );
         let problem = benchmark::parse("random", &text, "<proptest>")
             .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
         let optimum = agree(&problem).map_err(proptest::test_runner::TestCaseError::fail)?;
@@ -395,30 +422,12 @@ proptest::proptest! {
         for (i, &(d, n, min_run, min_off)) in contracts.iter().enumerate() {
             text += &format!("E{i},D={d}|N={n},5000,1440,4,{min_run},{min_off},1\n");
         }
-        let (on, off): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.2);
-        text += "SECTION_DAYS_OFF\nSECTION_SHIFT_ON_REQUESTS\n";
-        for &(e, d, _, w) in &on {
-            text += &format!("E{e},{d},D,{w}\n");
-        }
-        text += "SECTION_SHIFT_OFF_REQUESTS\n";
-        for &(e, d, _, w) in &off {
-            text += &format!("E{e},{d},N,{w}\n");
-        }
-        text += "SECTION_COVER\n";
-        for (k, &(min, under, over)) in covers.iter().enumerate() {
-            let shift = if k % 2 == 0 { "D" } else { "N" };
-            text += &format!("{},{shift},{min},{under},{over}\n", k / 2);
-        }
+        text += "SECTION_DAYS_OFF\n";
+        text += &requests_and_covers(&requests, covers.iter().copied());
         let problem = benchmark::parse("random", &text, "<proptest>")
             .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
         let optimum = solve_as(&problem, Formulation::Patterns);
-        let options = SolveOptions {
-            formulation: Formulation::BranchAndPrice,
-            time_limit: 120.0,
-            ..SolveOptions::default()
-        };
-        let (s, report) = colgen::prove(&problem, &options, None)
-            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        let (s, report) = tree_alone(&problem, 120.0)?;
         proves(&problem, &optimum, &s, &report)
             .map_err(proptest::test_runner::TestCaseError::fail)?;
     }
@@ -452,13 +461,7 @@ proptest::proptest! {
             .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?
             .problem;
         let optimum = solve_as(&problem, Formulation::Patterns);
-        let options = SolveOptions {
-            formulation: Formulation::BranchAndPrice,
-            time_limit: 5.0,
-            ..SolveOptions::default()
-        };
-        let (s, report) = colgen::prove(&problem, &options, None)
-            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        let (s, report) = tree_alone(&problem, 5.0)?;
         if s.status == Status::TimeLimit || s.status == Status::NoSolution {
             let best = optimum.objective.expect("the listed MIP proves these plans");
             let bound = s.bound.expect("a converged root gives a bound");
