@@ -267,10 +267,10 @@ pub fn solve(problem: &Problem, options: &SolveOptions) -> Result<Solution> {
     };
     let mut model = Model::new(problem);
     let by_slot = match &patterns {
-        Some(patterns) => model.add_patterns(problem, patterns, false),
+        Some(patterns) => model.add_patterns(problem, patterns),
         None => model.add_compact(problem),
     };
-    model.add_covers(problem, &by_slot, false);
+    model.add_covers(problem, &by_slot);
     let formulation = if patterns.is_some() {
         Formulation::Patterns
     } else {
@@ -308,27 +308,10 @@ pub(crate) fn run(
     let roles = cols.roles;
     let n_cols = roles.len();
     let n_rows = rows.len();
-    let mut model = cols.vars.minimise(objective).using(highs);
-    for row in rows {
-        model.add_constraint(row);
-    }
-    let mut inner = model
-        .try_into_inner()
-        .map_err(|e| Error::Solver(e.to_string()))?;
+    let mut inner = into_highs(cols.vars, objective, rows)?;
     // The limit is wall-clock from the call: listing schedules and building count.
     let left = options.time_limit - started.elapsed().as_secs_f64();
-    set_option(&mut inner, "time_limit", left.max(0.001))?;
-    set_option(&mut inner, "mip_rel_gap", options.relative_gap.max(0.0))?;
-    set_option(&mut inner, "threads", options.threads.max(1) as i32)?;
-    set_option(&mut inner, "random_seed", 0)?;
-    if let Some(log) = &options.log_file {
-        set_option(&mut inner, "log_file", log.display().to_string().as_str())?;
-        set_option(&mut inner, "output_flag", true)?;
-        set_option(&mut inner, "log_to_console", false)?;
-    }
-    for (key, value) in &options.highs_options {
-        set_text_option(&mut inner, key, value)?;
-    }
+    configure(&mut inner, options, left)?;
     if let Some(start) = &options.warm_start {
         let values = warm_start_columns(problem, &roles, patterns, start);
         inner
@@ -364,34 +347,7 @@ pub(crate) fn run(
     } else {
         (None, None)
     };
-    let answer = solved.get_solution();
-    let duals = if answer.dual_rows().len() == n_rows {
-        answer.dual_rows().to_vec()
-    } else {
-        Vec::new()
-    };
-    let values: Vec<(usize, usize, f64)> = roles
-        .iter()
-        .zip(answer.columns())
-        .filter_map(|(r, &v)| match *r {
-            Role::Pattern(e, p) if v > 1e-9 => Some((e, p, v)),
-            _ => None,
-        })
-        .collect();
-    let agency: Vec<((usize, usize, usize), f64)> = roles
-        .iter()
-        .zip(answer.columns())
-        .filter_map(|(r, &v)| match *r {
-            Role::Agency(d, s, u) => Some(((d, s, u), v)),
-            _ => None,
-        })
-        .collect();
-    let artificial: f64 = roles
-        .iter()
-        .zip(answer.columns())
-        .filter(|(r, _)| matches!(r, Role::Artificial(_)))
-        .map(|(_, v)| *v)
-        .sum();
+    let extra = Extra::read(&roles, &solved.get_solution(), n_rows);
     let bound = solved
         .double_info_value(c"mip_dual_bound")
         .ok()
@@ -412,13 +368,340 @@ pub(crate) fn run(
             formulation,
             pricing: None,
         },
-        Extra {
-            duals,
-            artificial,
-            values,
-            agency,
-        },
+        extra,
     ))
+}
+
+/// The rows and objective as a HiGHS model.
+fn into_highs(
+    vars: ProblemVariables,
+    objective: Expression,
+    rows: Vec<good_lp::Constraint>,
+) -> Result<highs::Model> {
+    let mut model = vars.minimise(objective).using(highs);
+    for row in rows {
+        model.add_constraint(row);
+    }
+    model
+        .try_into_inner()
+        .map_err(|e| Error::Solver(e.to_string()))
+}
+
+/// Sets HiGHS's options from `options`, with `seconds` as its time limit.
+fn configure(model: &mut highs::Model, options: &SolveOptions, seconds: f64) -> Result<()> {
+    set_option(model, "time_limit", seconds.max(0.001))?;
+    set_option(model, "mip_rel_gap", options.relative_gap.max(0.0))?;
+    set_option(model, "threads", options.threads.max(1) as i32)?;
+    set_option(model, "random_seed", 0)?;
+    if let Some(log) = &options.log_file {
+        set_option(model, "log_file", log.display().to_string().as_str())?;
+        set_option(model, "output_flag", true)?;
+        set_option(model, "log_to_console", false)?;
+    }
+    for (key, value) in &options.highs_options {
+        set_text_option(model, key, value)?;
+    }
+    Ok(())
+}
+
+impl Extra {
+    /// Reads the duals and column values column generation needs from HiGHS's answer to a
+    /// model of `n_rows` rows whose columns stand for `roles`.
+    fn read(roles: &[Role], answer: &highs::Solution, n_rows: usize) -> Extra {
+        let duals = if answer.dual_rows().len() == n_rows {
+            answer.dual_rows().to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut extra = Extra {
+            duals,
+            artificial: 0.0,
+            values: Vec::new(),
+            agency: Vec::new(),
+        };
+        for (r, &v) in roles.iter().zip(answer.columns()) {
+            match *r {
+                Role::Pattern(e, p) if v > 1e-9 => extra.values.push((e, p, v)),
+                Role::Agency(d, s, u) => extra.agency.push(((d, s, u), v)),
+                Role::Artificial(_) => extra.artificial += v,
+                _ => {}
+            }
+        }
+        extra
+    }
+}
+
+/// A column's coefficients, by row.
+type Factors = Vec<(highs::Row, f64)>;
+
+/// Column generation's master: the pattern model's linear relaxation kept in HiGHS between
+/// rounds. New schedules join as columns and each solve hot-starts the simplex from the last
+/// basis, instead of building and solving a new model every round.
+///
+/// Its rows are those of [`Model::add_patterns`] and [`Model::add_covers`] — convexity, the
+/// fairness maxima, each cover's minimum and preferred maximum — except that a hard cover's
+/// minimum has an artificial slack at [`ARTIFICIAL`] per nurse, so the first masters are
+/// feasible before any schedule staffs it.
+pub(crate) struct Master {
+    /// `None` only after HiGHS failed mid-solve.
+    inner: Option<highs::Model>,
+    roles: Vec<Role>,
+    n_rows: usize,
+    constant: f64,
+    /// What the rows stand for ([`Model::tags`]).
+    pub(crate) tags: Vec<(usize, RowTag)>,
+    /// Per nurse: the convexity row, the fairness rows.
+    convexity: Vec<highs::Row>,
+    nights: Vec<Option<highs::Row>>,
+    weekends: Vec<Option<highs::Row>>,
+    /// The rows of each cover (its minimum, its preferred maximum).
+    cover_rows: Vec<Vec<highs::Row>>,
+    /// Schedules in the master, per nurse.
+    count: Vec<usize>,
+    /// Seconds HiGHS has run on this model: its time limit counts every run of the model.
+    ran: f64,
+}
+
+impl Master {
+    /// The relaxed pattern model without schedules yet ([`Master::add`] adds them), with
+    /// agency bookings within `agency_limits`; `covers_at` lists the covers counting each
+    /// slot.
+    ///
+    /// # Errors
+    /// [`Error::Solver`] when HiGHS rejects the model or an option.
+    pub(crate) fn new(
+        problem: &Problem,
+        covers_at: &[Vec<usize>],
+        agency_limits: &AgencyLimits,
+        options: &SolveOptions,
+    ) -> Result<Master> {
+        let n = problem.employees.len();
+        let mut rows = highs::ColProblem::default();
+        let mut tags = Vec::new();
+        let mut row = |tag: RowTag, lower: f64, upper: f64| {
+            tags.push((rows.num_rows(), tag));
+            rows.add_row(lower..=upper)
+        };
+        let weights = &problem.weights;
+        let mut convexity = Vec::with_capacity(n);
+        let (mut nights, mut weekends) = (vec![None; n], vec![None; n]);
+        for e in 0..n {
+            convexity.push(row(RowTag::Convexity(e), 1.0, 1.0));
+            if weights.fairness_nights > 0.0 {
+                nights[e] = Some(row(RowTag::FairNights(e), f64::NEG_INFINITY, 0.0));
+            }
+            if weights.fairness_weekends > 0.0 {
+                weekends[e] = Some(row(RowTag::FairWeekends(e), f64::NEG_INFINITY, 0.0));
+            }
+        }
+        // Cover rows and their own columns: a hard minimum's artificial slack, a soft
+        // minimum's shortfall, the excess over the preferred maximum.
+        let mut cover_rows = vec![Vec::new(); problem.covers.len()];
+        let mut own: Vec<(Role, f64, f64, highs::Row, f64)> = Vec::new();
+        for (c, cover) in problem.covers.iter().enumerate() {
+            let min = f64::from(cover.min);
+            if cover.hard || (cover.min > 0 && cover.under_weight > 0.0) {
+                let r = row(RowTag::Cover(c), min, f64::INFINITY);
+                cover_rows[c].push(r);
+                own.push(if cover.hard {
+                    (Role::Artificial(c), ARTIFICIAL, f64::INFINITY, r, 1.0)
+                } else {
+                    (Role::Under(c), cover.under_weight, min, r, 1.0)
+                });
+            }
+            if cover.over_weight > 0.0 {
+                let max = f64::from(cover.preferred_max);
+                let r = row(RowTag::Cover(c), f64::NEG_INFINITY, max);
+                cover_rows[c].push(r);
+                own.push((Role::Over(c), cover.over_weight, f64::INFINITY, r, -1.0));
+            }
+        }
+        let n_rows = rows.num_rows();
+        let inner = rows
+            .try_optimise(highs::Sense::Minimise)
+            .map_err(|e| Error::Solver(format!("master: {e:?}")))?;
+        let mut master = Master {
+            inner: Some(inner),
+            roles: Vec::new(),
+            n_rows,
+            constant: gone_penalty(problem, n),
+            tags,
+            convexity,
+            nights,
+            weekends,
+            cover_rows,
+            count: vec![0; n],
+            ran: 0.0,
+        };
+        for (role, cost, upper, r, v) in own {
+            master.column(role, cost, upper, vec![(r, v)])?;
+        }
+        // The fairness maxima z: nights (weekends) of each nurse − z ≤ 0.
+        let fairness = [
+            (
+                Role::FairNights,
+                weights.fairness_nights,
+                master.nights.clone(),
+            ),
+            (
+                Role::FairWeekends,
+                weights.fairness_weekends,
+                master.weekends.clone(),
+            ),
+        ];
+        for (role, w, rows) in fairness {
+            if w > 0.0 {
+                let factors = rows.iter().flatten().map(|&r| (r, -1.0)).collect();
+                master.column(role, w, f64::INFINITY, factors)?;
+            }
+        }
+        // Agency bookings: one column per (day, shift, unit) named by a hard cover, counted
+        // by every cover of that slot that agency nurses can staff.
+        if let Some(ag) = problem.agency.as_ref().filter(|ag| ag.max_per_shift > 0) {
+            let mut booked = vec![false; problem.slot_count()];
+            let hourly = |s: usize| ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0;
+            for cover in problem
+                .covers
+                .iter()
+                .filter(|c| c.hard && ag.skills.has_any(c.skills))
+            {
+                for &(d, s) in &cover.slots {
+                    let slot = problem.slot(d, s, cover.unit);
+                    if std::mem::replace(&mut booked[slot], true) {
+                        continue;
+                    }
+                    let (lo, hi) = agency_limits
+                        .get(&(d, s, cover.unit))
+                        .copied()
+                        .unwrap_or((0, ag.max_per_shift));
+                    let factors: Factors = covers_at[slot]
+                        .iter()
+                        .filter(|&&c| ag.skills.has_any(problem.covers[c].skills))
+                        .flat_map(|&c| master.cover_rows[c].iter().map(|&r| (r, 1.0)))
+                        .collect();
+                    master.column_within(
+                        Role::Agency(d, s, cover.unit),
+                        hourly(s),
+                        f64::from(lo),
+                        f64::from(hi),
+                        factors,
+                    )?;
+                }
+            }
+        }
+        let options = SolveOptions {
+            log_file: None,
+            ..options.clone()
+        };
+        if let Some(inner) = master.inner.as_mut() {
+            configure(inner, &options, options.time_limit)?;
+        }
+        Ok(master)
+    }
+
+    /// Adds a column `0 ≤ x ≤ upper` of objective coefficient `cost`.
+    fn column(&mut self, role: Role, cost: f64, upper: f64, factors: Factors) -> Result<()> {
+        self.column_within(role, cost, 0.0, upper, factors)
+    }
+
+    /// Adds a column `lower ≤ x ≤ upper` of objective coefficient `cost`.
+    fn column_within(
+        &mut self,
+        role: Role,
+        cost: f64,
+        lower: f64,
+        upper: f64,
+        factors: Factors,
+    ) -> Result<()> {
+        let inner = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| Error::Solver("the master was lost in a failed solve".into()))?;
+        inner
+            .try_add_column(cost, lower..=upper, factors)
+            .map_err(|err| Error::Solver(format!("master column {role:?}: {err:?}")))?;
+        self.roles.push(role);
+        Ok(())
+    }
+
+    /// Adds `pattern` as nurse `e`'s next schedule (numbered from 0 per nurse, in the order added),
+    /// with its coefficients in the convexity, cover and fairness rows; `covers_at` lists the
+    /// covers counting each slot.
+    ///
+    /// # Errors
+    /// [`Error::Solver`] when HiGHS rejects the column.
+    pub(crate) fn add(
+        &mut self,
+        problem: &Problem,
+        covers_at: &[Vec<usize>],
+        e: usize,
+        pattern: &Pattern,
+    ) -> Result<()> {
+        let mut factors: Factors = vec![(self.convexity[e], 1.0)];
+        let skills = problem.employees[e].skills;
+        for (d, work) in pattern.iter().enumerate() {
+            if let Some((s, u)) = *work {
+                for &c in &covers_at[problem.slot(d, s, u)] {
+                    if skills.has_any(problem.covers[c].skills) {
+                        for &r in &self.cover_rows[c] {
+                            match factors.iter_mut().find(|(x, _)| *x == r) {
+                                Some((_, v)) => *v += 1.0,
+                                None => factors.push((r, 1.0)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let counts = [
+            (self.nights[e], nights_worked(problem, pattern)),
+            (self.weekends[e], weekends_worked(problem, pattern)),
+        ];
+        for (r, k) in counts {
+            if let Some(r) = r
+                && k > 0
+            {
+                factors.push((r, k as f64));
+            }
+        }
+        let p = self.count[e];
+        // No upper bound: the convexity row implies it, and a column resting at a bound
+        // could keep a negative reduced cost.
+        self.column(
+            Role::Pattern(e, p),
+            pattern_cost(problem, e, pattern),
+            f64::INFINITY,
+            factors,
+        )?;
+        self.count[e] += 1;
+        Ok(())
+    }
+
+    /// Solves the relaxation within `seconds`, from the last basis: its value and what
+    /// [`Extra`] reads, or `None` when HiGHS stops short of an optimal basis.
+    ///
+    /// # Errors
+    /// [`Error::Solver`] when HiGHS reports an error.
+    pub(crate) fn solve(&mut self, seconds: f64) -> Result<Option<(f64, Extra)>> {
+        let mut inner = self
+            .inner
+            .take()
+            .ok_or_else(|| Error::Solver("the master was lost in a failed solve".into()))?;
+        set_option(&mut inner, "time_limit", self.ran + seconds.max(0.001))?;
+        let started = Instant::now();
+        let solved = inner
+            .try_solve()
+            .map_err(|e| Error::Solver(format!("{e:?}")))?;
+        self.ran += started.elapsed().as_secs_f64();
+        let answer = (solved.status() == highs::HighsModelStatus::Optimal).then(|| {
+            (
+                solved.objective_value() + self.constant,
+                Extra::read(&self.roles, &solved.get_solution(), self.n_rows),
+            )
+        });
+        self.inner = Some(solved.into());
+        Ok(answer.filter(|(_, extra)| !extra.duals.is_empty()))
+    }
 }
 
 /// What [`run`] reads beyond the [`Solution`], for column generation.
@@ -756,37 +1039,16 @@ impl Model {
     /// The pattern formulation ([`crate::patterns`]): one binary per nurse and legal
     /// schedule, exactly one per nurse; each schedule's own costs (pay, overtime, requests,
     /// changes to the published roster) are its objective coefficient.
-    pub(crate) fn add_patterns(
-        &mut self,
-        problem: &Problem,
-        patterns: &[Vec<Pattern>],
-        relax: bool,
-    ) -> BySlot {
+    pub(crate) fn add_patterns(&mut self, problem: &Problem, patterns: &[Vec<Pattern>]) -> BySlot {
         let (fair_nights, fair_weekends) = self.fairness(problem);
         let mut by_slot: BySlot = vec![Vec::new(); problem.slot_count()];
-        // Published assignments of nurses the problem no longer has are changes whatever the
-        // roster (as in the compact model and the checker).
-        if let Some(published) = &problem.published {
-            let gone = published
-                .assignments
-                .iter()
-                .filter(|a| a.employee >= patterns.len())
-                .count();
-            self.constant += problem.weights.change * gone as f64;
-        }
+        self.constant += gone_penalty(problem, patterns.len());
         for (e, list) in patterns.iter().enumerate() {
             let mut one = Expression::with_capacity(list.len());
             let mut nights = Expression::with_capacity(list.len());
             let mut weekends = Expression::with_capacity(list.len());
             for (p, pattern) in list.iter().enumerate() {
-                // No upper bound in the relaxation: the convexity row implies it, and a
-                // column resting at a bound could keep a negative reduced cost.
-                let def = if relax {
-                    variable().min(0.0)
-                } else {
-                    variable().binary()
-                };
-                let v = self.cols.add(def, Role::Pattern(e, p));
+                let v = self.cols.add(variable().binary(), Role::Pattern(e, p));
                 one.add_mul(1.0, v);
                 let cost = pattern_cost(problem, e, pattern);
                 if cost != 0.0 {
@@ -813,7 +1075,7 @@ impl Model {
 
     /// Agency columns and the cover rows (hard, or soft with under and over slacks) over the
     /// work columns of each slot.
-    pub(crate) fn add_covers(&mut self, problem: &Problem, by_slot: &BySlot, relax: bool) {
+    pub(crate) fn add_covers(&mut self, problem: &Problem, by_slot: &BySlot) {
         // Agency bookings: one integer per (day, shift, unit) named by a hard cover.
         let mut agency: Vec<Option<Variable>> = vec![None; problem.slot_count()];
         if let Some(ag) = &problem.agency {
@@ -830,8 +1092,7 @@ impl Model {
                             .get(&(d, s, cover.unit))
                             .copied()
                             .unwrap_or((0, ag.max_per_shift));
-                        let def = variable().min(f64::from(lo)).max(f64::from(hi));
-                        let def = if relax { def } else { def.integer() };
+                        let def = variable().min(f64::from(lo)).max(f64::from(hi)).integer();
                         let v = self.cols.add(def, Role::Agency(d, s, cover.unit));
                         self.objective
                             .add_mul(ag.hourly * f64::from(problem.shifts[s].minutes) / 60.0, v);
@@ -858,17 +1119,7 @@ impl Model {
                     count.add_mul(1.0, v);
                 }
             }
-            if cover.hard && relax {
-                // Column generation's master starts without columns that staff every hard
-                // cover: an artificial slack at a prohibitive price keeps it feasible (and
-                // its value a lower bound).
-                let artificial = self.cols.add(variable().min(0.0), Role::Artificial(ci));
-                self.objective.add_mul(ARTIFICIAL, artificial);
-                self.push_tagged(
-                    RowTag::Cover(ci),
-                    constraint!(count.clone() + artificial >= f64::from(cover.min)),
-                );
-            } else if cover.hard {
+            if cover.hard {
                 self.push_tagged(
                     RowTag::Cover(ci),
                     constraint!(count.clone() >= f64::from(cover.min)),
@@ -894,6 +1145,19 @@ impl Model {
             }
         }
     }
+}
+
+/// Published assignments of nurses the problem no longer has (all from `n` on) are changes
+/// whatever the roster (as in the compact model and the checker): their penalty.
+fn gone_penalty(problem: &Problem, n: usize) -> f64 {
+    problem.published.as_ref().map_or(0.0, |published| {
+        let gone = published
+            .assignments
+            .iter()
+            .filter(|a| a.employee >= n)
+            .count();
+        problem.weights.change * gone as f64
+    })
 }
 
 /// The costs `pattern` carries by itself for nurse `e`: regular pay, the weekly overtime
