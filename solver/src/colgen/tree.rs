@@ -199,6 +199,15 @@ pub(super) fn branch_and_price(
             continue;
         }
         let bound = g.bound.map_or(node.bound, |b| b.max(node.bound));
+        tracing::debug!(
+            node = report.nodes,
+            depth = node.depth,
+            bound,
+            converged = g.converged,
+            open = open.len(),
+            incumbent = ?incumbent.as_ref().map(|i| i.0),
+            "branch-and-price node"
+        );
         if beats(bound, incumbent) {
             continue;
         }
@@ -224,6 +233,12 @@ pub(super) fn branch_and_price(
         )?;
     }
     report.open_nodes = open.len();
+    tracing::info!(
+        nodes = report.nodes,
+        open = report.open_nodes,
+        incumbent = ?incumbent.as_ref().map(|i| i.0),
+        "branch-and-price tree"
+    );
     let least_open = open.iter().map(|n| n.bound).fold(unsettled, f64::min);
     Ok(incumbent
         .as_ref()
