@@ -179,6 +179,17 @@ pub(crate) fn cheapest(
         };
         (need, most)
     };
+    // `covers(a, b)`: resources `a` are no worse than `b` for every completion: no more of
+    // each counted resource (the leading slots), and the same paid minutes, or fewer once
+    // the contract minimum is reached (the minutes are the last slot).
+    debug_assert!(layout.minutes.is_none_or(|i| i + 1 == layout.width));
+    let counted = layout.width - usize::from(layout.minutes.is_some());
+    let covers = |a: &[u32], b: &[u32]| {
+        a[..counted].iter().zip(&b[..counted]).all(|(x, y)| x <= y)
+            && layout
+                .minutes
+                .is_none_or(|i| a[i] == b[i] || (a[i] < b[i] && a[i] >= contract.min_minutes))
+    };
     let mut pruned = false;
     // Labels per day, their resources (flat, `layout.width` each) and buckets per key.
     let mut labels: Vec<Vec<Label>> = Vec::with_capacity(days);
@@ -288,53 +299,45 @@ pub(crate) fn cheapest(
                     pruned = true;
                     continue;
                 }
-                // Dominance against the labels of the same key.
+                // Dominance against the labels of the same key. Buckets are sorted by cost:
+                // only labels costing no more can dominate this one, and only those costing
+                // no less can be dominated by it.
                 let w = layout.width;
                 let bucket = &mut buckets[key as usize];
-                let dominates = |a_cost: f64, a: &[u32], b_cost: f64, b: &[u32]| {
-                    a_cost <= b_cost
-                        && layout.shifts.iter().enumerate().all(|(i, _)| a[i] <= b[i])
-                        && layout.weekends.is_none_or(|i| a[i] <= b[i])
-                        && layout.week.is_none_or(|i| a[i] <= b[i])
-                        && layout.minutes.is_none_or(|i| {
-                            a[i] == b[i] || (a[i] < b[i] && a[i] >= contract.min_minutes)
-                        })
-                };
-                let beaten = bucket.iter().any(|&j| {
-                    let j = j as usize;
-                    dominates(today[j].cost, &res[j * w..(j + 1) * w], cost, &scratch)
-                });
-                if beaten {
+                let cost_of = |j: u32| today[j as usize].cost;
+                let within = |j: u32| &res[j as usize * w..(j as usize + 1) * w];
+                let cheaper = bucket.partition_point(|&j| cost_of(j) <= cost);
+                if bucket[..cheaper]
+                    .iter()
+                    .any(|&j| covers(within(j), &scratch))
+                {
                     continue;
                 }
-                bucket.retain(|&j| {
-                    let j = j as usize;
-                    let gone = dominates(cost, &scratch, today[j].cost, &res[j * w..(j + 1) * w]);
-                    if gone {
-                        today[j].alive = false;
+                let dearer = bucket.partition_point(|&j| cost_of(j) < cost);
+                let mut kept = dearer;
+                for i in dearer..bucket.len() {
+                    let j = bucket[i];
+                    if covers(&scratch, within(j)) {
+                        today[j as usize].alive = false;
+                    } else {
+                        bucket[kept] = j;
+                        kept += 1;
                     }
-                    !gone
-                });
+                }
+                bucket.truncate(kept);
                 if let Some(b) = beam
                     && bucket.len() >= b
                 {
-                    // Full: replace the dearest if this one is cheaper.
-                    let (at, &j) = bucket
-                        .iter()
-                        .enumerate()
-                        .max_by(|x, y| {
-                            today[*x.1 as usize]
-                                .cost
-                                .total_cmp(&today[*y.1 as usize].cost)
-                        })
-                        .expect("a full bucket");
+                    // Full: replace the dearest (the last) if this one is cheaper.
+                    let Some(&j) = bucket.last() else { continue };
                     if today[j as usize].cost <= cost {
                         continue;
                     }
                     today[j as usize].alive = false;
-                    bucket.swap_remove(at);
+                    bucket.pop();
                 }
-                bucket.push(today.len() as u32);
+                let at = bucket.partition_point(|&j| today[j as usize].cost <= cost);
+                bucket.insert(at, today.len() as u32);
                 today.push(Label {
                     cost,
                     key,
